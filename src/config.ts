@@ -1,0 +1,162 @@
+import { z } from 'zod';
+
+/** Thrown when the environment cannot be turned into a configuration. Names every bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((s) => (s === '' ? undefined : s))
+  .optional();
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine((s) => {
+      try {
+        return protocols.includes(new URL(s).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+
+const positiveNumber = (def: number) => z.coerce.number().positive('must be a positive number').default(def);
+
+// A 32-byte key written as 64 hex characters or as base64.
+const key32 = z
+  .string()
+  .trim()
+  .transform((s, ctx) => {
+    const buf = /^[0-9a-fA-F]{64}$/.test(s) ? Buffer.from(s, 'hex') : Buffer.from(s, 'base64');
+    if (buf.length !== 32) {
+      ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, as 64 hex characters or base64' });
+      return z.NEVER;
+    }
+    return buf;
+  })
+  .optional();
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('0.0.0.0'),
+  PUBLIC_BASE_URL: url(['http:', 'https:']).default('http://localhost:3000'),
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  MONGODB_URI: url(['mongodb:', 'mongodb+srv:']).optional(),
+  ROLE: z.enum(['web', 'worker', 'all']).default('all'),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+
+  TELEGRAM_BOT_TOKEN: optionalString.pipe(
+    z.string().regex(/^\d+:[A-Za-z0-9_-]+$/, 'must look like 123456:ABC-token').optional(),
+  ),
+  TELEGRAM_BOT_USERNAME: optionalString.pipe(
+    z.string().regex(/^[A-Za-z0-9_]{5,32}$/, 'must be the bot username without @').optional(),
+  ),
+  TELEGRAM_WEBHOOK_SECRET: optionalString.pipe(
+    z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be 1-256 characters of A-Z a-z 0-9 _ -').optional(),
+  ),
+  TELEGRAM_API_ROOT: url(['http:', 'https:']).default('https://api.telegram.org'),
+
+  ZALO_APP_ID: optionalString,
+  ZALO_APP_SECRET: optionalString,
+  ZALO_OA_ID: optionalString,
+  ZALO_OA_SECRET_KEY: optionalString,
+  ZALO_ACCESS_TOKEN: optionalString,
+  ZALO_REFRESH_TOKEN: optionalString,
+  ZALO_OA_API_BASE: url(['http:', 'https:']).default('https://openapi.zalo.me'),
+  ZALO_OAUTH_BASE: url(['http:', 'https:']).default('https://oauth.zaloapp.com'),
+  ZALO_ZNS_API_BASE: url(['http:', 'https:']).default('https://business.openapi.zalo.me'),
+
+  PSEUDONYM_KEY: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  DATA_ENCRYPTION_KEY: key32,
+
+  TELEGRAM_SEND_RATE: positiveNumber(25),
+  TELEGRAM_SEND_CHAT_INTERVAL_MS: positiveNumber(1000),
+  ZALO_SEND_RATE: positiveNumber(60),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface TelegramConfig {
+  token: string;
+  username: string | undefined;
+  webhookSecret: string;
+  apiRoot: string;
+  sendRate: number;
+  chatIntervalMs: number;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  publicBaseUrl: string;
+  redisUrl: string | undefined;
+  mongodbUri: string | undefined;
+  role: 'web' | 'worker' | 'all';
+  logLevel: Env['LOG_LEVEL'];
+  /** undefined: the channel is disabled, with `disabledReason` saying why. */
+  telegram: TelegramConfig | undefined;
+  telegramDisabledReason: string | undefined;
+  pseudonymKey: string | undefined;
+  dataEncryptionKey: Buffer | undefined;
+  zaloSendRate: number;
+  zalo: Pick<Env, `ZALO_${string}` & keyof Env>;
+}
+
+/** Parses the environment once. Throws ConfigError naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? '?');
+        const value = env[name];
+        // Never echo secrets back; a value is shown only for harmless variables.
+        const shown = value !== undefined && !/TOKEN|SECRET|KEY/.test(name) ? ` (got "${value}")` : '';
+        return `${name}: ${issue.message}${shown}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  const tgMissing = (['TELEGRAM_BOT_TOKEN', 'TELEGRAM_WEBHOOK_SECRET'] as const).filter((k) => !e[k]);
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, ''),
+    redisUrl: e.REDIS_URL,
+    mongodbUri: e.MONGODB_URI,
+    role: e.ROLE,
+    logLevel: e.LOG_LEVEL,
+    telegram:
+      tgMissing.length === 0
+        ? {
+            token: e.TELEGRAM_BOT_TOKEN!,
+            username: e.TELEGRAM_BOT_USERNAME,
+            webhookSecret: e.TELEGRAM_WEBHOOK_SECRET!,
+            apiRoot: e.TELEGRAM_API_ROOT.replace(/\/+$/, ''),
+            sendRate: e.TELEGRAM_SEND_RATE,
+            chatIntervalMs: e.TELEGRAM_SEND_CHAT_INTERVAL_MS,
+          }
+        : undefined,
+    telegramDisabledReason: tgMissing.length ? `${tgMissing.join(' and ')} not set` : undefined,
+    pseudonymKey: e.PSEUDONYM_KEY,
+    dataEncryptionKey: e.DATA_ENCRYPTION_KEY,
+    zaloSendRate: e.ZALO_SEND_RATE,
+    zalo: {
+      ZALO_APP_ID: e.ZALO_APP_ID,
+      ZALO_APP_SECRET: e.ZALO_APP_SECRET,
+      ZALO_OA_ID: e.ZALO_OA_ID,
+      ZALO_OA_SECRET_KEY: e.ZALO_OA_SECRET_KEY,
+      ZALO_ACCESS_TOKEN: e.ZALO_ACCESS_TOKEN,
+      ZALO_REFRESH_TOKEN: e.ZALO_REFRESH_TOKEN,
+      ZALO_OA_API_BASE: e.ZALO_OA_API_BASE,
+      ZALO_OAUTH_BASE: e.ZALO_OAUTH_BASE,
+      ZALO_ZNS_API_BASE: e.ZALO_ZNS_API_BASE,
+    },
+  };
+}

@@ -1,0 +1,256 @@
+// The flow engine: pure. (flow, session, input, now) -> (session', outputs, events).
+// No I/O, no clock, no randomness: everything comes in as arguments.
+import type { AnswerValue, Condition, Flow, Question } from './flow.js';
+import { type Command, matchCommand, matchOption } from './match.js';
+import { MSG } from './messages.js';
+
+export interface Session {
+  flow: string;
+  /** The invitation (or audit contact) this conversation answers. */
+  ref: string;
+  status: 'active' | 'completed' | 'abandoned';
+  /** Current question id; null once finished. */
+  q: string | null;
+  /** Prompt number: changes whenever a different question is asked; buttons carry it to detect stale taps. */
+  seq: number;
+  /** Answered question ids in order, for "back". */
+  hist: string[];
+  ans: Record<string, AnswerValue>;
+  /** Invalid answers to the current question. */
+  bad: number;
+  /** Invitation context: prefill values and template variables. */
+  ctx: Record<string, string>;
+  startedAt: number;
+  updatedAt: number;
+  completedAt?: number;
+}
+
+export interface Choice {
+  /** '1'..'n' for options, 'skip' or 'stop'. */
+  key: string;
+  label: string;
+}
+
+export type Output =
+  | { type: 'question'; questionId: string; seq: number; text: string; choices: Choice[] }
+  | { type: 'text'; text: string }
+  /** A button answer was accepted: channels mark the question message with the chosen label. */
+  | { type: 'chosen'; questionId: string; label: string };
+
+export type FlowEvent =
+  | { type: 'started' }
+  | { type: 'answered'; questionId: string; value: AnswerValue }
+  | { type: 'invalid'; questionId: string }
+  | { type: 'back'; questionId: string }
+  | { type: 'restarted' }
+  | { type: 'stale' }
+  | { type: 'completed' }
+  | { type: 'abandoned'; reason: 'stopped' | 'expired' };
+
+export type Input =
+  | { type: 'choice'; seq: number; key: string }
+  | { type: 'text'; text: string }
+  /** A reminder: re-ask the current question. */
+  | { type: 'tick' }
+  /** The invitation expired or was cancelled. */
+  | { type: 'expire' }
+  | { type: Command };
+
+export interface StepResult {
+  session: Session;
+  outputs: Output[];
+  events: FlowEvent[];
+}
+
+export function startSession(flow: Flow, ref: string, ctx: Record<string, string>, now: number): StepResult {
+  const session: Session = { flow: flow.key, ref, status: 'active', q: null, seq: 0, hist: [], ans: {}, bad: 0, ctx, startedAt: now, updatedAt: now };
+  const r = result(session, [{ type: 'started' }]);
+  advance(flow, r, 0, now);
+  return r;
+}
+
+export function step(flow: Flow, prev: Session, input: Input, now: number): StepResult {
+  const r = result({ ...prev, hist: [...prev.hist], ans: { ...prev.ans }, updatedAt: now }, []);
+  const s = r.session;
+
+  if (s.status !== 'active') {
+    if (input.type === 'tick' || input.type === 'expire') return result(prev, []);
+    r.session = prev;
+    r.outputs.push({ type: 'text', text: s.status === 'completed' ? MSG.alreadyCompleted : MSG.alreadyStopped });
+    r.events.push({ type: 'stale' });
+    return r;
+  }
+  const q = flow.questions[flow.indexOf.get(s.q!)!]!;
+
+  switch (input.type) {
+    case 'choice':
+      if (input.seq !== s.seq) {
+        r.session = prev;
+        r.outputs.push({ type: 'text', text: MSG.staleButton });
+        r.events.push({ type: 'stale' });
+        return r;
+      }
+      if (input.key === 'stop') return stop(r, 'stopped');
+      if (input.key === 'skip') return skip(flow, r, q, now);
+      return answerOption(flow, r, q, Number(input.key), true, now);
+    case 'text': {
+      const command = matchCommand(input.text, q.type === 'text');
+      if (command) return step(flow, prev, { type: command }, now);
+      return answerText(flow, r, q, input.text, now);
+    }
+    case 'tick':
+      r.outputs.push({ type: 'text', text: MSG.reminder });
+      ask(flow, r, q, false);
+      return r;
+    case 'expire':
+      return stop(r, 'expired', false);
+    case 'stop':
+      return stop(r, 'stopped');
+    case 'skip':
+      return skip(flow, r, q, now);
+    case 'help':
+      r.outputs.push({ type: 'text', text: MSG.help });
+      ask(flow, r, q, false);
+      return r;
+    case 'back': {
+      const previous = s.hist.pop();
+      if (previous === undefined) {
+        r.outputs.push({ type: 'text', text: MSG.cannotGoBack });
+        ask(flow, r, q, false);
+        return r;
+      }
+      delete s.ans[previous];
+      s.q = previous;
+      s.seq += 1;
+      s.bad = 0;
+      r.events.push({ type: 'back', questionId: previous });
+      r.outputs.push({ type: 'text', text: MSG.wentBack });
+      ask(flow, r, flow.questions[flow.indexOf.get(previous)!]!, false);
+      return r;
+    }
+    case 'restart':
+      s.hist = [];
+      s.ans = {};
+      s.bad = 0;
+      r.events.push({ type: 'restarted' });
+      r.outputs.push({ type: 'text', text: MSG.restarted });
+      advance(flow, r, 0, now);
+      return r;
+  }
+}
+
+function result(session: Session, events: FlowEvent[]): StepResult {
+  return { session, outputs: [], events };
+}
+
+function stop(r: StepResult, reason: 'stopped' | 'expired', say = true): StepResult {
+  r.session.status = 'abandoned';
+  r.session.q = null;
+  r.events.push({ type: 'abandoned', reason });
+  if (say) r.outputs.push({ type: 'text', text: MSG.stopped });
+  return r;
+}
+
+function skip(flow: Flow, r: StepResult, q: Question, now: number): StepResult {
+  if (q.type !== 'text' || !q.optional) return invalid(flow, r, q, MSG.textRequired);
+  return accept(flow, r, q, null, now);
+}
+
+function answerOption(flow: Flow, r: StepResult, q: Question, n: number, tapped: boolean, now: number): StepResult {
+  const options = flow.optionsOf.get(q.id);
+  const option = options?.[n - 1];
+  if (!options || !option) return invalid(flow, r, q, options ? hintFor(q, options.length) : MSG.textEmpty);
+  if (tapped) r.outputs.push({ type: 'chosen', questionId: q.id, label: option.label });
+  return accept(flow, r, q, option.value, now);
+}
+
+function answerText(flow: Flow, r: StepResult, q: Question, text: string, now: number): StepResult {
+  if (q.type === 'text') {
+    const t = text.normalize('NFC').trim();
+    if (t === '') return invalid(flow, r, q, MSG.textEmpty);
+    if (t.length > q.maxLength) return invalid(flow, r, q, MSG.textTooLong(q.maxLength));
+    return accept(flow, r, q, t, now);
+  }
+  const options = flow.optionsOf.get(q.id)!;
+  const n = matchOption(options, text);
+  return n === undefined ? invalid(flow, r, q, hintFor(q, options.length)) : answerOption(flow, r, q, n, false, now);
+}
+
+function hintFor(q: Question, n: number): string {
+  return q.type === 'yesno' ? MSG.yesNoHint : MSG.chooseHint(n);
+}
+
+function invalid(flow: Flow, r: StepResult, q: Question, hint: string): StepResult {
+  r.session.bad += 1;
+  r.events.push({ type: 'invalid', questionId: q.id });
+  if (r.session.bad >= 3) {
+    r.outputs.push({ type: 'text', text: MSG.stuck });
+    ask(flow, r, q, true);
+  } else {
+    r.outputs.push({ type: 'text', text: hint });
+  }
+  return r;
+}
+
+function accept(flow: Flow, r: StepResult, q: Question, value: AnswerValue, now: number): StepResult {
+  const s = r.session;
+  s.ans[q.id] = value;
+  s.hist.push(q.id);
+  r.events.push({ type: 'answered', questionId: q.id, value });
+  advance(flow, r, flow.indexOf.get(q.id)! + 1, now);
+  return r;
+}
+
+/** Moves to the first question at or after `from` that applies; completes the survey when none is left. */
+function advance(flow: Flow, r: StepResult, from: number, now: number): void {
+  const s = r.session;
+  for (let i = from; i < flow.questions.length; i++) {
+    const q = flow.questions[i]!;
+    if (q.when && !holds(q.when, s.ans)) continue;
+    if (q.type === 'info') {
+      r.outputs.push({ type: 'text', text: fill(q.text, s.ctx) });
+      continue;
+    }
+    if (q.type === 'choice' && q.prefill) {
+      const known = s.ctx[q.prefill];
+      const option = known === undefined ? undefined : flow.optionsOf.get(q.id)!.find((o) => String(o.value) === known);
+      if (option) {
+        s.ans[q.id] = option.value;
+        continue;
+      }
+    }
+    s.q = q.id;
+    s.seq += 1;
+    s.bad = 0;
+    ask(flow, r, q, false);
+    return;
+  }
+  s.status = 'completed';
+  s.q = null;
+  s.completedAt = now;
+  r.outputs.push({ type: 'text', text: fill(flow.thankYou, s.ctx) });
+  r.events.push({ type: 'completed' });
+}
+
+function ask(flow: Flow, r: StepResult, q: Question, offerStop: boolean): void {
+  const options = flow.optionsOf.get(q.id);
+  const choices: Choice[] = options ? options.map((o, i) => ({ key: String(i + 1), label: o.label })) : [];
+  if (q.type === 'text' && q.optional) choices.push({ key: 'skip', label: MSG.skipLabel });
+  if (offerStop) choices.push({ key: 'stop', label: MSG.stopLabel });
+  r.outputs.push({ type: 'question', questionId: q.id, seq: r.session.seq, text: fill(q.text, r.session.ctx), choices });
+}
+
+function holds(c: Condition, ans: Session['ans']): boolean {
+  if ('question' in c) {
+    const ids = Array.isArray(c.question) ? c.question : [c.question];
+    return ids.some((id) => ans[id] !== undefined && ans[id] !== null && c.in.includes(ans[id]));
+  }
+  if ('all' in c) return c.all.every((x) => holds(x, ans));
+  if ('any' in c) return c.any.some((x) => holds(x, ans));
+  return !holds(c.not, ans);
+}
+
+/** Replaces {name} with the invitation context; unknown names are left as they are. */
+function fill(text: string, ctx: Record<string, string>): string {
+  return text.replace(/\{(\w+)\}/g, (m, name: string) => ctx[name] ?? m);
+}

@@ -1,0 +1,22 @@
+// Vietnamese texts the engine itself says (the questions live in flows/).
+export const MSG = {
+  chooseHint: (n: number) => `Xin vui lòng bấm một nút bên dưới hoặc gõ số từ 1 đến ${n}.`,
+  yesNoHint: 'Xin vui lòng bấm "Có" hoặc "Không" (hoặc gõ 1 hay 2).',
+  textEmpty: 'Xin vui lòng nhập nội dung trả lời.',
+  textTooLong: (max: number) => `Nội dung quá dài, xin vui lòng rút gọn trong ${max} ký tự.`,
+  textRequired: 'Câu hỏi này cần có câu trả lời.',
+  stuck: 'Có vẻ câu trả lời chưa đúng dạng. Ông/bà có thể bấm một nút dưới đây, hoặc bấm "Dừng khảo sát" nếu không muốn tiếp tục.',
+  help:
+    'Hướng dẫn: bấm nút hoặc gõ số thứ tự của câu trả lời. ' +
+    'Gõ "quay lại" (/back) để sửa câu trước, "làm lại" (/restart) để bắt đầu lại, "dừng" (/stop) để dừng khảo sát.',
+  cannotGoBack: 'Đây là câu hỏi đầu tiên, không thể quay lại.',
+  wentBack: 'Ông/bà có thể trả lời lại câu hỏi trước.',
+  restarted: 'Khảo sát được bắt đầu lại từ đầu.',
+  stopped: 'Đã dừng khảo sát. Cảm ơn ông/bà đã dành thời gian. Ông/bà sẽ không nhận thêm tin nhắn nào về khảo sát này.',
+  staleButton: 'Câu hỏi này đã được trả lời. Xin vui lòng trả lời câu hỏi hiện tại ở tin nhắn mới nhất.',
+  alreadyCompleted: 'Khảo sát này đã hoàn thành. Cảm ơn ông/bà!',
+  alreadyStopped: 'Khảo sát này đã dừng.',
+  reminder: 'Nhắc nhở: ông/bà chưa hoàn thành phiếu khảo sát. Xin mời tiếp tục trả lời câu hỏi dưới đây.',
+  skipLabel: 'Bỏ qua',
+  stopLabel: 'Dừng khảo sát',
+} as const;
