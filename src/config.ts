@@ -105,7 +105,7 @@ export interface Config {
   pseudonymKey: string | undefined;
   dataEncryptionKey: Buffer | undefined;
   zaloSendRate: number;
-  zalo: Pick<Env, `ZALO_${string}` & keyof Env>;
+  zalo: Omit<Pick<Env, `ZALO_${string}` & keyof Env>, 'ZALO_SEND_RATE'>;
 }
 
 /** Parses the environment once. Throws ConfigError naming each bad variable. */

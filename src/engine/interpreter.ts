@@ -50,8 +50,10 @@ export type FlowEvent =
 export type Input =
   | { type: 'choice'; seq: number; key: string }
   | { type: 'text'; text: string }
-  /** A reminder: re-ask the current question. */
+  /** A reminder: re-ask the current question with a reminder note. */
   | { type: 'tick' }
+  /** The respondent came back (opened the same invitation again): re-ask the current question. */
+  | { type: 'resume' }
   /** The invitation expired or was cancelled. */
   | { type: 'expire' }
   | { type: Command };
@@ -74,7 +76,7 @@ export function step(flow: Flow, prev: Session, input: Input, now: number): Step
   const s = r.session;
 
   if (s.status !== 'active') {
-    if (input.type === 'tick' || input.type === 'expire') return result(prev, []);
+    if (input.type === 'tick' || input.type === 'expire' || input.type === 'resume') return result(prev, []);
     r.session = prev;
     r.outputs.push({ type: 'text', text: s.status === 'completed' ? MSG.alreadyCompleted : MSG.alreadyStopped });
     r.events.push({ type: 'stale' });
@@ -100,6 +102,9 @@ export function step(flow: Flow, prev: Session, input: Input, now: number): Step
     }
     case 'tick':
       r.outputs.push({ type: 'text', text: MSG.reminder });
+      ask(flow, r, q, false);
+      return r;
+    case 'resume':
       ask(flow, r, q, false);
       return r;
     case 'expire':

@@ -1,0 +1,46 @@
+// API keys: "<id>.<secret>"; only sha256(secret) is stored. Roles: officer
+// (one unit), pv01 (the whole campaign), admin.
+import { randomBytes } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { safeEqual, sha256 } from '../crypto.js';
+import type { Models } from '../db.js';
+import type { Actor } from '../invitations/service.js';
+import { HttpError } from './errors.js';
+
+export type Role = Actor['role'];
+
+export async function createApiKey(models: Models, role: Role, unit?: string, label?: string): Promise<{ id: string; key: string }> {
+  if (role === 'officer' && !unit) throw new Error('an officer key needs --unit');
+  const id = randomBytes(9).toString('base64url');
+  const secret = randomBytes(24).toString('base64url');
+  await models.ApiKey.create({ _id: id, hash: sha256(secret), role, unit: role === 'officer' ? unit : undefined, label, createdAt: new Date() });
+  return { id, key: `${id}.${secret}` };
+}
+
+/** Verified keys are cached briefly so a busy officer page does not hit MongoDB per request. */
+export function authenticator(models: Models, cacheMs = 30_000) {
+  const cache = new Map<string, { actor: Actor; at: number }>();
+
+  async function verify(header: string | undefined): Promise<Actor> {
+    const m = /^Bearer\s+([A-Za-z0-9_-]{12})\.([A-Za-z0-9_-]{32})$/.exec(header ?? '');
+    if (!m) throw new HttpError(401, 'unauthorized', 'missing or malformed Authorization: Bearer <key>');
+    const [, id, secret] = m as unknown as [string, string, string];
+    const cached = cache.get(header!);
+    if (cached && Date.now() - cached.at < cacheMs) return cached.actor;
+    const doc = await models.ApiKey.findById(id).lean();
+    if (!doc || doc.revokedAt || !safeEqual(doc.hash, sha256(secret))) throw new HttpError(401, 'unauthorized', 'unknown or revoked API key');
+    const actor: Actor = { keyId: id, role: doc.role as Role, ...(doc.unit ? { unit: doc.unit } : {}) };
+    if (cache.size > 10_000) cache.clear();
+    cache.set(header!, { actor, at: Date.now() });
+    return actor;
+  }
+
+  /** Requires a key with one of the roles (any role when none is given). */
+  return (...roles: Role[]): RequestHandler =>
+    async (req, res, next) => {
+      const actor = await verify(req.get('authorization'));
+      if (roles.length && !roles.includes(actor.role)) throw new HttpError(403, 'forbidden', `this needs a ${roles.join(' or ')} key`);
+      res.locals.actor = actor;
+      next();
+    };
+}

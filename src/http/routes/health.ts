@@ -1,0 +1,36 @@
+import { Router } from 'express';
+import type { Registry } from 'prom-client';
+
+export interface Check {
+  name: string;
+  check(): Promise<void>;
+}
+
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
+}
+
+export function healthRoutes(checks: Check[], registry: Registry): Router {
+  const r = Router();
+  r.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+  r.get('/readyz', async (_req, res) => {
+    const results = await Promise.all(
+      checks.map(async (c) => {
+        try {
+          await within(c.check(), 2_000);
+          return [c.name, 'ok'] as const;
+        } catch (err) {
+          return [c.name, `down: ${(err as Error).message}`] as const;
+        }
+      }),
+    );
+    const down = results.filter(([, s]) => s !== 'ok');
+    const body = Object.fromEntries(results);
+    if (down.length === 0) return void res.json({ status: 'ready', checks: body });
+    res.status(503).json({ error: { code: 'not_ready', message: down.map(([n, s]) => `${n} ${s}`).join('; ') }, checks: body });
+  });
+  r.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+  return r;
+}

@@ -1,0 +1,68 @@
+// A campaign is data: units, fields, flows, quotas, deadlines, reminders and
+// scoring rules. Next year's plan or another province is a new file, not code.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { z } from 'zod';
+
+const code = z.string().regex(/^[A-Za-z0-9_-]{2,32}$/, 'codes are 2-32 characters of A-Z a-z 0-9 _ -');
+const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'dates are YYYY-MM-DD');
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'times are HH:MM');
+
+export const campaignSchema = z
+  .strictObject({
+    id: code,
+    name: z.string().min(1),
+    period: z.strictObject({ from: date, to: date }),
+    timezone: z.string().default('Asia/Ho_Chi_Minh'),
+    fields: z.array(z.strictObject({ code, name: z.string().min(1) })).min(1),
+    units: z
+      .array(z.strictObject({ code, name: z.string().min(1), parent: code.optional(), fields: z.array(code).min(1) }))
+      .min(1),
+    agencies: z.array(z.strictObject({ code, name: z.string().min(1) })).default([]),
+    flows: z.strictObject({ citizen: z.string(), agency: z.string().optional(), audit: z.string().optional() }),
+    /** Target ballots per unit and field; `default` applies where no row is given. */
+    quotas: z.strictObject({ default: z.number().int().min(0), byUnitField: z.record(z.string(), z.number().int().min(0)).default({}) }),
+    deadlines: z.array(z.strictObject({ code, date, label: z.string() })).default([]),
+    invitationLifetimeDays: z.number().positive().default(14),
+    sessionTtlDays: z.number().positive().default(7),
+    /** Minutes after opening an unfinished survey. */
+    reminderDelaysMinutes: z.array(z.number().int().positive()).default([120, 1440]),
+    quietHours: z.strictObject({ from: hhmm, to: hhmm }).default({ from: '21:00', to: '07:00' }),
+    scoring: z
+      .strictObject({
+        rule: z.enum(['proportional', 'banded']).default('proportional'),
+        maxPoints: z.number().positive().default(1),
+        bands: z.array(z.strictObject({ minRate: z.number().min(0).max(100), points: z.number().min(0) })).default([]),
+      })
+      .default({ rule: 'proportional', maxPoints: 1, bands: [] }),
+  })
+  .superRefine((c, ctx) => {
+    const fields = new Set(c.fields.map((f) => f.code));
+    c.units.forEach((u, i) =>
+      u.fields.forEach((f, j) => {
+        if (!fields.has(f)) ctx.addIssue({ code: 'custom', path: ['units', i, 'fields', j], message: `unknown field "${f}"` });
+      }),
+    );
+  });
+
+export type Campaign = z.output<typeof campaignSchema>;
+
+export class CampaignFileError extends Error {
+  override name = 'CampaignFileError';
+}
+
+export function loadCampaignFiles(dir: string): Campaign[] {
+  return readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()
+    .map((f) => {
+      const parsed = campaignSchema.safeParse(parse(readFileSync(join(dir, f), 'utf8')));
+      if (!parsed.success) {
+        throw new CampaignFileError(`${join(dir, f)}:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(top)'}: ${i.message}`).join('\n')}`);
+      }
+      return parsed.data;
+    });
+}
+
+export const unitOf = (c: Campaign, unit: string) => c.units.find((u) => u.code === unit);

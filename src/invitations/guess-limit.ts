@@ -1,0 +1,29 @@
+import type { Redis } from 'ioredis';
+
+/** Locks a chat user out after too many wrong survey codes (brute-force guard). */
+export class GuessLimiter {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly opts = { maxWrong: 5, windowSec: 600, lockSec: 900 },
+  ) {}
+
+  private keys(who: string) {
+    return { count: `${this.prefix}guess:${who}`, lock: `${this.prefix}guess-lock:${who}` };
+  }
+
+  /** Minutes left of a lock-out, or 0. */
+  async lockedMinutes(who: string): Promise<number> {
+    const ttl = await this.redis.pttl(this.keys(who).lock);
+    return ttl > 0 ? Math.ceil(ttl / 60_000) : 0;
+  }
+
+  /** Counts a wrong code; returns the lock-out minutes if this one locked the user out. */
+  async wrong(who: string): Promise<number> {
+    const k = this.keys(who);
+    const [[, n]] = (await this.redis.multi().incr(k.count).expire(k.count, this.opts.windowSec, 'NX').exec()) as [[null, number]];
+    if (n < this.opts.maxWrong) return 0;
+    await this.redis.multi().set(k.lock, '1', 'EX', this.opts.lockSec).del(k.count).exec();
+    return Math.ceil(this.opts.lockSec / 60);
+  }
+}

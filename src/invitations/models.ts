@@ -1,0 +1,76 @@
+import { type Connection, Schema, type InferSchemaType } from 'mongoose';
+
+const campaignSchema = new Schema(
+  {
+    _id: String,
+    /** The validated campaign data (campaigns/*.yaml, see campaign.ts). */
+    data: { type: Schema.Types.Mixed, required: true },
+    active: { type: Boolean, default: true },
+    updatedAt: Date,
+  },
+  { versionKey: false },
+);
+
+export const INVITATION_STATUSES = ['created', 'opened', 'completed', 'expired', 'cancelled'] as const;
+
+const invitationSchema = new Schema(
+  {
+    campaign: { type: String, required: true },
+    unit: { type: String, required: true },
+    unitName: String,
+    field: { type: String, required: true },
+    procedure: String,
+    caseCode: { type: String, required: true },
+    respondentType: { type: String, enum: ['citizen', 'organization'] },
+    /** AES-256-GCM ciphertext of the phone number (for ZNS and post-audit), never the number itself. */
+    phoneEnc: String,
+    code: { type: String, required: true, unique: true },
+    token: { type: String, required: true, unique: true },
+    flow: { type: String, required: true },
+    status: { type: String, enum: INVITATION_STATUSES, default: 'created' },
+    /** Respondent pseudonym of the chat that opened it. */
+    openedBy: String,
+    createdBy: String,
+    createdAt: { type: Date, required: true },
+    expiresAt: { type: Date, required: true },
+    openedAt: Date,
+    completedAt: Date,
+    cancelledAt: Date,
+  },
+  { versionKey: false },
+);
+// One invitation per case and campaign: the unique index makes concurrent creation safe.
+invitationSchema.index({ campaign: 1, caseCode: 1 }, { unique: true });
+invitationSchema.index({ unit: 1, createdAt: -1 });
+
+const apiKeySchema = new Schema(
+  {
+    _id: String,
+    /** sha256 of the secret part; the key itself is shown once and never stored. */
+    hash: { type: String, required: true },
+    role: { type: String, enum: ['officer', 'pv01', 'admin'], required: true },
+    unit: String,
+    label: String,
+    createdAt: Date,
+    revokedAt: Date,
+  },
+  { versionKey: false },
+);
+
+/** Append-only: the code only ever inserts into it. */
+const auditLogSchema = new Schema(
+  { at: { type: Date, required: true }, actor: String, role: String, action: String, target: String, details: Schema.Types.Mixed },
+  { versionKey: false },
+);
+auditLogSchema.index({ at: -1 });
+
+export type InvitationDoc = InferSchemaType<typeof invitationSchema> & { _id: unknown };
+
+export function bindInvitationModels(conn: Connection) {
+  return {
+    Campaign: conn.model('Campaign', campaignSchema, 'campaigns'),
+    Invitation: conn.model('Invitation', invitationSchema, 'invitations'),
+    ApiKey: conn.model('ApiKey', apiKeySchema, 'api_keys'),
+    AuditLog: conn.model('AuditLog', auditLogSchema, 'audit_log'),
+  };
+}

@@ -1,0 +1,86 @@
+// BullMQ queues and workers. Producers fail fast when Redis is down (the
+// webhook answers 503 and the platform retries); workers wait for Redis.
+import { Queue, UnrecoverableError, Worker, type ConnectionOptions } from 'bullmq';
+import type { FlowRegistry } from '../engine/load.js';
+import type { Models } from '../db.js';
+import type { Logger } from '../log.js';
+import { PermanentJobError, persistCompletion } from '../responses/complete.js';
+import { type CompletionJob, completionJob, type OutboundJob, outboundJob, QUEUE } from './jobs.js';
+import { type OutboundDeps, processOutbound } from './outbound.js';
+
+/** Exponential backoff capped at one minute: a long MongoDB outage is retried every minute, not never. */
+const cappedBackoff = (attemptsMade: number) => Math.min(60_000, 500 * 2 ** attemptsMade);
+const retry = { attempts: 10_000, backoff: { type: 'capped' } };
+
+function connection(url: string, producer: boolean): ConnectionOptions {
+  const u = new URL(url);
+  return {
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+    ...(producer ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 } : { maxRetriesPerRequest: null }),
+  };
+}
+
+export class Queues {
+  readonly completion: Queue;
+  readonly outbound: Queue;
+
+  constructor(redisUrl: string, readonly prefix: string) {
+    const opts = { connection: connection(redisUrl, true), prefix: `${prefix}bull` };
+    this.completion = new Queue(QUEUE.completion, opts);
+    this.outbound = new Queue(QUEUE.outbound, opts);
+  }
+
+  async ready(): Promise<void> {
+    await Promise.all([this.completion.waitUntilReady(), this.outbound.waitUntilReady()]);
+  }
+
+  /** One job per invitation: a second completion of the same invitation is not even queued while the first waits. */
+  addCompletion(job: CompletionJob) {
+    return this.completion.add('complete', completionJob.parse(job), { jobId: `complete-${job.ref}`, ...retry, removeOnComplete: 1000, removeOnFail: false });
+  }
+
+  addOutbound(job: Omit<OutboundJob, 'done'>) {
+    const data = outboundJob.parse(job);
+    // Replies to a respondent's own input go before bursts we start (reminders, audits).
+    return this.outbound.add('send', data, { priority: data.reply ? 1 : 10, attempts: 8, backoff: { type: 'capped' }, removeOnComplete: 1000, removeOnFail: 5000 });
+  }
+
+  async close() {
+    await Promise.all([this.completion.close(), this.outbound.close()]);
+  }
+}
+
+export interface WorkerDeps extends OutboundDeps {
+  redisUrl: string;
+  prefix: string;
+  models: Models;
+  flows: FlowRegistry;
+  outboundConcurrency?: number;
+}
+
+export function startWorkers(d: WorkerDeps): Worker[] {
+  const base = { connection: connection(d.redisUrl, false), prefix: `${d.prefix}bull`, settings: { backoffStrategy: cappedBackoff } };
+  const completion = new Worker(
+    QUEUE.completion,
+    async (job) => {
+      try {
+        return await persistCompletion(d.models, d.flows, completionJob.parse(job.data));
+      } catch (err) {
+        if (err instanceof PermanentJobError) throw new UnrecoverableError(err.message);
+        throw err;
+      }
+    },
+    { ...base, concurrency: 8 },
+  );
+  const outbound = new Worker(QUEUE.outbound, (job, token) => processOutbound(job, token, d), { ...base, concurrency: d.outboundConcurrency ?? 32 });
+  for (const w of [completion, outbound]) {
+    w.on('failed', (job, err) => d.log.warn({ queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'));
+    w.on('error', (err) => d.log.error({ queue: w.name, err: err.message }, 'worker error'));
+  }
+  return [completion, outbound];
+}

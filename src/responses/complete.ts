@@ -1,0 +1,93 @@
+// Completion: a finished survey becomes exactly one response document.
+// The unique index on invitationId makes a redelivered or doubled completion a
+// no-op; counters are claimed once per response, so they are never doubled.
+import type { FlowRegistry } from '../engine/load.js';
+import type { Models } from '../db.js';
+import type { CompletionJob } from '../queues/jobs.js';
+
+export class PermanentJobError extends Error {
+  override name = 'PermanentJobError';
+}
+
+export type PersistOutcome = 'created' | 'existed';
+
+export async function persistCompletion(models: Models, flows: FlowRegistry, job: CompletionJob): Promise<PersistOutcome> {
+  const { Response, Invitation, Counter, FlowVersion } = models;
+  const inv = await Invitation.findById(job.ref).lean();
+  if (!inv) throw new PermanentJobError(`completion for unknown invitation ${job.ref}`);
+  const flow = flows.get(job.flow);
+
+  const answers = flow.questions
+    .filter((q) => q.id in job.answers)
+    .map((q) => {
+      const value = job.answers[q.id] ?? null;
+      const label = flow.optionsOf.get(q.id)?.find((o) => o.value === value)?.label;
+      return { q: q.id, value, ...(label ? { label } : {}) };
+    });
+
+  let outcome: PersistOutcome = 'created';
+  try {
+    await Response.create({
+      invitationId: job.ref,
+      campaign: inv.campaign,
+      unit: inv.unit,
+      field: inv.field,
+      procedure: inv.procedure,
+      caseCode: inv.caseCode,
+      channel: job.channel,
+      respondent: job.respondent,
+      flow: flow.id,
+      flowVersion: flow.version,
+      answers,
+      startedAt: new Date(job.startedAt),
+      completedAt: new Date(job.completedAt),
+      durationSec: Math.round((job.completedAt - job.startedAt) / 1000),
+    });
+  } catch (err) {
+    if ((err as { code?: number }).code !== 11000) throw err;
+    outcome = 'existed';
+  }
+
+  await FlowVersion.updateOne({ _id: flow.key }, { $setOnInsert: { hash: (flow as { hash?: string }).hash, firstUsedAt: new Date() } }, { upsert: true });
+  await applyCounters(models, job.ref);
+  await Invitation.updateOne(
+    { _id: job.ref, status: { $in: ['created', 'opened'] } },
+    { $set: { status: 'completed', completedAt: new Date(job.completedAt) } },
+  );
+  return outcome;
+}
+
+/** Claims the response's counters, then adds them. A crash in between undercounts; `counters:check --fix` repairs it. */
+async function applyCounters(models: Models, invitationId: string): Promise<void> {
+  const claimed = await models.Response.findOneAndUpdate(
+    { invitationId, countersApplied: false, status: 'valid' },
+    { $set: { countersApplied: true } },
+    { returnDocument: 'after' },
+  ).lean();
+  if (!claimed) return;
+  const ops = counterRows(claimed).map((row) => ({
+    updateOne: {
+      filter: { _id: row._id },
+      update: { $inc: { n: 1 }, $setOnInsert: { campaign: row.campaign, unit: row.unit, field: row.field, q: row.q, value: row.value } },
+      upsert: true,
+    },
+  }));
+  if (ops.length) await models.Counter.bulkWrite(ops, { ordered: false });
+}
+
+interface CountedResponse {
+  campaign: string;
+  unit: string;
+  field: string;
+  answers: Array<{ q: string; value?: unknown; label?: string | null }>;
+}
+
+/** The counter rows of one response: every answer chosen from options (they carry a label); free text is not counted. */
+export function counterRows(r: CountedResponse) {
+  return r.answers
+    .filter((a) => a.label != null)
+    .map((a) => {
+      const value = String(a.value);
+      return { _id: [r.campaign, r.unit, r.field, a.q, value].join('|'), campaign: r.campaign, unit: r.unit, field: r.field, q: a.q, value };
+    });
+}

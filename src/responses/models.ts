@@ -1,0 +1,60 @@
+import { type Connection, Schema, type InferSchemaType } from 'mongoose';
+
+const answerSchema = new Schema(
+  { q: { type: String, required: true }, value: Schema.Types.Mixed, label: String },
+  { _id: false },
+);
+
+const responseSchema = new Schema(
+  {
+    invitationId: { type: String, required: true, unique: true },
+    campaign: { type: String, required: true },
+    unit: { type: String, required: true },
+    field: { type: String, required: true },
+    procedure: String,
+    caseCode: String,
+    channel: { type: String, required: true },
+    /** HMAC of the channel user id: never the raw id. */
+    respondent: { type: String, required: true },
+    flow: { type: String, required: true },
+    flowVersion: { type: Number, required: true },
+    answers: { type: [answerSchema], default: [] },
+    startedAt: { type: Date, required: true },
+    completedAt: { type: Date, required: true },
+    durationSec: Number,
+    status: { type: String, enum: ['valid', 'invalidated'], default: 'valid' },
+    invalidReason: String,
+    /** Set once this response's counters were added (see responses/complete.ts). */
+    countersApplied: { type: Boolean, default: false },
+  },
+  { versionKey: false },
+);
+responseSchema.index({ campaign: 1, unit: 1, field: 1 });
+
+/** Report counters: one document per (campaign, unit, field, question, answer value). */
+const counterSchema = new Schema(
+  {
+    _id: String,
+    campaign: String,
+    unit: String,
+    field: String,
+    q: String,
+    value: String,
+    n: { type: Number, default: 0 },
+  },
+  { versionKey: false },
+);
+counterSchema.index({ campaign: 1, unit: 1 });
+
+/** Content hash of every flow version a response references: an edited version is refused at start-up. */
+const flowVersionSchema = new Schema({ _id: String, hash: String, firstUsedAt: Date }, { versionKey: false });
+
+export type ResponseDoc = InferSchemaType<typeof responseSchema>;
+
+export function bindResponseModels(conn: Connection) {
+  return {
+    Response: conn.model('Response', responseSchema, 'responses'),
+    Counter: conn.model('Counter', counterSchema, 'counters'),
+    FlowVersion: conn.model('FlowVersion', flowVersionSchema, 'flow_versions'),
+  };
+}

@@ -1,0 +1,191 @@
+// Wires the service from a configuration: used by main.ts and by the tests,
+// so the tests run exactly what production runs.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Worker } from 'bullmq';
+import express, { type Express } from 'express';
+import { Redis } from 'ioredis';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import type { ChannelAdapter } from './channels/channel.js';
+import type { Config } from './config.js';
+import { ConversationRunner, type Effects, type InboundEvent } from './conversations/runner.js';
+import { ConversationStore } from './conversations/store.js';
+import { pseudonym } from './crypto.js';
+import { type Database, openDatabase } from './db.js';
+import { type FlowRegistry, loadFlows } from './engine/load.js';
+import { authenticator } from './http/auth.js';
+import { errorHandler, HttpError } from './http/errors.js';
+import { apiRoutes } from './http/routes/api.js';
+import { healthRoutes } from './http/routes/health.js';
+import { GuessLimiter } from './invitations/guess-limit.js';
+import { InvitationService } from './invitations/service.js';
+import type { Logger } from './log.js';
+import { startWorkers, Queues } from './queues/index.js';
+import { SendLimiter } from './queues/rate-limit.js';
+import { projectRoot } from './services/paths.js';
+import { telegramChannel } from '../webhooks/telegram/index.js';
+
+export interface ServiceOptions {
+  config: Config;
+  redisUrl: string;
+  mongoUrl: string;
+  /** Overrides the database of the URI (tests use one per file). */
+  dbName?: string;
+  /** Redis key prefix (tests use one per file). */
+  prefix?: string;
+  pseudonymKey: string;
+  encryptionKey: Buffer;
+  log: Logger;
+  flowsDir?: string;
+  now?: () => number;
+  sessionTtlMs?: number;
+}
+
+export class Service {
+  private server?: Server;
+  private workers: Worker[] = [];
+  private closing = false;
+
+  constructor(
+    readonly app: Express,
+    readonly runner: ConversationRunner,
+    readonly db: Database,
+    readonly redis: Redis,
+    readonly queues: Queues,
+    readonly invitations: InvitationService,
+    readonly flows: FlowRegistry,
+    private readonly startWorkersFn: () => Worker[],
+    private readonly log: Logger,
+  ) {}
+
+  startWorkers() {
+    this.workers = this.startWorkersFn();
+  }
+
+  listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const server = this.app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server.address() as AddressInfo)));
+      this.server = server;
+    });
+  }
+
+  /** Stops intake, drains in-flight requests and jobs, then closes Redis and MongoDB. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const server = this.server;
+    if (server) {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+    }
+    await Promise.all(this.workers.map((w) => w.close()));
+    await this.queues.close();
+    this.redis.disconnect();
+    await this.db.close();
+    this.log.info('service closed');
+  }
+}
+
+export async function createService(o: ServiceOptions): Promise<Service> {
+  const { config, log } = o;
+  const prefix = o.prefix ?? 'tthc:';
+  const flows = loadFlows(o.flowsDir ?? join(projectRoot, 'flows'));
+
+  // Fail fast while Redis is down: a webhook answers 503 at once and the platform retries.
+  const redis = new Redis(o.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
+  redis.on('error', () => {}); // reconnects by itself; readiness reports it
+  await redis.connect();
+  const db = await openDatabase(o.mongoUrl, o.dbName);
+  const queues = new Queues(o.redisUrl, prefix);
+  await queues.ready();
+
+  const store = new ConversationStore(redis, { prefix, sessionTtlMs: o.sessionTtlMs ?? 7 * 86_400_000 });
+  const invitations = new InvitationService({
+    models: db.models,
+    limiter: new GuessLimiter(redis, prefix),
+    publicBaseUrl: config.publicBaseUrl,
+    telegramUsername: config.telegram?.username,
+    zaloOaId: config.zalo.ZALO_OA_ID,
+    pseudonymKey: o.pseudonymKey,
+    encryptionKey: o.encryptionKey,
+    ...(o.now ? { now: o.now } : {}),
+  });
+
+  const adapters: Partial<Record<'telegram' | 'zalo', ChannelAdapter<unknown>>> = {};
+  const limiters: Partial<Record<'telegram' | 'zalo', SendLimiter>> = {};
+  if (config.telegram) {
+    const tg = config.telegram;
+    adapters.telegram = telegramChannel({ token: tg.token, webhookSecret: tg.webhookSecret, apiRoot: tg.apiRoot, redis, prefix }) as ChannelAdapter<unknown>;
+    limiters.telegram = new SendLimiter(redis, prefix, 'telegram', { globalPerSec: tg.sendRate, chatIntervalMs: tg.chatIntervalMs, chatBurst: 3 });
+  } else {
+    log.warn(`Telegram channel disabled: ${config.telegramDisabledReason}`);
+  }
+  log.warn('Zalo channel disabled: not implemented yet');
+
+  const effects: Effects = {
+    async deliver(ev, outputs) {
+      const adapter = ev.channel === 'web' ? undefined : adapters[ev.channel];
+      if (!adapter) return;
+      const ops = adapter.render(ev, outputs);
+      if (ops.length) await queues.addOutbound({ channel: adapter.name, chat: ev.userKey, reply: true, ops: ops as never });
+    },
+    async completed(c) {
+      await queues.addCompletion({
+        ref: c.ref,
+        flow: c.flow,
+        channel: c.channel,
+        respondent: pseudonym(o.pseudonymKey, c.channel, c.userKey),
+        answers: c.answers,
+        startedAt: c.startedAt,
+        completedAt: c.completedAt,
+      });
+    },
+    async opened(ref, who) {
+      await invitations.markOpened(ref, who).catch((err: Error) => log.warn({ err: err.message }, 'could not mark invitation opened'));
+    },
+  };
+  const runner = new ConversationRunner({ store, flows, opener: invitations, effects, ...(o.now ? { now: o.now } : {}) });
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const updates = new Counter({ name: 'webhook_updates_total', help: 'Inbound platform events', labelNames: ['channel', 'result'], registers: [registry] });
+  const latency = new Histogram({ name: 'webhook_handle_seconds', help: 'Time to process one inbound event', labelNames: ['channel'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] });
+  const handle = async (ev: InboundEvent) => {
+    const end = latency.startTimer({ channel: ev.channel });
+    try {
+      const r = await runner.handle(ev);
+      updates.inc({ channel: ev.channel, result: r.duplicate ? 'duplicate' : 'ok' });
+      return r;
+    } catch (err) {
+      updates.inc({ channel: ev.channel, result: 'error' });
+      throw err;
+    } finally {
+      end();
+    }
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', true);
+  app.use(
+    healthRoutes(
+      [
+        { name: 'redis', check: async () => void (redis.status === 'ready' ? await redis.ping() : Promise.reject(new Error(redis.status))) },
+        { name: 'mongodb', check: () => db.ping() },
+      ],
+      registry,
+    ),
+  );
+  for (const adapter of Object.values(adapters)) app.use(`/webhooks/${adapter.name}`, adapter.router(handle));
+  app.use('/webhooks/:channel', () => {
+    throw new HttpError(404, 'channel_disabled', 'this channel is not configured on this server');
+  });
+  app.use('/api', express.json({ limit: '100kb' }), apiRoutes({ invitations, models: db.models, auth: authenticator(db.models) }));
+  app.use(errorHandler(log));
+
+  const workerDeps = { redisUrl: o.redisUrl, prefix, models: db.models, flows, adapters, limiters, log };
+  return new Service(app, runner, db, redis, queues, invitations, flows, () => startWorkers(workerDeps), log);
+}

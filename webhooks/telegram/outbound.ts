@@ -1,0 +1,65 @@
+// Telegram operations over telegraf's API client, with Telegram's errors mapped
+// to what the outbound worker does about them.
+import type { Redis } from 'ioredis';
+import { Telegram, TelegramError } from 'telegraf';
+import { type SendResult, TransientSendError } from '../../src/channels/channel.js';
+import type { TelegramOp } from '../../src/queues/jobs.js';
+
+const SEND_TIMEOUT_MS = 15_000;
+
+export class TelegramSender {
+  constructor(
+    private readonly telegram: Telegram,
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  /** The last message with a live keyboard in a chat, so a typed answer can retire it. */
+  private keyboardKey(chat: string) {
+    return `${this.prefix}tg:kb:${chat}`;
+  }
+
+  private call<T>(method: string, payload: Record<string, unknown>): Promise<T> {
+    return this.telegram.callApi(method as never, payload as never, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) } as never) as Promise<T>;
+  }
+
+  async send(chat: string, op: TelegramOp): Promise<SendResult> {
+    try {
+      if (op.m === 'edit') {
+        await this.call('editMessageText', { chat_id: chat, message_id: op.messageId, text: op.text });
+        return { ok: true };
+      }
+      const reply_markup = op.keyboard ? { inline_keyboard: op.keyboard.map((b) => [{ text: b.text, callback_data: b.data }]) } : undefined;
+      const sent = await this.call<{ message_id: number }>('sendMessage', { chat_id: chat, text: op.text, ...(reply_markup ? { reply_markup } : {}) });
+      if (op.keyboard) {
+        const previous = await this.redis.set(this.keyboardKey(chat), String(sent.message_id), 'EX', 14 * 86_400, 'GET');
+        if (op.clearPrevious && previous && Number(previous) !== sent.message_id) {
+          // Best effort: a keyboard left behind is only cosmetic (taps on it are answered as stale).
+          await this.call('editMessageReplyMarkup', { chat_id: chat, message_id: Number(previous), reply_markup: { inline_keyboard: [] } }).catch(() => {});
+        }
+      }
+      return { ok: true, messageId: sent.message_id };
+    } catch (err) {
+      return mapTelegramError(err, op);
+    }
+  }
+}
+
+/** Telegram's answers in our terms. Throws TransientSendError for what a retry may fix. */
+export function mapTelegramError(err: unknown, op: TelegramOp): SendResult {
+  if (err instanceof TelegramError) {
+    const { code, description } = err;
+    if (code === 429) return { ok: false, kind: 'retry_after', ms: (err.parameters?.retry_after ?? 5) * 1000 };
+    if (code === 403) return { ok: false, kind: 'unreachable', reason: description };
+    if (code === 400 && /chat not found|user is deactivated/i.test(description)) return { ok: false, kind: 'unreachable', reason: description };
+    if (code === 400 && op.m === 'edit') return { ok: false, kind: 'skip', reason: description };
+    if (code >= 500) throw new TransientSendError(`Telegram ${code}: ${description}`);
+    return { ok: false, kind: 'skip', reason: `Telegram ${code}: ${description}` };
+  }
+  // Network failures, timeouts: telegraf already redacts the token from these messages.
+  throw new TransientSendError(err instanceof Error ? err.message : String(err));
+}
+
+export function createTelegramClient(token: string, apiRoot: string): Telegram {
+  return new Telegram(token, { apiRoot, webhookReply: false });
+}
