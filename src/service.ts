@@ -99,7 +99,7 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   redis.on('error', () => {}); // reconnects by itself; readiness reports it
   await redis.connect();
   const db = await openDatabase(o.mongoUrl, o.dbName);
-  const queues = new Queues(o.redisUrl, prefix);
+  const queues = new Queues(o.redisUrl, prefix, (err) => log.debug({ err: err.message }, 'queue connection error'));
   await queues.ready();
 
   const store = new ConversationStore(redis, { prefix, sessionTtlMs: o.sessionTtlMs ?? 7 * 86_400_000 });
@@ -173,7 +173,13 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   app.use(
     healthRoutes(
       [
-        { name: 'redis', check: async () => void (redis.status === 'ready' ? await redis.ping() : Promise.reject(new Error(redis.status))) },
+        {
+          name: 'redis',
+          check: async () => {
+            if (redis.status !== 'ready') throw new Error(redis.status);
+            await redis.ping();
+          },
+        },
         { name: 'mongodb', check: () => db.ping() },
       ],
       registry,

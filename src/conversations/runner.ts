@@ -67,6 +67,8 @@ interface Decision {
 
 export class ConversationRunner {
   private readonly serial = new KeyedSerializer();
+  /** Saves refused because another process wrote first (each was recomputed). */
+  casRetries = 0;
 
   constructor(
     private readonly deps: {
@@ -93,7 +95,12 @@ export class ConversationRunner {
       if (loaded.duplicate) return { duplicate: true, outputs: [], events: [] };
       opening ??= await this.opening(ev, loaded.conversation);
       const d = this.decide(loaded.conversation, ev, opening, now());
-      if (!(await store.save(key, loaded.version, d.conversation, ev.eventId))) continue;
+      if (!(await store.save(key, loaded.version, d.conversation, ev.eventId))) {
+        // Lost a race with another process: back off a little (jittered) and recompute on fresh state.
+        this.casRetries++;
+        await new Promise((r) => setTimeout(r, Math.random() * 2 * (attempt + 1)));
+        continue;
+      }
 
       const s = d.conversation.s;
       const after: Promise<void>[] = [effects.deliver(ev, d.outputs)];

@@ -29,10 +29,12 @@ export class Queues {
   readonly completion: Queue;
   readonly outbound: Queue;
 
-  constructor(redisUrl: string, readonly prefix: string) {
+  constructor(redisUrl: string, readonly prefix: string, onError: (err: Error) => void) {
     const opts = { connection: connection(redisUrl, true), prefix: `${prefix}bull` };
     this.completion = new Queue(QUEUE.completion, opts);
     this.outbound = new Queue(QUEUE.outbound, opts);
+    // Connection errors surface here while Redis is down; readiness reports them, adds fail fast.
+    for (const q of [this.completion, this.outbound]) q.on('error', onError);
   }
 
   async ready(): Promise<void> {

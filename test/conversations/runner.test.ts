@@ -1,0 +1,150 @@
+// The runner end to end with no channel: session in Redis, response in MongoDB.
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ConversationRunner, type Effects, type InboundEvent } from '../../src/conversations/runner.js';
+import { ConversationStore } from '../../src/conversations/store.js';
+import { loadFlows } from '../../src/engine/load.js';
+import { deleteKeys, eventually, isolation, startTestService, type TestService } from '../helpers/context.js';
+
+let t: TestService;
+beforeAll(async () => {
+  t = await startTestService({ name: 'runner', listen: false });
+});
+afterAll(() => t.close());
+
+const web = (userKey: string, rest: Record<string, unknown>) => ({ channel: 'web', userKey, ...rest }) as InboundEvent;
+
+async function invitation(caseCode: string, respondentType?: 'citizen' | 'organization') {
+  const { view } = await t.service.invitations.create({ caseCode, unit: 'PC06', field: 'can-cuoc', ...(respondentType ? { respondentType } : {}) }, { keyId: 'test', role: 'admin' });
+  return view;
+}
+
+describe('conversation runner', () => {
+  it('drives a whole citizen survey to exactly one response with counters', async () => {
+    const inv = await invitation('RUN-1', 'citizen');
+    const user = 'u-full';
+    const r0 = await t.service.runner.handle(web(user, { kind: 'start', token: inv.token }));
+    expect(r0.outputs[0]).toMatchObject({ type: 'question', questionId: 'consent' });
+    for (const text of ['1', ...Array(14).fill('5'), 'không', 'không', '5', '/skip']) {
+      await t.service.runner.handle(web(user, { kind: 'text', text }));
+    }
+    const conv = await t.service.runner.handle(web(user, { kind: 'text', text: 'hello' }));
+    expect(conv.outputs).toEqual([{ type: 'text', text: expect.stringContaining('đã hoàn thành') }]);
+
+    const { Response, Counter, Invitation } = t.service.db.models;
+    const resp = await eventually(() => Response.findOne({ invitationId: inv.id }).lean(), 'the response');
+    expect(resp).toMatchObject({ unit: 'PC06', field: 'can-cuoc', caseCode: 'RUN-1', channel: 'web', flow: 'citizen-satisfaction', flowVersion: 1, status: 'valid' });
+    expect(resp.respondent).not.toContain(user);
+    expect(resp.answers.find((a) => a.q === 'overall')).toEqual({ q: 'overall', value: 5, label: 'Rất hài lòng' });
+    expect(resp.answers).toHaveLength(20);
+    await eventually(async () => (await Invitation.findById(inv.id).lean())?.status === 'completed', 'invitation completed');
+    const overall = await eventually(() => Counter.findById('soc-trang-2024|PC06|can-cuoc|overall|5').lean(), 'counter');
+    expect(overall.n).toBe(1);
+    // Redelivering the completion (a crash after the write, a retried job) changes nothing.
+    await t.service.queues.completion.add('complete', (await t.service.queues.completion.getJob(`complete-${inv.id}`))!.data, { jobId: 'again' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await Response.countDocuments({ invitationId: inv.id })).toBe(1);
+    expect((await Counter.findById('soc-trang-2024|PC06|can-cuoc|overall|5').lean())!.n).toBe(1);
+  });
+
+  it('a double tap on the last question creates one response', async () => {
+    const inv = await invitation('RUN-2', 'organization');
+    const user = 'u-double';
+    await t.service.runner.handle(web(user, { kind: 'start', token: inv.token }));
+    for (const text of ['1', ...Array(14).fill('4'), '2', '2', '4']) await t.service.runner.handle(web(user, { kind: 'text', text }));
+    const seq = (await t.service.runner.handle(web(user, { kind: 'text', text: '/help' }))).outputs.find((o) => o.type === 'question')!;
+    expect(seq).toMatchObject({ questionId: 'suggestion' });
+    const tap = web(user, { kind: 'choice', seq: (seq as { seq: number }).seq, key: 'skip' });
+    const [a, b] = await Promise.all([t.service.runner.handle(tap), t.service.runner.handle(tap)]);
+    expect([a, b].filter((r) => r.events.some((e) => e.type === 'completed'))).toHaveLength(1);
+    const { Response } = t.service.db.models;
+    await eventually(() => Response.findOne({ invitationId: inv.id }).lean(), 'the response');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await Response.countDocuments({ invitationId: inv.id })).toBe(1);
+  });
+
+  it('refuses unknown, used and cancelled codes with clear messages, and locks out a guesser', async () => {
+    const user = 'u-codes';
+    const say = async (text: string) => (await t.service.runner.handle(web(user, { kind: 'text', text }))).outputs.map((o) => ('text' in o ? o.text : ''));
+    expect((await say('xin chào'))[0]).toContain('gõ mã khảo sát');
+    const inv = await invitation('RUN-3');
+    await t.service.invitations.cancel(inv.id, { keyId: 'test', role: 'admin' });
+    expect((await say(inv.code.toLowerCase()))[0]).toContain('đã bị hủy');
+    for (let i = 0; i < 4; i++) expect((await say('BBBB-2222'))[0]).toContain('Mã khảo sát không đúng');
+    expect((await say('BBBB 2223'))[0]).toContain('nhập sai mã nhiều lần');
+    // Even a right code is refused while locked out.
+    const ok = await invitation('RUN-4');
+    expect((await say(ok.code))[0]).toContain('nhập sai mã nhiều lần');
+  });
+
+  it('asks which survey to continue when a second invitation is opened mid-survey', async () => {
+    const first = await invitation('RUN-5');
+    const second = await invitation('RUN-6');
+    const user = 'u-switch';
+    await t.service.runner.handle(web(user, { kind: 'start', token: first.token }));
+    await t.service.runner.handle(web(user, { kind: 'text', text: '1' }));
+    const ask = await t.service.runner.handle(web(user, { kind: 'start', token: second.token }));
+    expect(ask.outputs[0]).toMatchObject({ type: 'question', questionId: 'switch', seq: 0 });
+    const keep = await t.service.runner.handle(web(user, { kind: 'choice', seq: 0, key: 'keep' }));
+    expect(keep.outputs.at(-1)).toMatchObject({ type: 'question', questionId: 'respondent_type' });
+    await t.service.runner.handle(web(user, { kind: 'start', token: second.token }));
+    const fresh = await t.service.runner.handle(web(user, { kind: 'text', text: '2' }));
+    expect(fresh.events).toEqual([{ type: 'abandoned', reason: 'expired' }, { type: 'started' }]);
+    expect(fresh.outputs[0]).toMatchObject({ type: 'question', questionId: 'consent', text: expect.stringContaining('RUN-6') });
+  });
+});
+
+describe('two runners on one conversation', () => {
+  it('keeps every answer exactly once and in each writer\'s order', async () => {
+    const flows = loadFlows(join(import.meta.dirname, '../fixtures/flows'));
+    const redisUrl = inject('redisUrl');
+    const { prefix } = isolation('cas');
+    const clients = [new Redis(redisUrl), new Redis(redisUrl)];
+    const effects: Effects = { deliver: async () => {}, completed: async () => {}, opened: async () => {} };
+    const opener = { open: async () => ({ ok: true as const, start: { ref: 'r1', flow: 'stress-text@1', ctx: {} } }) };
+    const runners = clients.map((redis) => new ConversationRunner({ store: new ConversationStore(redis, { prefix, sessionTtlMs: 60_000 }), flows, opener, effects }));
+    await runners[0]!.handle(web('same', { kind: 'start', token: 'x'.repeat(22) }));
+
+    const inputs = (name: string) => Array.from({ length: 20 }, (_, i) => `${name}${i}`);
+    let conflicts = 0;
+    const hammer = async (runner: ConversationRunner, texts: string[]) => {
+      for (const text of texts) {
+        const r = await runner.handle(web('same', { kind: 'text', text, eventId: `${text}` }));
+        if (r.events.length !== 1) conflicts++;
+      }
+    };
+    await Promise.all([hammer(runners[0]!, inputs('a')), hammer(runners[1]!, inputs('b'))]);
+
+    const store = new ConversationStore(clients[0]!, { prefix, sessionTtlMs: 60_000 });
+    const loaded = await store.load('web:same');
+    if (loaded.duplicate) throw new Error('unexpected');
+    const answers = Object.values(loaded.conversation.s!.ans) as string[];
+    expect(answers).toHaveLength(40);
+    expect(new Set(answers)).toEqual(new Set([...inputs('a'), ...inputs('b')]));
+    expect(answers.filter((a) => a.startsWith('a'))).toEqual(inputs('a'));
+    expect(answers.filter((a) => a.startsWith('b'))).toEqual(inputs('b'));
+    expect(conflicts).toBe(0);
+    // The two writers really raced: some saves were refused and recomputed.
+    expect(runners[0]!.casRetries + runners[1]!.casRetries).toBeGreaterThan(0);
+    expect(loaded.version).toBe(41);
+    await deleteKeys(redisUrl, prefix);
+    for (const c of clients) c.disconnect();
+  });
+});
+
+describe('session size', () => {
+  it('a completed citizen survey session stays under 2 KB', async () => {
+    const inv = await invitation('RUN-SIZE');
+    const user = 'u-size';
+    await t.service.runner.handle(web(user, { kind: 'start', token: inv.token }));
+    for (const text of ['1', '2', ...Array(14).fill('2'), '1', '1', '2', 'Chờ lâu, phải đi lại nhiều lần vì thiếu giấy tờ', 'Nên hướng dẫn rõ hơn']) {
+      await t.service.runner.handle(web(user, { kind: 'text', text }));
+    }
+    const store = new ConversationStore(t.service.redis, { prefix: t.prefix, sessionTtlMs: 1 });
+    const bytes = await store.sizeOf(`web:${user}`);
+    console.log(`full citizen survey session: ${bytes} bytes`);
+    expect(bytes).toBeGreaterThan(300);
+    expect(bytes).toBeLessThan(2048);
+  });
+});

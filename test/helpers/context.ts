@@ -1,0 +1,125 @@
+// Per-test-file isolation: its own Redis key prefix and its own database, so
+// files run in parallel and reruns start clean.
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { inject } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { createApiKey, type Role } from '../../src/http/auth.js';
+import { seedCampaigns } from '../../src/invitations/seed.js';
+import { createService, type Service, type ServiceOptions } from '../../src/service.js';
+import { projectRoot } from '../../src/services/paths.js';
+
+export const TEST_SECRET = 'test-webhook-secret_0123';
+export const TEST_TOKEN = '123456:TEST-token_for-emulator';
+
+export function isolation(name: string) {
+  const id = `${name.replace(/\W/g, '_')}_${randomBytes(4).toString('hex')}`;
+  return { prefix: `t:${id}:`, dbName: `t_${id}`.slice(0, 60) };
+}
+
+export const testLog = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+export interface TestServiceOptions {
+  name: string;
+  env?: Record<string, string>;
+  telegramApiRoot?: string;
+  mongoUrl?: string;
+  redisUrl?: string;
+  workers?: boolean;
+  listen?: boolean;
+  seed?: boolean;
+  now?: () => number;
+  extra?: Partial<ServiceOptions>;
+}
+
+export interface TestService {
+  service: Service;
+  baseUrl: string;
+  prefix: string;
+  key(role: Role, unit?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startTestService(o: TestServiceOptions): Promise<TestService> {
+  const { prefix, dbName } = isolation(o.name);
+  const redisUrl = o.redisUrl ?? inject('redisUrl');
+  const mongoUrl = o.mongoUrl ?? inject('mongoUrl');
+  const config = loadConfig({
+    PUBLIC_BASE_URL: 'http://survey.test',
+    ...(o.telegramApiRoot
+      ? { TELEGRAM_BOT_TOKEN: TEST_TOKEN, TELEGRAM_WEBHOOK_SECRET: TEST_SECRET, TELEGRAM_BOT_USERNAME: 'tthc_test_bot', TELEGRAM_API_ROOT: o.telegramApiRoot, TELEGRAM_SEND_RATE: '1000' }
+      : {}),
+    ...o.env,
+  });
+  const service = await createService({
+    config,
+    redisUrl,
+    mongoUrl,
+    dbName,
+    prefix,
+    pseudonymKey: 'test-pseudonym-key-0123456789',
+    encryptionKey: Buffer.alloc(32, 7),
+    log: testLog,
+    ...(o.now ? { now: o.now } : {}),
+    ...o.extra,
+  });
+  if (o.seed !== false) await seedCampaigns(service.db.models, service.flows, join(projectRoot, 'campaigns'));
+  if (o.workers !== false) service.startWorkers();
+  const addr = o.listen === false ? undefined : await service.listen(0);
+  return {
+    service,
+    prefix,
+    baseUrl: addr ? `http://127.0.0.1:${addr.port}` : '',
+    key: async (role, unit) => (await createApiKey(service.db.models, role, unit)).key,
+    async close() {
+      await service.db.conn.dropDatabase().catch(() => {});
+      await deleteKeys(redisUrl, prefix);
+      await service.close();
+    },
+  };
+}
+
+export async function deleteKeys(redisUrl: string, prefix: string) {
+  const r = new Redis(redisUrl);
+  let cursor = '0';
+  do {
+    const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    if (keys.length) await r.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  r.disconnect();
+}
+
+/** JSON over HTTP with an API key. */
+export async function api(baseUrl: string, key: string | undefined, method: string, path: string, body?: unknown) {
+  const res = await fetch(baseUrl + path, {
+    method,
+    headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: res.status, body: json, headers: res.headers };
+}
+
+export async function eventually<T>(fn: () => Promise<T | undefined | null | false>, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}

@@ -1,0 +1,204 @@
+// A small Telegram Bot API emulator at its HTTP boundary: the real telegraf
+// client talks to it, and it delivers updates to our webhook the way Telegram
+// does (secret header, waits for the answer, executes a method in the answer).
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface StoredMessage {
+  message_id: number;
+  chat: number;
+  text: string;
+  buttons: Array<{ text: string; data: string }>;
+}
+
+export interface ApiCall {
+  method: string;
+  payload: Record<string, unknown>;
+  at: number;
+  viaWebhookReply?: boolean;
+}
+
+type Failure = { code: number; description: string; retryAfter?: number };
+
+export class TelegramEmulator {
+  readonly calls: ApiCall[] = [];
+  readonly messages = new Map<number, StoredMessage[]>();
+  readonly blocked = new Set<number>();
+  /** Per chat: the next sendMessage calls fail with these, in order. */
+  readonly failures = new Map<number, Failure[]>();
+  private server?: Server;
+  private nextMessageId = 1000;
+  private nextUpdateId = 1;
+  apiRoot = '';
+
+  async start(): Promise<this> {
+    this.server = createServer(async (req, res) => {
+      const m = /^\/bot([^/]+)\/(\w+)$/.exec(req.url ?? '');
+      const body = await readJson(req);
+      const reply = (status: number, payload: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(payload));
+      };
+      if (!m) return reply(404, { ok: false, error_code: 404, description: 'Not Found' });
+      const out = this.apply(m[2]!, body);
+      reply(out.ok ? 200 : out.error_code, out);
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.apiRoot = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop() {
+    this.server?.closeAllConnections();
+    await new Promise((r) => this.server?.close(r));
+  }
+
+  private fail(f: Failure) {
+    return { ok: false, error_code: f.code, description: f.description, ...(f.retryAfter ? { parameters: { retry_after: f.retryAfter } } : {}) };
+  }
+
+  /** Executes one Bot API method against the emulated state. */
+  apply(method: string, p: Record<string, unknown>, viaWebhookReply = false): { ok: true; result: unknown } | ReturnType<TelegramEmulator['fail']> {
+    this.calls.push({ method, payload: p, at: Date.now(), viaWebhookReply });
+    const chat = Number(p.chat_id);
+    const find = () => this.messages.get(chat)?.find((x) => x.message_id === Number(p.message_id));
+    switch (method) {
+      case 'getMe':
+        return { ok: true, result: { id: 1, is_bot: true, username: 'tthc_test_bot' } };
+      case 'setWebhook':
+      case 'answerCallbackQuery':
+        return { ok: true, result: true };
+      case 'sendMessage': {
+        if (this.blocked.has(chat)) return this.fail({ code: 403, description: 'Forbidden: bot was blocked by the user' });
+        const f = this.failures.get(chat)?.shift();
+        if (f) return this.fail(f);
+        const markup = p.reply_markup as { inline_keyboard?: Array<Array<{ text: string; callback_data: string }>> } | undefined;
+        const msg: StoredMessage = {
+          message_id: this.nextMessageId++,
+          chat,
+          text: String(p.text),
+          buttons: (markup?.inline_keyboard ?? []).flat().map((b) => ({ text: b.text, data: b.callback_data })),
+        };
+        this.messages.set(chat, [...(this.messages.get(chat) ?? []), msg]);
+        return { ok: true, result: { message_id: msg.message_id, chat: { id: chat, type: 'private' }, date: 0, text: msg.text } };
+      }
+      case 'editMessageText':
+      case 'editMessageReplyMarkup': {
+        const msg = find();
+        if (!msg) return this.fail({ code: 400, description: 'Bad Request: message to edit not found' });
+        const text = method === 'editMessageText' ? String(p.text) : msg.text;
+        const buttons = ((p.reply_markup as { inline_keyboard?: Array<Array<{ text: string; callback_data: string }>> } | undefined)?.inline_keyboard ?? []).flat().map((b) => ({ text: b.text, data: b.callback_data }));
+        if (text === msg.text && buttons.length === msg.buttons.length && method === 'editMessageReplyMarkup') {
+          return this.fail({ code: 400, description: 'Bad Request: message is not modified' });
+        }
+        msg.text = text;
+        msg.buttons = buttons;
+        return { ok: true, result: true };
+      }
+      default:
+        return this.fail({ code: 500, description: `emulator: ${method} not implemented` });
+    }
+  }
+
+  newUpdateId() {
+    return this.nextUpdateId++;
+  }
+
+  chat(chatId: number): StoredMessage[] {
+    return this.messages.get(chatId) ?? [];
+  }
+
+  callsOf(method: string, chatId?: number): ApiCall[] {
+    return this.calls.filter((c) => c.method === method && (chatId === undefined || Number(c.payload.chat_id) === chatId));
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const s = Buffer.concat(chunks).toString();
+  return s ? (JSON.parse(s) as Record<string, unknown>) : {};
+}
+
+export interface WebhookTarget {
+  url: string;
+  secret: string;
+}
+
+/** One Telegram user (private chat) talking to the bot through the webhook. */
+export class TelegramUser {
+  constructor(
+    private readonly emu: TelegramEmulator,
+    private readonly hook: WebhookTarget,
+    readonly chatId: number,
+  ) {}
+
+  /** POSTs an update as Telegram would, and executes a method in the answer. */
+  async deliver(update: Record<string, unknown>, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+    const res = await fetch(this.hook.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': this.hook.secret, ...headers },
+      body: JSON.stringify(update),
+    });
+    const text = await res.text();
+    const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    if (res.ok && typeof body.method === 'string') {
+      const { method, ...payload } = body;
+      this.emu.apply(method, payload, true);
+    }
+    return { status: res.status, body };
+  }
+
+  send(text: string, updateId = this.emu.newUpdateId()) {
+    return this.deliver({
+      update_id: updateId,
+      message: { message_id: updateId, date: 0, chat: { id: this.chatId, type: 'private' }, from: { id: this.chatId, is_bot: false, first_name: 'Test' }, text },
+    });
+  }
+
+  /** Taps a button (by label, or by 1-based position) of a message (default: the newest with buttons). */
+  tap(button: string | number, message = this.lastWithButtons(), updateId = this.emu.newUpdateId()) {
+    if (!message) throw new Error(`chat ${this.chatId}: no message with buttons`);
+    const b = typeof button === 'number' ? message.buttons[button - 1] : message.buttons.find((x) => x.text === button);
+    if (!b) throw new Error(`chat ${this.chatId}: no button ${button} in ${JSON.stringify(message.buttons.map((x) => x.text))}`);
+    return this.deliver({
+      update_id: updateId,
+      callback_query: {
+        id: `cq${updateId}`,
+        from: { id: this.chatId, is_bot: false, first_name: 'Test' },
+        chat_instance: '1',
+        data: b.data,
+        message: { message_id: message.message_id, date: 0, chat: { id: this.chatId, type: 'private' }, text: message.text },
+      },
+    });
+  }
+
+  messages(): StoredMessage[] {
+    return this.emu.chat(this.chatId);
+  }
+
+  lastWithButtons(): StoredMessage | undefined {
+    return this.messages().findLast((m) => m.buttons.length > 0);
+  }
+
+  last(): StoredMessage | undefined {
+    return this.messages().at(-1);
+  }
+
+  /** Waits until the chat's messages satisfy `pred` (outbound sends are asynchronous). */
+  async waitFor(pred: (msgs: StoredMessage[]) => boolean, what = 'condition', timeoutMs = 10_000): Promise<StoredMessage[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const msgs = this.messages();
+      if (pred(msgs)) return msgs;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`chat ${this.chatId}: timed out waiting for ${what}; messages: ${JSON.stringify(this.messages().map((m) => m.text.slice(0, 60)))}`);
+  }
+
+  /** Waits for a message containing `text` after the first `after` messages. */
+  waitForText(text: string | RegExp, after = 0, timeoutMs?: number) {
+    const match = (m: StoredMessage) => (typeof text === 'string' ? m.text.includes(text) : text.test(m.text));
+    return this.waitFor((msgs) => msgs.slice(after).some(match), `a message matching ${text}`, timeoutMs);
+  }
+}

@@ -1,0 +1,70 @@
+// Faults with private servers started by this file: MongoDB down at
+// completion, Redis down and back for readiness.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { InboundEvent } from '../../src/conversations/runner.js';
+import { startMongo, startRedis, type ServiceHandle } from '../../src/services/local.js';
+import { api, eventually, startTestService, type TestService } from '../helpers/context.js';
+import { freePort } from '../helpers/ports.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+});
+
+describe('MongoDB outage at completion', () => {
+  it('thanks the respondent at once and writes exactly one response when MongoDB is back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tthc-mongo-'));
+    const port = await freePort();
+    let mongo: ServiceHandle = await startMongo({ port, dir });
+    cleanups.push(() => mongo.stop());
+    const t: TestService = await startTestService({ name: 'mongo_outage', mongoUrl: `${mongo.url}/outage`, listen: false });
+    cleanups.push(() => t.close());
+
+    const { view } = await t.service.invitations.create({ caseCode: 'OUT-1', unit: 'PC07', field: 'pccc' }, { keyId: 't', role: 'admin' });
+    const ev = (rest: Record<string, unknown>) => ({ channel: 'web', userKey: 'outage-user', ...rest }) as InboundEvent;
+    await t.service.runner.handle(ev({ kind: 'start', token: view.token }));
+    for (const text of ['1', '1', ...Array(14).fill('3'), '2', '2', '3']) await t.service.runner.handle(ev({ kind: 'text', text }));
+
+    await mongo.stop();
+    const last = await t.service.runner.handle(ev({ kind: 'text', text: '/skip' }));
+    expect(last.events).toContainEqual({ type: 'completed' });
+    expect(last.outputs.at(-1)).toMatchObject({ type: 'text', text: expect.stringContaining('cảm ơn') });
+    // The completion waits in the queue while MongoDB is down.
+    await new Promise((r) => setTimeout(r, 1500));
+    const job = await t.service.queues.completion.getJob(`complete-${view.id}`);
+    expect(await job!.getState()).not.toBe('completed');
+
+    mongo = await startMongo({ port, dir });
+    const { Response } = t.service.db.models;
+    await eventually(async () => (await Response.countDocuments({ invitationId: view.id })) === 1, 'the response after MongoDB returned', 60_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await Response.countDocuments({ invitationId: view.id })).toBe(1);
+  }, 90_000);
+});
+
+describe('readiness', () => {
+  it('goes 503 naming Redis when it stops, and back to 200 when it returns', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tthc-redis-'));
+    const port = await freePort();
+    let redis = await startRedis({ port, dir });
+    cleanups.push(() => redis.stop());
+    const t = await startTestService({ name: 'ready', redisUrl: redis.url, workers: false });
+    cleanups.push(() => t.close());
+
+    expect((await api(t.baseUrl, undefined, 'GET', '/readyz')).status).toBe(200);
+    await redis.stop();
+    const down = await eventually(async () => {
+      const r = await api(t.baseUrl, undefined, 'GET', '/readyz');
+      return r.status === 503 && r;
+    }, 'readyz 503');
+    expect(down.body.error.message).toMatch(/^redis down/);
+    expect(down.body.checks).toMatchObject({ mongodb: 'ok' });
+    expect((await api(t.baseUrl, undefined, 'GET', '/healthz')).status).toBe(200);
+
+    redis = await startRedis({ port, dir });
+    await eventually(async () => (await api(t.baseUrl, undefined, 'GET', '/readyz')).status === 200, 'readyz 200 again', 20_000);
+  }, 60_000);
+});

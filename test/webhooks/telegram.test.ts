@@ -1,0 +1,224 @@
+// Telegram end to end: real telegraf client, real Redis and MongoDB-compatible
+// server, Telegram emulated at its HTTP boundary.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, eventually, startTestService, TEST_SECRET, type TestService } from '../helpers/context.js';
+import { TelegramEmulator, TelegramUser } from '../helpers/telegram-emulator.js';
+
+let emu: TelegramEmulator;
+let t: TestService;
+let officerKey: string;
+let chatSeq = 5000;
+
+beforeAll(async () => {
+  emu = await new TelegramEmulator().start();
+  t = await startTestService({ name: 'telegram', telegramApiRoot: emu.apiRoot });
+  officerKey = await t.key('officer', 'PC08');
+});
+afterAll(async () => {
+  await t.close();
+  await emu.stop();
+});
+
+const hook = () => ({ url: `${t.baseUrl}/webhooks/telegram`, secret: TEST_SECRET });
+const newUser = () => new TelegramUser(emu, hook(), chatSeq++);
+
+async function invite(caseCode: string, extra: Record<string, unknown> = {}) {
+  const r = await api(t.baseUrl, officerKey, 'POST', '/api/invitations', { caseCode, unit: 'PC08', field: 'dang-ky-xe', ...extra });
+  expect(r.status).toBe(201);
+  return r.body as { id: string; token: string; code: string; links: { telegram: string } };
+}
+
+/** Answers the current question by tapping (or typing) and waits for the next question (or the thanks). */
+async function answer(u: TelegramUser, how: { tap: string | number } | { type: string }) {
+  const lastId = u.last()?.message_id ?? 0;
+  const r = 'tap' in how ? await u.tap(how.tap) : await u.send(how.type);
+  expect(r.status).toBe(200);
+  await u.waitFor((m) => m.some((x) => x.message_id > lastId && (x.buttons.length > 0 || x.text.includes('cảm ơn'))), 'the next question');
+  return r;
+}
+
+describe('Telegram: a citizen takes the whole survey', () => {
+  it('from /start <token> through every question to one response in MongoDB', async () => {
+    const inv = await invite('BKS-65A-123.45', { respondentType: 'citizen' });
+    expect(inv.links.telegram).toBe(`https://t.me/tthc_test_bot?start=${inv.token}`);
+    const u = newUser();
+
+    expect((await u.send(`/start ${inv.token}`)).status).toBe(200);
+    await u.waitForText('Kính chào');
+    expect(u.lastWithButtons()!.buttons.map((b) => b.text)).toEqual(['Đồng ý tham gia']);
+    expect(u.lastWithButtons()!.text).toContain('Phòng Cảnh sát giao thông (PC08)');
+
+    const consentMsg = u.lastWithButtons()!;
+    const tapResult = await answer(u, { tap: 'Đồng ý tham gia' });
+    // The tap was acknowledged in the webhook answer, and the question now shows the choice without buttons.
+    expect(tapResult.body).toMatchObject({ method: 'answerCallbackQuery' });
+    await eventually(async () => consentMsg.text.endsWith('✅ Đồng ý tham gia') && consentMsg.buttons.length === 0, 'the tapped question edited');
+
+    // respondent type was known from the invitation: the scale starts at once.
+    await u.waitForText('Nơi tiếp nhận hồ sơ dễ tìm');
+    for (let i = 0; i < 7; i++) await answer(u, { tap: 'Rất hài lòng' });
+    for (let i = 0; i < 3; i++) await answer(u, { type: i === 0 ? 'hai long' : '4' });
+    const typedOver = u.messages().findLast((m) => m.text.includes('Cán bộ tuân thủ đúng quy định'));
+    for (let i = 0; i < 4; i++) await answer(u, { tap: 5 });
+    await answer(u, { tap: 'Không' });
+    await answer(u, { type: 'không' });
+    await answer(u, { tap: 'Hài lòng' });
+    await answer(u, { type: 'Cán bộ nhiệt tình' });
+    await u.waitForText('Xin chân thành cảm ơn');
+
+    // A typed answer retired the keyboard of the question it answered.
+    expect(typedOver?.buttons ?? []).toEqual([]);
+    expect(emu.callsOf('answerCallbackQuery').length).toBeGreaterThanOrEqual(13);
+
+    const { Response } = t.service.db.models;
+    const resp = await eventually(() => Response.findOne({ invitationId: inv.id }).lean(), 'the response');
+    expect(resp.channel).toBe('telegram');
+    expect(resp.respondent).not.toContain(String(u.chatId));
+    expect(Object.fromEntries(resp.answers.map((a) => [a.q, a.value]))).toMatchObject({
+      consent: 'agree', respondent_type: 'citizen', access_location: 5, proc_deadline: 5, officer_courtesy: 4, officer_compliance: 4, result_on_time: 5, obs_harassment: 'no', obs_extra_payment: 'no', overall: 4, suggestion: 'Cán bộ nhiệt tình',
+    });
+    expect(resp.answers).toHaveLength(20);
+    await eventually(async () => (await api(t.baseUrl, officerKey, 'GET', `/api/invitations/${inv.id}`)).body.status === 'completed', 'invitation completed');
+  });
+
+  it('a typed short code from the slip opens the survey too', async () => {
+    const inv = await invite('CODE-1');
+    const u = newUser();
+    await u.send(`${inv.code.slice(0, 4).toLowerCase()} ${inv.code.slice(4)}`);
+    await u.waitForText('Kính chào');
+  });
+});
+
+describe('Telegram webhook: bad requests change nothing', () => {
+  it('rejects a wrong or missing secret with 401', async () => {
+    const u = newUser();
+    const wrong = await u.deliver({ update_id: 1, message: { message_id: 1, chat: { id: u.chatId }, text: '/start' } }, { 'x-telegram-bot-api-secret-token': 'wrong' });
+    expect(wrong.status).toBe(401);
+    const missing = await fetch(hook().url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(missing.status).toBe(401);
+    expect((await missing.json()).error.code).toBe('bad_secret');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(u.messages()).toEqual([]);
+  });
+
+  it('answers 400 to a body that is not an update and 413 to one over 1 MB', async () => {
+    const post = (body: string) => fetch(hook().url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': TEST_SECRET }, body });
+    expect((await post('{not json')).status).toBe(400);
+    const notUpdate = await post(JSON.stringify({ hello: 'world' }));
+    expect(notUpdate.status).toBe(400);
+    expect((await notUpdate.json()).error.code).toBe('bad_update');
+    const big = await post(JSON.stringify({ update_id: 9, message: { message_id: 1, chat: { id: 1 }, text: 'x'.repeat(1_100_000) } }));
+    expect(big.status).toBe(413);
+  });
+
+  it('acknowledges a redelivered update_id and ignores it', async () => {
+    const u = newUser();
+    const inv = await invite('DUP-1');
+    await u.send(`/start ${inv.token}`, 900_001);
+    await u.waitForText('Kính chào');
+    const consent = { ...u.lastWithButtons()!, buttons: [...u.lastWithButtons()!.buttons] };
+    await u.tap(1, consent, 900_002);
+    await u.waitForText('Ông/bà thực hiện thủ tục');
+    const count = u.messages().length;
+    // Telegram did not get our answer in time and sends the same updates again.
+    expect((await u.send(`/start ${inv.token}`, 900_001)).status).toBe(200);
+    expect((await u.tap(1, consent, 900_002)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(u.messages().length).toBe(count);
+  });
+});
+
+describe('Telegram: what a respondent sees in edge cases', () => {
+  it('a stale button gets a polite answer and changes nothing', async () => {
+    const u = newUser();
+    const inv = await invite('STALE-1');
+    await u.send(`/start ${inv.token}`);
+    await u.waitForText('Kính chào');
+    const consent = u.lastWithButtons()!;
+    const snapshot = { ...consent, buttons: [...consent.buttons] };
+    await answer(u, { tap: 1 });
+    await u.waitForText('Ông/bà thực hiện thủ tục');
+    const before = u.messages().length;
+    const stale = await u.tap(1, snapshot);
+    expect(stale.body).toMatchObject({ method: 'answerCallbackQuery' });
+    await u.waitForText('Câu hỏi này đã được trả lời', before);
+    expect(u.lastWithButtons()!.text).toContain('Ông/bà thực hiện thủ tục');
+  });
+
+  it('unknown and used tokens get clear Vietnamese messages', async () => {
+    const u = newUser();
+    await u.send('/start AAAAAAAAAAAAAAAAAAAAAA');
+    await u.waitForText('Mã khảo sát không đúng');
+    await u.send('/start');
+    await u.waitForText('quét mã QR hoặc gõ mã khảo sát');
+    await u.send('xin chào');
+    await eventually(async () => u.messages().filter((m) => m.text.includes('quét mã QR')).length === 2, 'how-to message again');
+
+    const inv = await invite('USED-1', { respondentType: 'organization' });
+    const v = newUser();
+    await v.send(`/start ${inv.token}`);
+    await v.waitForText('Kính chào');
+    for (const text of ['1', ...Array(14).fill('3'), '2', '2', '3', '/skip']) await answer(v, { type: text });
+    await v.waitForText('Xin chân thành cảm ơn');
+    await eventually(async () => (await api(t.baseUrl, officerKey, 'GET', `/api/invitations/${inv.id}`)).body.status === 'completed', 'completed');
+    const w = newUser();
+    await w.send(`/start ${inv.token}`);
+    await w.waitForText('đã được trả lời');
+  });
+
+  it('a user who blocked the bot is marked unreachable and not retried', async () => {
+    const u = newUser();
+    emu.blocked.add(u.chatId);
+    const inv = await invite('BLOCK-1');
+    await u.send(`/start ${inv.token}`);
+    await eventually(() => t.service.redis.exists(`${t.prefix}unreachable:telegram:${u.chatId}`).then((n) => n === 1), 'unreachable mark');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(emu.callsOf('sendMessage', u.chatId)).toHaveLength(1);
+  });
+
+  it('a 429 is honoured: the message goes out after retry_after', async () => {
+    const u = newUser();
+    emu.failures.set(u.chatId, [{ code: 429, description: 'Too Many Requests: retry after 1', retryAfter: 1 }]);
+    const inv = await invite('RATE-1');
+    const t0 = Date.now();
+    await u.send(`/start ${inv.token}`);
+    await u.waitForText('Kính chào', 0, 10_000);
+    const calls = emu.callsOf('sendMessage', u.chatId);
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(950);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
+  });
+});
+
+describe('Telegram under load', () => {
+  it('50 concurrent conversations complete with all answers intact', async () => {
+    const users = await Promise.all(
+      Array.from({ length: 50 }, async (_, i) => ({ u: newUser(), inv: await invite(`LOAD-${i}`, { respondentType: 'citizen' }), level: (i % 5) + 1 })),
+    );
+    await Promise.all(
+      users.map(async ({ u, inv, level }) => {
+        await u.send(`/start ${inv.token}`);
+        await u.waitForText('Kính chào');
+        await answer(u, { tap: 1 });
+        for (let q = 0; q < 14; q++) await answer(u, { tap: level });
+        await answer(u, { tap: 'Không' });
+        await answer(u, { tap: 'Không' });
+        await answer(u, { tap: level });
+        if (level <= 2) await answer(u, { type: `Lý do ${u.chatId}` });
+        await u.tap('Bỏ qua');
+        await u.waitForText('Xin chân thành cảm ơn');
+      }),
+    );
+    const { Response } = t.service.db.models;
+    await eventually(async () => (await Response.countDocuments({ caseCode: /^LOAD-/ })) === 50, '50 responses', 30_000);
+    const responses = await Response.find({ caseCode: /^LOAD-/ }).lean();
+    for (const r of responses) {
+      const i = Number(r.caseCode!.slice(5));
+      const level = (i % 5) + 1;
+      const values = Object.fromEntries(r.answers.map((a) => [a.q, a.value]));
+      expect(values.overall).toBe(level);
+      expect(r.answers.filter((a) => typeof a.value === 'number' && a.value === level).length).toBe(15);
+      if (level <= 2) expect(values.unsatisfied_reason).toMatch(/^Lý do \d+$/);
+    }
+  }, 120_000);
+});
