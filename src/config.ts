@@ -18,13 +18,16 @@ const url = (protocols: string[]) =>
   z
     .string()
     .trim()
-    .refine((s) => {
-      try {
-        return protocols.includes(new URL(s).protocol);
-      } catch {
-        return false;
-      }
-    }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+    .refine(
+      (s) => {
+        try {
+          return protocols.includes(new URL(s).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+    );
 
 const positiveNumber = (def: number) => z.coerce.number().positive('must be a positive number').default(def);
 
@@ -52,13 +55,22 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 
   TELEGRAM_BOT_TOKEN: optionalString.pipe(
-    z.string().regex(/^\d+:[A-Za-z0-9_-]+$/, 'must look like 123456:ABC-token').optional(),
+    z
+      .string()
+      .regex(/^\d+:[A-Za-z0-9_-]+$/, 'must look like 123456:ABC-token')
+      .optional(),
   ),
   TELEGRAM_BOT_USERNAME: optionalString.pipe(
-    z.string().regex(/^[A-Za-z0-9_]{5,32}$/, 'must be the bot username without @').optional(),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_]{5,32}$/, 'must be the bot username without @')
+      .optional(),
   ),
   TELEGRAM_WEBHOOK_SECRET: optionalString.pipe(
-    z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be 1-256 characters of A-Z a-z 0-9 _ -').optional(),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be 1-256 characters of A-Z a-z 0-9 _ -')
+      .optional(),
   ),
   TELEGRAM_API_ROOT: url(['http:', 'https:']).default('https://api.telegram.org'),
 

@@ -1,8 +1,8 @@
 // Composition root: reads the configuration once, ensures services, wires the rest.
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './log.js';
 import { checkFlowVersions, seedCampaigns } from './invitations/seed.js';
+import { createLogger } from './log.js';
 import { resolveKeys } from './secrets.js';
 import { createService } from './service.js';
 import { ensureLocalServices, LocalServiceError } from './services/local.js';
@@ -11,7 +11,7 @@ import { projectRoot } from './services/paths.js';
 const SHUTDOWN_LIMIT_MS = 10_000;
 
 async function main() {
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig();
   } catch (err) {
@@ -24,7 +24,8 @@ async function main() {
   const log = createLogger(config.logLevel);
 
   const local = await ensureLocalServices({ redis: !config.redisUrl, mongo: !config.mongodbUri }, (m) => log.info(m));
-  for (const s of [local.redis, local.mongo]) if (s) log.info({ service: s.name, kind: s.kind, url: s.url }, `${s.how} local ${s.name} (${s.kind}); data under .data/`);
+  for (const s of [local.redis, local.mongo])
+    if (s) log.info({ service: s.name, kind: s.kind, url: s.url }, `${s.how} local ${s.name} (${s.kind}); data under .data/`);
   const redisUrl = config.redisUrl ?? local.redis!.url;
   const mongoUrl = config.mongodbUri ?? `${local.mongo!.url}/tthc`;
 

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import type { Worker } from 'bullmq';
 import express, { type Express } from 'express';
 import { Redis } from 'ioredis';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { telegramChannel } from '../webhooks/telegram/index.js';
 import type { ChannelAdapter } from './channels/channel.js';
 import type { Config } from './config.js';
 import { ConversationRunner, type Effects, type InboundEvent } from './conversations/runner.js';
@@ -21,10 +22,9 @@ import { healthRoutes } from './http/routes/health.js';
 import { GuessLimiter } from './invitations/guess-limit.js';
 import { InvitationService } from './invitations/service.js';
 import type { Logger } from './log.js';
-import { startWorkers, Queues } from './queues/index.js';
+import { Queues, startWorkers } from './queues/index.js';
 import { SendLimiter } from './queues/rate-limit.js';
 import { projectRoot } from './services/paths.js';
-import { telegramChannel } from '../webhooks/telegram/index.js';
 
 export interface ServiceOptions {
   config: Config;
@@ -152,7 +152,13 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const updates = new Counter({ name: 'webhook_updates_total', help: 'Inbound platform events', labelNames: ['channel', 'result'], registers: [registry] });
-  const latency = new Histogram({ name: 'webhook_handle_seconds', help: 'Time to process one inbound event', labelNames: ['channel'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] });
+  const latency = new Histogram({
+    name: 'webhook_handle_seconds',
+    help: 'Time to process one inbound event',
+    labelNames: ['channel'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
   const handle = async (ev: InboundEvent) => {
     const end = latency.startTimer({ channel: ev.channel });
     try {

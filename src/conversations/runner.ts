@@ -2,13 +2,13 @@
 // conversation state and outputs. Per conversation, events are processed one
 // at a time in this process; across processes the compare-and-set save detects
 // a stale read and the (pure) step is recomputed on fresh state.
-import { type Output, type Session, type FlowEvent, startSession, step } from '../engine/interpreter.js';
+import { type FlowEvent, type Output, type Session, startSession, step } from '../engine/interpreter.js';
 import type { FlowRegistry } from '../engine/load.js';
 import { normalizeCode } from '../invitations/codes.js';
 import { type ChannelName, type Conversation, conversationKey, type SurveyStart } from './conversation.js';
 import { RUNNER_MSG } from './messages.js';
-import type { ConversationStore } from './store.js';
 import { KeyedSerializer } from './serializer.js';
+import type { ConversationStore } from './store.js';
 
 export type InboundEvent = {
   channel: ChannelName;
@@ -106,7 +106,15 @@ export class ConversationRunner {
       const after: Promise<void>[] = [effects.deliver(ev, d.outputs)];
       if (s && d.events.some((e) => e.type === 'completed')) {
         after.push(
-          effects.completed({ ref: s.ref, flow: s.flow, channel: ev.channel, userKey: ev.userKey, answers: s.ans, startedAt: s.startedAt, completedAt: s.completedAt! }),
+          effects.completed({
+            ref: s.ref,
+            flow: s.flow,
+            channel: ev.channel,
+            userKey: ev.userKey,
+            answers: s.ans,
+            startedAt: s.startedAt,
+            completedAt: s.completedAt!,
+          }),
         );
       }
       if (d.opened) after.push(effects.opened(d.opened, ev));
@@ -143,7 +151,16 @@ export class ConversationRunner {
         if (s.status === 'active') return this.run({ ...conv, offer: undefined }, s, { type: 'resume' }, now, [RUNNER_MSG.resume]);
       } else if (s?.status === 'active') {
         const outputs: Output[] = [
-          { type: 'question', questionId: 'switch', seq: SWITCH_SEQ, text: RUNNER_MSG.switchAsk, choices: [{ key: 'keep', label: RUNNER_MSG.keepLabel }, { key: 'new', label: RUNNER_MSG.newLabel }] },
+          {
+            type: 'question',
+            questionId: 'switch',
+            seq: SWITCH_SEQ,
+            text: RUNNER_MSG.switchAsk,
+            choices: [
+              { key: 'keep', label: RUNNER_MSG.keepLabel },
+              { key: 'new', label: RUNNER_MSG.newLabel },
+            ],
+          },
         ];
         return { conversation: { ...conv, offer: start }, outputs, events: [] };
       }
@@ -151,7 +168,12 @@ export class ConversationRunner {
     }
 
     if (conv.offer) {
-      const choice = ev.kind === 'choice' && ev.seq === SWITCH_SEQ ? ev.key : ev.kind === 'text' ? ({ '1': 'keep', '2': 'new' } as const)[ev.text.trim() as '1' | '2'] : undefined;
+      const choice =
+        ev.kind === 'choice' && ev.seq === SWITCH_SEQ
+          ? ev.key
+          : ev.kind === 'text'
+            ? ({ '1': 'keep', '2': 'new' } as const)[ev.text.trim() as '1' | '2']
+            : undefined;
       if (choice === 'new') {
         const stopped = s ? step(this.deps.flows.get(s.flow), s, { type: 'expire' }, now) : undefined;
         const d = this.begin({ s: stopped?.session }, conv.offer, now);
@@ -168,7 +190,7 @@ export class ConversationRunner {
     return this.run({ s }, s, input, now);
   }
 
-  private begin(conv: Conversation, start: SurveyStart, now: number): Decision {
+  private begin(_conv: Conversation, start: SurveyStart, now: number): Decision {
     const r = startSession(this.deps.flows.get(start.flow), start.ref, start.ctx, now);
     return { conversation: { s: r.session }, outputs: r.outputs, events: r.events, opened: start.ref };
   }

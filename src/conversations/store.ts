@@ -38,7 +38,10 @@ export class ConversationStore {
   private readonly redis: Redis & Scripts;
   private readonly dedupeTtlMs: number;
 
-  constructor(redis: Redis, private readonly opts: StoreOptions) {
+  constructor(
+    redis: Redis,
+    private readonly opts: StoreOptions,
+  ) {
     if (!('convLoad' in redis)) {
       redis.defineCommand('convLoad', { numberOfKeys: 2, lua: LOAD });
       redis.defineCommand('convSave', { numberOfKeys: 2, lua: SAVE });

@@ -9,11 +9,7 @@ export const optionSchema = z.strictObject({
   aliases: z.array(z.string()).default([]),
 });
 
-export type Condition =
-  | { question: string | string[]; in: Array<string | number> }
-  | { all: Condition[] }
-  | { any: Condition[] }
-  | { not: Condition };
+export type Condition = { question: string | string[]; in: Array<string | number> } | { all: Condition[] } | { any: Condition[] } | { not: Condition };
 
 export const conditionSchema: z.ZodType<Condition> = z.lazy(() =>
   z.union([
@@ -82,7 +78,8 @@ export const flowSchema = z
       // Conditions may only look back: a question's branch depends on answers already given.
       const refs = q.when ? conditionRefs(q.when) : [];
       for (const ref of refs) {
-        if (!seen.has(ref) || ref === q.id) ctx.addIssue({ code: 'custom', path: at('when'), message: `condition refers to "${ref}", which is not an earlier question` });
+        if (!seen.has(ref) || ref === q.id)
+          ctx.addIssue({ code: 'custom', path: at('when'), message: `condition refers to "${ref}", which is not an earlier question` });
       }
     });
   });

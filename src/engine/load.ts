@@ -8,7 +8,10 @@ import { compileFlow, type Flow, flowSchema } from './flow.js';
 
 export class FlowFileError extends Error {
   override name = 'FlowFileError';
-  constructor(readonly file: string, readonly problems: string[]) {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
     super(`${file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
@@ -71,7 +74,9 @@ export class FlowRegistry {
 
 /** Every *.yaml in the folder; all files are checked and all errors reported together. */
 export function loadFlows(dir: string): FlowRegistry {
-  const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
   const errors: FlowFileError[] = [];
   const flows: LoadedFlow[] = [];
   for (const f of files) {
@@ -83,6 +88,10 @@ export function loadFlows(dir: string): FlowRegistry {
       else throw err;
     }
   }
-  if (errors.length) throw new FlowFileError(dir, errors.map((e) => e.message));
+  if (errors.length)
+    throw new FlowFileError(
+      dir,
+      errors.map((e) => e.message),
+    );
   return new FlowRegistry(flows);
 }

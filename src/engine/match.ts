@@ -21,20 +21,28 @@ export function matchOption(options: readonly Option[], text: string): number | 
     const n = Number(t);
     return n >= 1 && n <= options.length ? n : undefined;
   }
-  const i = options.findIndex(
-    (o) => normalize(o.label) === t || normalize(String(o.value)) === t || o.aliases.some((a) => normalize(a) === t),
-  );
+  const i = options.findIndex((o) => normalize(o.label) === t || normalize(String(o.value)) === t || o.aliases.some((a) => normalize(a) === t));
   return i >= 0 ? i + 1 : undefined;
 }
 
 export type Command = 'back' | 'restart' | 'stop' | 'help' | 'skip';
 
 const COMMANDS: Record<string, Command> = {
-  '/back': 'back', 'quay lai': 'back', 'cau truoc': 'back',
-  '/restart': 'restart', 'lam lai': 'restart', 'bat dau lai': 'restart',
-  '/stop': 'stop', dung: 'stop', 'dung lai': 'stop', 'huy': 'stop',
-  '/help': 'help', 'tro giup': 'help', 'huong dan': 'help',
-  '/skip': 'skip', 'bo qua': 'skip',
+  '/back': 'back',
+  'quay lai': 'back',
+  'cau truoc': 'back',
+  '/restart': 'restart',
+  'lam lai': 'restart',
+  'bat dau lai': 'restart',
+  '/stop': 'stop',
+  dung: 'stop',
+  'dung lai': 'stop',
+  huy: 'stop',
+  '/help': 'help',
+  'tro giup': 'help',
+  'huong dan': 'help',
+  '/skip': 'skip',
+  'bo qua': 'skip',
 };
 
 /**

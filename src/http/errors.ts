@@ -4,7 +4,11 @@ import type { Logger } from '../log.js';
 /** An error with the HTTP status and code the client sees: `{error: {code, message}}`. */
 export class HttpError extends Error {
   override name = 'HttpError';
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }

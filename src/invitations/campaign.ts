@@ -16,9 +16,7 @@ export const campaignSchema = z
     period: z.strictObject({ from: date, to: date }),
     timezone: z.string().default('Asia/Ho_Chi_Minh'),
     fields: z.array(z.strictObject({ code, name: z.string().min(1) })).min(1),
-    units: z
-      .array(z.strictObject({ code, name: z.string().min(1), parent: code.optional(), fields: z.array(code).min(1) }))
-      .min(1),
+    units: z.array(z.strictObject({ code, name: z.string().min(1), parent: code.optional(), fields: z.array(code).min(1) })).min(1),
     agencies: z.array(z.strictObject({ code, name: z.string().min(1) })).default([]),
     flows: z.strictObject({ citizen: z.string(), agency: z.string().optional(), audit: z.string().optional() }),
     /** Target ballots per unit and field; `default` applies where no row is given. */
@@ -39,11 +37,11 @@ export const campaignSchema = z
   })
   .superRefine((c, ctx) => {
     const fields = new Set(c.fields.map((f) => f.code));
-    c.units.forEach((u, i) =>
+    c.units.forEach((u, i) => {
       u.fields.forEach((f, j) => {
         if (!fields.has(f)) ctx.addIssue({ code: 'custom', path: ['units', i, 'fields', j], message: `unknown field "${f}"` });
-      }),
-    );
+      });
+    });
   });
 
 export type Campaign = z.output<typeof campaignSchema>;

@@ -1,4 +1,4 @@
-import { type Connection, Schema, type InferSchemaType } from 'mongoose';
+import { type Connection, type InferSchemaType, Schema } from 'mongoose';
 
 const campaignSchema = new Schema(
   {

@@ -22,7 +22,7 @@ export async function checkFlowVersions(models: Models, flows: FlowRegistry): Pr
   const used = await models.FlowVersion.find().lean();
   const problems: string[] = [];
   for (const u of used) {
-    let flow;
+    let flow: ReturnType<FlowRegistry['get']>;
     try {
       flow = flows.get(String(u._id));
     } catch {

@@ -15,13 +15,22 @@ import type { InvitationDoc } from './models.js';
 /** A request the caller can fix: 400/404/409 with a message naming the field. */
 export class InvitationError extends Error {
   override name = 'InvitationError';
-  constructor(readonly status: 400 | 403 | 404 | 409, readonly code: string, message: string) {
+  constructor(
+    readonly status: 400 | 403 | 404 | 409,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
 
 export const createInvitationBody = z.strictObject({
-  caseCode: z.string().trim().min(1).max(64).regex(/^[\p{L}\p{N}_./-]+$/u, 'letters, digits and _ . / - only'),
+  caseCode: z
+    .string()
+    .trim()
+    .min(1)
+    .max(64)
+    .regex(/^[\p{L}\p{N}_./-]+$/u, 'letters, digits and _ . / - only'),
   unit: z.string().trim().min(1),
   field: z.string().trim().min(1),
   procedure: z.string().trim().min(1).max(300).optional(),
@@ -190,7 +199,10 @@ export class InvitationService implements InvitationOpener {
     if (actor.role === 'officer' && actor.unit !== unit) throw new InvitationError(403, 'forbidden', `unit: this key is for unit ${actor.unit}`);
     const local = this.now() + timezoneOffsetMin * 60_000;
     const startOfDay = local - (local % 86_400_000) - timezoneOffsetMin * 60_000;
-    const docs = await this.o.models.Invitation.find({ unit, createdAt: { $gte: new Date(startOfDay) } }).sort({ createdAt: -1 }).limit(500).lean();
+    const docs = await this.o.models.Invitation.find({ unit, createdAt: { $gte: new Date(startOfDay) } })
+      .sort({ createdAt: -1 })
+      .limit(500)
+      .lean();
     return docs.map((d) => this.view(d));
   }
 

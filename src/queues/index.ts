@@ -1,9 +1,8 @@
 // BullMQ queues and workers. Producers fail fast when Redis is down (the
 // webhook answers 503 and the platform retries); workers wait for Redis.
-import { Queue, UnrecoverableError, Worker, type ConnectionOptions } from 'bullmq';
-import type { FlowRegistry } from '../engine/load.js';
+import { type ConnectionOptions, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Models } from '../db.js';
-import type { Logger } from '../log.js';
+import type { FlowRegistry } from '../engine/load.js';
 import { PermanentJobError, persistCompletion } from '../responses/complete.js';
 import { type CompletionJob, completionJob, type OutboundJob, outboundJob, QUEUE } from './jobs.js';
 import { type OutboundDeps, processOutbound } from './outbound.js';
@@ -29,7 +28,11 @@ export class Queues {
   readonly completion: Queue;
   readonly outbound: Queue;
 
-  constructor(redisUrl: string, readonly prefix: string, onError: (err: Error) => void) {
+  constructor(
+    redisUrl: string,
+    readonly prefix: string,
+    onError: (err: Error) => void,
+  ) {
     const opts = { connection: connection(redisUrl, true), prefix: `${prefix}bull` };
     this.completion = new Queue(QUEUE.completion, opts);
     this.outbound = new Queue(QUEUE.outbound, opts);
@@ -49,7 +52,13 @@ export class Queues {
   addOutbound(job: Omit<OutboundJob, 'done'>) {
     const data = outboundJob.parse(job);
     // Replies to a respondent's own input go before bursts we start (reminders, audits).
-    return this.outbound.add('send', data, { priority: data.reply ? 1 : 10, attempts: 8, backoff: { type: 'capped' }, removeOnComplete: 1000, removeOnFail: 5000 });
+    return this.outbound.add('send', data, {
+      priority: data.reply ? 1 : 10,
+      attempts: 8,
+      backoff: { type: 'capped' },
+      removeOnComplete: 1000,
+      removeOnFail: 5000,
+    });
   }
 
   async close() {

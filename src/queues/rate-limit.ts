@@ -48,7 +48,12 @@ type WithScripts = Redis & {
 export class SendLimiter {
   private readonly redis: WithScripts;
 
-  constructor(redis: Redis, private readonly prefix: string, private readonly channel: string, private readonly limits: RateLimits) {
+  constructor(
+    redis: Redis,
+    private readonly prefix: string,
+    private readonly channel: string,
+    private readonly limits: RateLimits,
+  ) {
     if (!('sendTake' in redis)) {
       redis.defineCommand('sendTake', { numberOfKeys: 3, lua: TAKE });
       redis.defineCommand('sendPause', { numberOfKeys: 1, lua: PAUSE });
@@ -69,7 +74,17 @@ export class SendLimiter {
   async take(chat: string, paced: boolean, now = Date.now()): Promise<number> {
     const k = this.keys(chat);
     const l = this.limits;
-    return this.redis.sendTake(k.global, k.chat, k.blocked, now, 1000 / l.globalPerSec, Math.max(1, Math.ceil(l.globalPerSec)), l.chatIntervalMs, l.chatBurst, paced ? '1' : '0');
+    return this.redis.sendTake(
+      k.global,
+      k.chat,
+      k.blocked,
+      now,
+      1000 / l.globalPerSec,
+      Math.max(1, Math.ceil(l.globalPerSec)),
+      l.chatIntervalMs,
+      l.chatBurst,
+      paced ? '1' : '0',
+    );
   }
 
   /** Honours a platform "retry after": no paced message goes to this chat before then. */

@@ -1,8 +1,9 @@
 // Completion: a finished survey becomes exactly one response document.
 // The unique index on invitationId makes a redelivered or doubled completion a
 // no-op; counters are claimed once per response, so they are never doubled.
-import type { FlowRegistry } from '../engine/load.js';
+
 import type { Models } from '../db.js';
+import type { FlowRegistry } from '../engine/load.js';
 import type { CompletionJob } from '../queues/jobs.js';
 
 export class PermanentJobError extends Error {
@@ -12,7 +13,7 @@ export class PermanentJobError extends Error {
 export type PersistOutcome = 'created' | 'existed';
 
 export async function persistCompletion(models: Models, flows: FlowRegistry, job: CompletionJob): Promise<PersistOutcome> {
-  const { Response, Invitation, Counter, FlowVersion } = models;
+  const { Response, Invitation, FlowVersion } = models;
   const inv = await Invitation.findById(job.ref).lean();
   if (!inv) throw new PermanentJobError(`completion for unknown invitation ${job.ref}`);
   const flow = flows.get(job.flow);

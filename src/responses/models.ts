@@ -1,9 +1,6 @@
-import { type Connection, Schema, type InferSchemaType } from 'mongoose';
+import { type Connection, type InferSchemaType, Schema } from 'mongoose';
 
-const answerSchema = new Schema(
-  { q: { type: String, required: true }, value: Schema.Types.Mixed, label: String },
-  { _id: false },
-);
+const answerSchema = new Schema({ q: { type: String, required: true }, value: Schema.Types.Mixed, label: String }, { _id: false });
 
 const responseSchema = new Schema(
   {

@@ -99,9 +99,7 @@ function ensureRedisBinary(say: Say): string {
   const found = onPath('redis-server');
   if (found) return found;
   if (!isRoot()) {
-    throw new LocalServiceError(
-      'redis-server is not installed. Install it (sudo apt-get install -y redis-server) or set REDIS_URL.',
-    );
+    throw new LocalServiceError('redis-server is not installed. Install it (sudo apt-get install -y redis-server) or set REDIS_URL.');
   }
   say('redis-server not found: installing Debian package redis-server with apt-get');
   try {
@@ -139,9 +137,24 @@ export async function startRedis({ port, dir, say = () => {} }: StartOptions): P
   const bin = ensureRedisBinary(say);
   // noeviction: BullMQ loses jobs under any eviction policy. AOF: queued work survives a restart.
   execFileSync(bin, [
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'yes',
-    '--pidfile', pidFile, '--logfile', logFile, '--maxmemory-policy', 'noeviction',
-    '--appendonly', 'yes', '--save', '',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--daemonize',
+    'yes',
+    '--pidfile',
+    pidFile,
+    '--logfile',
+    logFile,
+    '--maxmemory-policy',
+    'noeviction',
+    '--appendonly',
+    'yes',
+    '--save',
+    '',
   ]);
   await waitFor(() => probe(port, true), 10_000, `redis-server on port ${port}`, logFile);
   return handle('started');

@@ -16,7 +16,10 @@ afterAll(() => t.close());
 const web = (userKey: string, rest: Record<string, unknown>) => ({ channel: 'web', userKey, ...rest }) as InboundEvent;
 
 async function invitation(caseCode: string, respondentType?: 'citizen' | 'organization') {
-  const { view } = await t.service.invitations.create({ caseCode, unit: 'PC06', field: 'can-cuoc', ...(respondentType ? { respondentType } : {}) }, { keyId: 'test', role: 'admin' });
+  const { view } = await t.service.invitations.create(
+    { caseCode, unit: 'PC06', field: 'can-cuoc', ...(respondentType ? { respondentType } : {}) },
+    { keyId: 'test', role: 'admin' },
+  );
   return view;
 }
 
@@ -34,7 +37,15 @@ describe('conversation runner', () => {
 
     const { Response, Counter, Invitation } = t.service.db.models;
     const resp = await eventually(() => Response.findOne({ invitationId: inv.id }).lean(), 'the response');
-    expect(resp).toMatchObject({ unit: 'PC06', field: 'can-cuoc', caseCode: 'RUN-1', channel: 'web', flow: 'citizen-satisfaction', flowVersion: 1, status: 'valid' });
+    expect(resp).toMatchObject({
+      unit: 'PC06',
+      field: 'can-cuoc',
+      caseCode: 'RUN-1',
+      channel: 'web',
+      flow: 'citizen-satisfaction',
+      flowVersion: 1,
+      status: 'valid',
+    });
     expect(resp.respondent).not.toContain(user);
     expect(resp.answers.find((a) => a.q === 'overall')).toEqual({ q: 'overall', value: 5, label: 'Rất hài lòng' });
     expect(resp.answers).toHaveLength(20);
@@ -96,14 +107,16 @@ describe('conversation runner', () => {
 });
 
 describe('two runners on one conversation', () => {
-  it('keeps every answer exactly once and in each writer\'s order', async () => {
+  it("keeps every answer exactly once and in each writer's order", async () => {
     const flows = loadFlows(join(import.meta.dirname, '../fixtures/flows'));
     const redisUrl = inject('redisUrl');
     const { prefix } = isolation('cas');
     const clients = [new Redis(redisUrl), new Redis(redisUrl)];
     const effects: Effects = { deliver: async () => {}, completed: async () => {}, opened: async () => {} };
     const opener = { open: async () => ({ ok: true as const, start: { ref: 'r1', flow: 'stress-text@1', ctx: {} } }) };
-    const runners = clients.map((redis) => new ConversationRunner({ store: new ConversationStore(redis, { prefix, sessionTtlMs: 60_000 }), flows, opener, effects }));
+    const runners = clients.map(
+      (redis) => new ConversationRunner({ store: new ConversationStore(redis, { prefix, sessionTtlMs: 60_000 }), flows, opener, effects }),
+    );
     await runners[0]!.handle(web('same', { kind: 'start', token: 'x'.repeat(22) }));
 
     const inputs = (name: string) => Array.from({ length: 20 }, (_, i) => `${name}${i}`);

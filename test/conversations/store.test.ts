@@ -1,6 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ConversationStore } from '../../src/conversations/store.js';
 import { deleteKeys, isolation } from '../helpers/context.js';
 

@@ -42,7 +42,7 @@ function parseInput(line: string): Array<(session: Session) => Input> {
 function render(o: Output): string {
   switch (o.type) {
     case 'question':
-      return `< [${o.questionId} #${o.seq}] ${o.text}${o.choices.length ? '\n' + o.choices.map((c) => `    (${c.key}) ${c.label}`).join('\n') : ''}`;
+      return `< [${o.questionId} #${o.seq}] ${o.text}${o.choices.length ? `\n${o.choices.map((c) => `    (${c.key}) ${c.label}`).join('\n')}` : ''}`;
     case 'text':
       return `< ${o.text}`;
     case 'chosen':
@@ -83,7 +83,7 @@ describe('golden conversations', () => {
         lines.push(transcript(line, r));
       }
     }
-    const text = lines.join('\n\n') + '\n';
+    const text = `${lines.join('\n\n')}\n`;
     const goldenFile = join(dir, file.replace(/\.yaml$/, '.golden.txt'));
     if (process.env.UPDATE_GOLDEN || !existsSync(goldenFile)) writeFileSync(goldenFile, text);
     expect(text).toBe(readFileSync(goldenFile, 'utf8'));

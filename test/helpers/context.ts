@@ -49,7 +49,13 @@ export async function startTestService(o: TestServiceOptions): Promise<TestServi
   const config = loadConfig({
     PUBLIC_BASE_URL: 'http://survey.test',
     ...(o.telegramApiRoot
-      ? { TELEGRAM_BOT_TOKEN: TEST_TOKEN, TELEGRAM_WEBHOOK_SECRET: TEST_SECRET, TELEGRAM_BOT_USERNAME: 'tthc_test_bot', TELEGRAM_API_ROOT: o.telegramApiRoot, TELEGRAM_SEND_RATE: '1000' }
+      ? {
+          TELEGRAM_BOT_TOKEN: TEST_TOKEN,
+          TELEGRAM_WEBHOOK_SECRET: TEST_SECRET,
+          TELEGRAM_BOT_USERNAME: 'tthc_test_bot',
+          TELEGRAM_API_ROOT: o.telegramApiRoot,
+          TELEGRAM_SEND_RATE: '1000',
+        }
       : {}),
     ...o.env,
   });

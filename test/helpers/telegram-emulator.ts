@@ -87,7 +87,9 @@ export class TelegramEmulator {
         const msg = find();
         if (!msg) return this.fail({ code: 400, description: 'Bad Request: message to edit not found' });
         const text = method === 'editMessageText' ? String(p.text) : msg.text;
-        const buttons = ((p.reply_markup as { inline_keyboard?: Array<Array<{ text: string; callback_data: string }>> } | undefined)?.inline_keyboard ?? []).flat().map((b) => ({ text: b.text, data: b.callback_data }));
+        const buttons = ((p.reply_markup as { inline_keyboard?: Array<Array<{ text: string; callback_data: string }>> } | undefined)?.inline_keyboard ?? [])
+          .flat()
+          .map((b) => ({ text: b.text, data: b.callback_data }));
         if (text === msg.text && buttons.length === msg.buttons.length && method === 'editMessageReplyMarkup') {
           return this.fail({ code: 400, description: 'Bad Request: message is not modified' });
         }
@@ -152,7 +154,13 @@ export class TelegramUser {
   send(text: string, updateId = this.emu.newUpdateId()) {
     return this.deliver({
       update_id: updateId,
-      message: { message_id: updateId, date: 0, chat: { id: this.chatId, type: 'private' }, from: { id: this.chatId, is_bot: false, first_name: 'Test' }, text },
+      message: {
+        message_id: updateId,
+        date: 0,
+        chat: { id: this.chatId, type: 'private' },
+        from: { id: this.chatId, is_bot: false, first_name: 'Test' },
+        text,
+      },
     });
   }
 

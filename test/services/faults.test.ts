@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { InboundEvent } from '../../src/conversations/runner.js';
-import { startMongo, startRedis, type ServiceHandle } from '../../src/services/local.js';
+import { type ServiceHandle, startMongo, startRedis } from '../../src/services/local.js';
 import { api, eventually, startTestService, type TestService } from '../helpers/context.js';
 import { freePort } from '../helpers/ports.js';
 

@@ -75,7 +75,17 @@ describe('Telegram: a citizen takes the whole survey', () => {
     expect(resp.channel).toBe('telegram');
     expect(resp.respondent).not.toContain(String(u.chatId));
     expect(Object.fromEntries(resp.answers.map((a) => [a.q, a.value]))).toMatchObject({
-      consent: 'agree', respondent_type: 'citizen', access_location: 5, proc_deadline: 5, officer_courtesy: 4, officer_compliance: 4, result_on_time: 5, obs_harassment: 'no', obs_extra_payment: 'no', overall: 4, suggestion: 'Cán bộ nhiệt tình',
+      consent: 'agree',
+      respondent_type: 'citizen',
+      access_location: 5,
+      proc_deadline: 5,
+      officer_courtesy: 4,
+      officer_compliance: 4,
+      result_on_time: 5,
+      obs_harassment: 'no',
+      obs_extra_payment: 'no',
+      overall: 4,
+      suggestion: 'Cán bộ nhiệt tình',
     });
     expect(resp.answers).toHaveLength(20);
     await eventually(async () => (await api(t.baseUrl, officerKey, 'GET', `/api/invitations/${inv.id}`)).body.status === 'completed', 'invitation completed');
@@ -92,21 +102,25 @@ describe('Telegram: a citizen takes the whole survey', () => {
 describe('Telegram webhook: bad requests change nothing', () => {
   it('rejects a wrong or missing secret with 401', async () => {
     const u = newUser();
-    const wrong = await u.deliver({ update_id: 1, message: { message_id: 1, chat: { id: u.chatId }, text: '/start' } }, { 'x-telegram-bot-api-secret-token': 'wrong' });
+    const wrong = await u.deliver(
+      { update_id: 1, message: { message_id: 1, chat: { id: u.chatId }, text: '/start' } },
+      { 'x-telegram-bot-api-secret-token': 'wrong' },
+    );
     expect(wrong.status).toBe(401);
     const missing = await fetch(hook().url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(missing.status).toBe(401);
-    expect((await missing.json()).error.code).toBe('bad_secret');
+    expect(((await missing.json()) as any).error.code).toBe('bad_secret');
     await new Promise((r) => setTimeout(r, 200));
     expect(u.messages()).toEqual([]);
   });
 
   it('answers 400 to a body that is not an update and 413 to one over 1 MB', async () => {
-    const post = (body: string) => fetch(hook().url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': TEST_SECRET }, body });
+    const post = (body: string) =>
+      fetch(hook().url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': TEST_SECRET }, body });
     expect((await post('{not json')).status).toBe(400);
     const notUpdate = await post(JSON.stringify({ hello: 'world' }));
     expect(notUpdate.status).toBe(400);
-    expect((await notUpdate.json()).error.code).toBe('bad_update');
+    expect(((await notUpdate.json()) as any).error.code).toBe('bad_update');
     const big = await post(JSON.stringify({ update_id: 9, message: { message_id: 1, chat: { id: 1 }, text: 'x'.repeat(1_100_000) } }));
     expect(big.status).toBe(413);
   });

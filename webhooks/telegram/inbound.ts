@@ -10,9 +10,7 @@ const message = z.object({ message_id: z.number().int(), chat, text: z.string().
 export const updateSchema = z.object({
   update_id: z.number().int().nonnegative(),
   message: message.optional(),
-  callback_query: z
-    .object({ id: z.string(), from: z.object({ id: z.number().int() }), data: z.string().optional(), message: message.optional() })
-    .optional(),
+  callback_query: z.object({ id: z.string(), from: z.object({ id: z.number().int() }), data: z.string().optional(), message: message.optional() }).optional(),
 });
 export type TelegramUpdate = z.infer<typeof updateSchema>;
 

@@ -40,7 +40,12 @@ export function telegramChannel(o: TelegramChannelOptions): ChannelAdapter<Teleg
         express.json({ limit: '1mb', type: () => true }),
         async (req, res) => {
           const parsed = updateSchema.safeParse(req.body);
-          if (!parsed.success) throw new HttpError(400, 'bad_update', `not a Telegram update: ${parsed.error.issues[0]?.path.join('.') || 'body'} ${parsed.error.issues[0]?.message ?? ''}`.trim());
+          if (!parsed.success)
+            throw new HttpError(
+              400,
+              'bad_update',
+              `not a Telegram update: ${parsed.error.issues[0]?.path.join('.') || 'body'} ${parsed.error.issues[0]?.message ?? ''}`.trim(),
+            );
           const ev = toInboundEvent(parsed.data);
           if (ev) await withTimeout(handle(ev), timeoutMs);
           const cq = parsed.data.callback_query;

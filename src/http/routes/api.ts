@@ -2,8 +2,8 @@ import { Router } from 'express';
 import QRCode from 'qrcode';
 import type { Models } from '../../db.js';
 import { type Actor, createInvitationBody, type InvitationService } from '../../invitations/service.js';
-import { HttpError } from '../errors.js';
 import type { authenticator } from '../auth.js';
+import { HttpError } from '../errors.js';
 
 export function apiRoutes(deps: { invitations: InvitationService; models: Models; auth: ReturnType<typeof authenticator> }): Router {
   const { invitations, models, auth } = deps;
@@ -25,7 +25,9 @@ export function apiRoutes(deps: { invitations: InvitationService; models: Models
   r.post('/invitations', auth('officer', 'admin'), async (req, res) => {
     const parsed = createInvitationBody.safeParse(req.body ?? {});
     if (!parsed.success) {
-      const msg = parsed.error.issues.map((i) => (i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : `${i.path.join('.')}: ${i.message}`)).join('; ');
+      const msg = parsed.error.issues
+        .map((i) => (i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : `${i.path.join('.')}: ${i.message}`))
+        .join('; ');
       throw new HttpError(400, 'invalid_body', msg);
     }
     const actor = actorOf(res);

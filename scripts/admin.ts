@@ -1,0 +1,57 @@
+// npm run admin -- <command> [--flags]
+//   keys:create --role officer|pv01|admin [--unit PC06] [--label "..."]   prints the key once
+//   keys:revoke --id <key id>
+//   counters:check [--campaign id] [--fix]
+import { createApiKey, type Role } from '../src/http/auth.js';
+import { type Campaign, unitOf } from '../src/invitations/campaign.js';
+import { checkCounters } from '../src/responses/counters.js';
+import { connectForCli, flags } from './cli.js';
+
+const [command, ...rest] = process.argv.slice(2);
+const f = flags(rest);
+const { db } = await connectForCli();
+let exit = 0;
+try {
+  const campaign = async (): Promise<Campaign> => {
+    const doc = f.campaign ? await db.models.Campaign.findById(f.campaign).lean() : await db.models.Campaign.findOne({ active: true }).lean();
+    if (!doc) throw new Error('no such campaign: run `npm run seed` first');
+    return doc.data as Campaign;
+  };
+  switch (command) {
+    case 'keys:create': {
+      const role = f.role as Role;
+      if (!['officer', 'pv01', 'admin'].includes(role)) throw new Error('--role must be officer, pv01 or admin');
+      if (role === 'officer') {
+        if (!f.unit) throw new Error('an officer key needs --unit <unit code>');
+        if (!unitOf(await campaign(), f.unit)) throw new Error(`--unit: unknown unit "${f.unit}" in the active campaign`);
+      }
+      const { id, key } = await createApiKey(db.models, role, f.unit, f.label);
+      await db.models.AuditLog.create({ at: new Date(), actor: 'cli', role: 'admin', action: 'key.create', target: id, details: { role, unit: f.unit } });
+      console.log(`created ${role} key ${id}${f.unit ? ` for unit ${f.unit}` : ''}. It is shown once; store it now:\n${key}`);
+      break;
+    }
+    case 'keys:revoke': {
+      const r = await db.models.ApiKey.updateOne({ _id: f.id }, { $set: { revokedAt: new Date() } });
+      if (!r.matchedCount) throw new Error(`no key with id ${f.id}`);
+      await db.models.AuditLog.create({ at: new Date(), actor: 'cli', role: 'admin', action: 'key.revoke', target: f.id });
+      console.log(`revoked key ${f.id}`);
+      break;
+    }
+    case 'counters:check': {
+      const c = await campaign();
+      const r = await checkCounters(db.models, c.id, f.fix === 'true');
+      console.log(`${c.id}: ${r.rows} counter rows expected, ${r.mismatches.length} mismatches${f.fix === 'true' && r.mismatches.length ? ' (fixed)' : ''}`);
+      for (const m of r.mismatches.slice(0, 50)) console.log(`  ${m.id}: expected ${m.expected}, stored ${m.actual}`);
+      if (r.mismatches.length && f.fix !== 'true') exit = 1;
+      break;
+    }
+    default:
+      throw new Error('commands: keys:create --role <role> [--unit <code>], keys:revoke --id <id>, counters:check [--fix]');
+  }
+} catch (err) {
+  console.error((err as Error).message);
+  exit = 2;
+} finally {
+  await db.close();
+}
+process.exit(exit);

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+describe('configuration', () => {
+  it('starts with no variables at all, on defaults, with channels disabled and said why', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      port: 3000,
+      role: 'all',
+      redisUrl: undefined,
+      mongodbUri: undefined,
+      telegram: undefined,
+      publicBaseUrl: 'http://localhost:3000',
+    });
+    expect(c.telegramDisabledReason).toBe('TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET not set');
+  });
+
+  it('names every wrong variable and what is wrong with it', () => {
+    let err: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', ROLE: 'boss', REDIS_URL: 'localhost:6379', TELEGRAM_WEBHOOK_SECRET: 'has spaces!', DATA_ENCRYPTION_KEY: 'short' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const msg = (err as Error).message;
+    expect(msg).toMatch(/PORT: .*\(got "eighty"\)/);
+    expect(msg).toMatch(/ROLE: .*"web".*\(got "boss"\)/);
+    expect(msg).toMatch(/REDIS_URL: must be a URL starting with redis:\/\/ or rediss:\/\//);
+    expect(msg).toMatch(/TELEGRAM_WEBHOOK_SECRET: must be 1-256 characters/);
+    expect(msg).toMatch(/DATA_ENCRYPTION_KEY: must be 32 bytes/);
+    // Secrets are never echoed back.
+    expect(msg).not.toContain('has spaces!');
+    expect(msg).not.toContain('short');
+  });
+
+  it('enables Telegram only with both the token and the webhook secret', () => {
+    expect(loadConfig({ TELEGRAM_BOT_TOKEN: '1:abc' }).telegramDisabledReason).toBe('TELEGRAM_WEBHOOK_SECRET not set');
+    const c = loadConfig({ TELEGRAM_BOT_TOKEN: '1:abc', TELEGRAM_WEBHOOK_SECRET: 's_1', TELEGRAM_API_ROOT: 'http://127.0.0.1:9/' });
+    expect(c.telegram).toMatchObject({ token: '1:abc', webhookSecret: 's_1', apiRoot: 'http://127.0.0.1:9', sendRate: 25, chatIntervalMs: 1000 });
+  });
+
+  it('accepts a 32-byte key as hex or base64', () => {
+    expect(loadConfig({ DATA_ENCRYPTION_KEY: 'ab'.repeat(32) }).dataEncryptionKey).toHaveLength(32);
+    expect(loadConfig({ DATA_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64') }).dataEncryptionKey).toHaveLength(32);
+  });
+});

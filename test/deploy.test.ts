@@ -1,0 +1,31 @@
+// Docker cannot run here: the deployment files are checked for what matters.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { projectRoot } from '../src/services/paths.js';
+
+describe('deployment files', () => {
+  it('compose.yaml parses and runs MongoDB 7+, Redis 7+ with noeviction and AOF, a web and a worker role', () => {
+    const compose = parse(readFileSync(join(projectRoot, 'compose.yaml'), 'utf8'));
+    const s = compose.services;
+    expect(Object.keys(s).sort()).toEqual(['mongo', 'redis', 'web', 'worker']);
+    expect(Number(/^mongo:(\d+)/.exec(s.mongo.image)![1])).toBeGreaterThanOrEqual(7);
+    expect(Number(/^redis:(\d+)/.exec(s.redis.image)![1])).toBeGreaterThanOrEqual(7);
+    expect(s.redis.command.join(' ')).toMatch(/--maxmemory-policy noeviction/);
+    expect(s.redis.command.join(' ')).toMatch(/--appendonly yes/);
+    expect(s.web.environment.ROLE).toBe('web');
+    expect(s.worker.environment.ROLE).toBe('worker');
+    for (const role of [s.web, s.worker]) {
+      expect(role.environment.REDIS_URL).toMatch(/^redis:\/\/redis:/);
+      expect(role.environment.MONGODB_URI).toMatch(/^mongodb:\/\/mongo:/);
+    }
+  });
+
+  it('the Dockerfile is multi-stage and runs as a non-root user', () => {
+    const df = readFileSync(join(projectRoot, 'Dockerfile'), 'utf8');
+    expect(df.match(/^FROM /gm)).toHaveLength(2);
+    expect(df).toMatch(/^USER node$/m);
+    expect(df).toMatch(/CMD \["node", "dist\/src\/main.js"\]/);
+  });
+});
