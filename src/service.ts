@@ -20,6 +20,7 @@ import { errorHandler, HttpError } from './http/errors.js';
 import { apiRoutes } from './http/routes/api.js';
 import { healthRoutes } from './http/routes/health.js';
 import { GuessLimiter } from './invitations/guess-limit.js';
+import { reminderTimes } from './invitations/schedule.js';
 import { InvitationService } from './invitations/service.js';
 import type { Logger } from './log.js';
 import { Queues, startWorkers } from './queues/index.js';
@@ -61,6 +62,7 @@ export class Service {
 
   startWorkers() {
     this.workers = this.startWorkersFn();
+    this.queues.scheduleExpirySweep().catch((err: Error) => this.log.warn({ err: err.message }, 'could not schedule the expiry sweep'));
   }
 
   listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
@@ -92,6 +94,7 @@ export class Service {
 export async function createService(o: ServiceOptions): Promise<Service> {
   const { config, log } = o;
   const prefix = o.prefix ?? 'tthc:';
+  const clock = o.now ?? Date.now;
   const flows = loadFlows(o.flowsDir ?? join(projectRoot, 'flows'));
 
   // Fail fast while Redis is down: a webhook answers 503 at once and the platform retries.
@@ -126,11 +129,11 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   log.warn('Zalo channel disabled: not implemented yet');
 
   const effects: Effects = {
-    async deliver(ev, outputs) {
+    async deliver(ev, outputs, reply) {
       const adapter = ev.channel === 'web' ? undefined : adapters[ev.channel];
       if (!adapter) return;
       const ops = adapter.render(ev, outputs);
-      if (ops.length) await queues.addOutbound({ channel: adapter.name, chat: ev.userKey, reply: true, ops: ops as never });
+      if (ops.length) await queues.addOutbound({ channel: adapter.name, chat: ev.userKey, reply, ops: ops as never });
     },
     async completed(c) {
       await queues.addCompletion({
@@ -144,7 +147,18 @@ export async function createService(o: ServiceOptions): Promise<Service> {
       });
     },
     async opened(ref, who) {
-      await invitations.markOpened(ref, who).catch((err: Error) => log.warn({ err: err.message }, 'could not mark invitation opened'));
+      try {
+        const inv = await invitations.markOpened(ref, who);
+        // Only the first opening schedules: reopening the same survey does not add reminders.
+        if (inv) {
+          const campaign = await invitations.currentCampaign();
+          const now = clock();
+          const times = reminderTimes(now, campaign.reminderDelaysMinutes, campaign.timezone, campaign.quietHours);
+          await queues.scheduleFollowUps({ channel: who.channel, userKey: who.userKey, ref }, times, inv.expiresAt.getTime(), now);
+        }
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'could not mark the invitation opened or schedule its reminders');
+      }
     },
   };
   const runner = new ConversationRunner({ store, flows, opener: invitations, effects, ...(o.now ? { now: o.now } : {}) });
@@ -198,6 +212,6 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   app.use('/api', express.json({ limit: '100kb' }), apiRoutes({ invitations, models: db.models, auth: authenticator(db.models) }));
   app.use(errorHandler(log));
 
-  const workerDeps = { redisUrl: o.redisUrl, prefix, models: db.models, flows, adapters, limiters, log };
+  const workerDeps = { redisUrl: o.redisUrl, prefix, models: db.models, flows, adapters, limiters, log, runner, invitations };
   return new Service(app, runner, db, redis, queues, invitations, flows, () => startWorkers(workerDeps), log);
 }

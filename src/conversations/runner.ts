@@ -41,7 +41,8 @@ export interface Completion {
 
 /** What happens after the conversation is saved. Each is durable (a queue) or harmless to lose. */
 export interface Effects {
-  deliver(event: InboundEvent, outputs: Output[]): Promise<void>;
+  /** `reply`: an answer to the respondent's own input (not paced), or a send we started (paced). */
+  deliver(event: InboundEvent, outputs: Output[], reply: boolean): Promise<void>;
   completed(c: Completion): Promise<void>;
   opened(ref: string, who: { channel: ChannelName; userKey: string }): Promise<void>;
 }
@@ -103,7 +104,7 @@ export class ConversationRunner {
       }
 
       const s = d.conversation.s;
-      const after: Promise<void>[] = [effects.deliver(ev, d.outputs)];
+      const after: Promise<void>[] = [effects.deliver(ev, d.outputs, true)];
       if (s && d.events.some((e) => e.type === 'completed')) {
         after.push(
           effects.completed({
@@ -122,6 +123,28 @@ export class ConversationRunner {
       return { duplicate: false, outputs: d.outputs, events: d.events };
     }
     throw new ConflictError(`conversation ${key}: too many concurrent writers`);
+  }
+
+  /**
+   * A reminder or an expiry for the survey `ref`: applied only if that survey is
+   * still the chat's active one (a stale job changes nothing). Returns whether it applied.
+   */
+  nudge(channel: ChannelName, userKey: string, ref: string, input: 'tick' | 'expire'): Promise<boolean> {
+    const key = conversationKey(channel, userKey);
+    return this.serial.run(key, async () => {
+      const now = this.deps.now ?? Date.now;
+      for (let attempt = 0; attempt < (this.deps.maxAttempts ?? 20); attempt++) {
+        const loaded = await this.deps.store.load(key);
+        if (loaded.duplicate) return false;
+        const s = loaded.conversation.s;
+        if (!s || s.ref !== ref || s.status !== 'active') return false;
+        const d = this.run(loaded.conversation, s, { type: input }, now());
+        if (!(await this.deps.store.save(key, loaded.version, d.conversation))) continue;
+        if (d.outputs.length) await this.deps.effects.deliver({ channel, userKey, kind: 'text', text: '' }, d.outputs, false);
+        return true;
+      }
+      throw new ConflictError(`conversation ${key}: too many concurrent writers`);
+    });
   }
 
   /** An invitation to open: a /start token, or a typed short code when not answering free text. */

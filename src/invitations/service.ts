@@ -229,11 +229,23 @@ export class InvitationService implements InvitationOpener {
     return { ok: true, start: { ref: String(inv._id), flow: inv.flow, ctx } };
   }
 
-  /** First opener wins; a later opener from another chat is refused by open(). */
-  async markOpened(ref: string, who: { channel: ChannelName; userKey: string }): Promise<void> {
-    await this.o.models.Invitation.updateOne(
+  /** First opener wins (a later opener from another chat is refused by open()). Returns the invitation when this call opened it. */
+  async markOpened(ref: string, who: { channel: ChannelName; userKey: string }) {
+    return this.o.models.Invitation.findOneAndUpdate(
       { _id: ref, status: 'created' },
       { $set: { status: 'opened', openedAt: new Date(this.now()), openedBy: pseudonym(this.o.pseudonymKey, who.channel, who.userKey) } },
-    );
+      { returnDocument: 'after' },
+    ).lean();
+  }
+
+  /** Marks invitations past their lifetime as expired. Returns how many. */
+  async expireDue(): Promise<number> {
+    const r = await this.o.models.Invitation.updateMany({ status: { $in: ['created', 'opened'] }, expiresAt: { $lte: new Date(this.now()) } }, { $set: { status: 'expired' } });
+    return r.modifiedCount;
+  }
+
+  async statusOf(ref: string): Promise<string | undefined> {
+    const inv = await this.o.models.Invitation.findById(ref, { status: 1, expiresAt: 1 }).lean();
+    return inv ? this.effectiveStatus(inv as Pick<InvitationDoc, 'status' | 'expiresAt'>) : undefined;
   }
 }

@@ -4,7 +4,10 @@ import { type ConnectionOptions, Queue, UnrecoverableError, Worker } from 'bullm
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import { PermanentJobError, persistCompletion } from '../responses/complete.js';
-import { type CompletionJob, completionJob, type OutboundJob, outboundJob, QUEUE } from './jobs.js';
+import type { ConversationRunner } from '../conversations/runner.js';
+import type { InvitationService } from '../invitations/service.js';
+import { processFollowUp } from './follow-ups.js';
+import { type CompletionJob, completionJob, type FollowUpJob, followUpJob, type OutboundJob, outboundJob, QUEUE } from './jobs.js';
 import { type OutboundDeps, processOutbound } from './outbound.js';
 
 /** Exponential backoff capped at one minute: a long MongoDB outage is retried every minute, not never. */
@@ -27,6 +30,7 @@ function connection(url: string, producer: boolean): ConnectionOptions {
 export class Queues {
   readonly completion: Queue;
   readonly outbound: Queue;
+  readonly followUps: Queue;
 
   constructor(
     redisUrl: string,
@@ -36,12 +40,17 @@ export class Queues {
     const opts = { connection: connection(redisUrl, true), prefix: `${prefix}bull` };
     this.completion = new Queue(QUEUE.completion, opts);
     this.outbound = new Queue(QUEUE.outbound, opts);
+    this.followUps = new Queue(QUEUE.reminders, opts);
     // Connection errors surface here while Redis is down; readiness reports them, adds fail fast.
-    for (const q of [this.completion, this.outbound]) q.on('error', onError);
+    for (const q of this.all()) q.on('error', onError);
+  }
+
+  private all() {
+    return [this.completion, this.outbound, this.followUps];
   }
 
   async ready(): Promise<void> {
-    await Promise.all([this.completion.waitUntilReady(), this.outbound.waitUntilReady()]);
+    await Promise.all(this.all().map((q) => q.waitUntilReady()));
   }
 
   /** One job per invitation: a second completion of the same invitation is not even queued while the first waits. */
@@ -61,8 +70,23 @@ export class Queues {
     });
   }
 
+  /** Reminders at `times` and the expiry at `expiresAt` of one opened survey; `now` is injectable for tests. */
+  async scheduleFollowUps(target: Omit<FollowUpJob, 'kind'>, times: number[], expiresAt: number, now = Date.now()) {
+    const job = (kind: FollowUpJob['kind'], at: number, i: number) => ({
+      name: kind,
+      data: followUpJob.parse({ ...target, kind }),
+      opts: { jobId: `${kind}-${target.ref}-${i}`, delay: Math.max(0, at - now), attempts: 5, backoff: { type: 'capped' }, removeOnComplete: 1000, removeOnFail: 1000 },
+    });
+    await this.followUps.addBulk([...times.map((t, i) => job('remind', t, i)), job('expire', expiresAt, 0)]);
+  }
+
+  /** Marks overdue invitations expired every 10 minutes (idempotent across processes). */
+  scheduleExpirySweep() {
+    return this.followUps.upsertJobScheduler('expiry-sweep', { every: 600_000 }, { name: 'sweep', data: {} });
+  }
+
   async close() {
-    await Promise.all([this.completion.close(), this.outbound.close()]);
+    await Promise.all(this.all().map((q) => q.close()));
   }
 }
 
@@ -72,6 +96,8 @@ export interface WorkerDeps extends OutboundDeps {
   models: Models;
   flows: FlowRegistry;
   outboundConcurrency?: number;
+  runner: ConversationRunner;
+  invitations: InvitationService;
 }
 
 export function startWorkers(d: WorkerDeps): Worker[] {
@@ -89,9 +115,10 @@ export function startWorkers(d: WorkerDeps): Worker[] {
     { ...base, concurrency: 8 },
   );
   const outbound = new Worker(QUEUE.outbound, (job, token) => processOutbound(job, token, d), { ...base, concurrency: d.outboundConcurrency ?? 32 });
-  for (const w of [completion, outbound]) {
+  const followUps = new Worker(QUEUE.reminders, (job) => processFollowUp(job, d), { ...base, concurrency: 8 });
+  for (const w of [completion, outbound, followUps]) {
     w.on('failed', (job, err) => d.log.warn({ queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'));
     w.on('error', (err) => d.log.error({ queue: w.name, err: err.message }, 'worker error'));
   }
-  return [completion, outbound];
+  return [completion, outbound, followUps];
 }

@@ -40,3 +40,12 @@ export const outboundJob = z.strictObject({
 export type OutboundJob = z.infer<typeof outboundJob>;
 
 export const QUEUE = { completion: 'completion', outbound: 'outbound', reminders: 'reminders' } as const;
+
+/** A follow-up of one opened survey: a reminder, or its expiry. Stale-safe: it re-checks state when it runs. */
+export const followUpJob = z.strictObject({
+  kind: z.enum(['remind', 'expire']),
+  channel: z.enum(['telegram', 'zalo', 'web']),
+  userKey: z.string(),
+  ref: z.string(),
+});
+export type FollowUpJob = z.infer<typeof followUpJob>;

@@ -1,0 +1,100 @@
+// Reminders and expiry with a controlled clock, through the real queues and the Telegram emulator.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, eventually, startTestService, type TestService } from '../helpers/context.js';
+import { TelegramEmulator, TelegramUser } from '../helpers/telegram-emulator.js';
+
+const vn = (iso: string) => Date.parse(`${iso}+07:00`);
+const clock = { t: vn('2024-06-12T20:00:00') };
+let emu: TelegramEmulator;
+let t: TestService;
+let key: string;
+let chat = 7000;
+
+beforeAll(async () => {
+  emu = await new TelegramEmulator().start();
+  t = await startTestService({ name: 'followups', telegramApiRoot: emu.apiRoot, now: () => clock.t });
+  key = await t.key('officer', 'HKS');
+});
+afterAll(async () => {
+  await t.close();
+  await emu.stop();
+});
+
+async function openSurvey(caseCode: string) {
+  const inv = (await api(t.baseUrl, key, 'POST', '/api/invitations', { caseCode, unit: 'HKS', field: 'cu-tru', respondentType: 'citizen' })).body;
+  const u = new TelegramUser(emu, { url: `${t.baseUrl}/webhooks/telegram`, secret: 'test-webhook-secret_0123' }, chat++);
+  await u.send(`/start ${inv.token}`);
+  await u.waitForText('Kính chào');
+  return { inv, u };
+}
+
+const followUp = (id: string) => eventually(() => t.service.queues.followUps.getJob(id), `job ${id}`);
+
+describe('reminders', () => {
+  it('are scheduled after 2 h and 24 h, with the quiet hours moved to 07:00', async () => {
+    const { inv } = await openSurvey('REM-1');
+    // Opened at 20:00 local: 22:00 is quiet, so 07:00 next day (11 h); 24 h later is 20:00 next day.
+    expect((await followUp(`remind-${inv.id}-0`)).opts.delay).toBe(11 * 3600_000);
+    expect((await followUp(`remind-${inv.id}-1`)).opts.delay).toBe(24 * 3600_000);
+    expect((await followUp(`expire-${inv.id}-0`)).opts.delay).toBe(14 * 86_400_000);
+  });
+
+  it('resumes where the respondent stopped', async () => {
+    const { inv, u } = await openSurvey('REM-2');
+    await u.tap(1);
+    await u.waitForText('Nơi tiếp nhận hồ sơ dễ tìm');
+    const before = u.messages().length;
+    await (await followUp(`remind-${inv.id}-0`)).promote();
+    await u.waitForText('Nhắc nhở', before);
+    await u.waitFor((m) => m.slice(before).some((x) => x.text.includes('Nơi tiếp nhận hồ sơ dễ tìm') && x.buttons.length === 5), 'the current question again');
+    // The reminder's keyboard answers the survey as usual.
+    await u.tap('Hài lòng');
+    await u.waitForText('Nơi tiếp nhận có đủ chỗ ngồi', before);
+  });
+
+  it('never come after completion', async () => {
+    const { inv, u } = await openSurvey('REM-3');
+    for (const text of ['1', ...Array(14).fill('4'), '2', '2', '4', '/skip']) {
+      const n = u.messages().length;
+      await u.send(text);
+      await u.waitFor((m) => m.length > n, 'a reply');
+    }
+    await u.waitForText('Xin chân thành cảm ơn');
+    const before = u.messages().length;
+    await (await followUp(`remind-${inv.id}-1`)).promote();
+    await eventually(async () => (await t.service.queues.followUps.getJob(`remind-${inv.id}-1`))?.returnvalue === 'stale', 'the reminder to find nothing to do');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(u.messages().length).toBe(before);
+  });
+
+  it('never come after a cancellation, which closes the survey', async () => {
+    const { inv, u } = await openSurvey('REM-4');
+    expect((await api(t.baseUrl, key, 'POST', `/api/invitations/${inv.id}/cancel`)).status).toBe(200);
+    const before = u.messages().length;
+    await (await followUp(`remind-${inv.id}-0`)).promote();
+    await eventually(async () => (await t.service.queues.followUps.getJob(`remind-${inv.id}-0`))?.returnvalue === 'expired', 'the job to close the survey');
+    expect(u.messages().length).toBe(before);
+    await u.tap(1);
+    await u.waitForText('Khảo sát này đã dừng', before);
+  });
+});
+
+describe('expiry', () => {
+  it('marks the invitation expired and closes its survey silently', async () => {
+    const { inv, u } = await openSurvey('EXP-1');
+    clock.t += 15 * 86_400_000;
+    try {
+      const before = u.messages().length;
+      await (await followUp(`expire-${inv.id}-0`)).promote();
+      await eventually(async () => (await api(t.baseUrl, key, 'GET', `/api/invitations/${inv.id}`)).body.status === 'expired', 'expired status');
+      await eventually(async () => (await t.service.queues.followUps.getJob(`expire-${inv.id}-0`))?.returnvalue === 'expired', 'the survey closed');
+      expect(u.messages().length).toBe(before);
+      const w = new TelegramUser(emu, { url: `${t.baseUrl}/webhooks/telegram`, secret: 'test-webhook-secret_0123' }, chat++);
+      await w.send(`/start ${inv.token}`);
+      await w.waitForText('đã hết hạn');
+    } finally {
+      clock.t -= 15 * 86_400_000;
+    }
+  });
+});
+
