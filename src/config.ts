@@ -114,6 +114,8 @@ export interface Config {
   /** undefined: the channel is disabled, with `disabledReason` saying why. */
   telegram: TelegramConfig | undefined;
   telegramDisabledReason: string | undefined;
+  /** For t.me deep links; known even where this process does not run the Telegram channel (ROLE=web of another bot). */
+  telegramUsername: string | undefined;
   pseudonymKey: string | undefined;
   dataEncryptionKey: Buffer | undefined;
   zaloSendRate: number;
@@ -156,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           }
         : undefined,
     telegramDisabledReason: tgMissing.length ? `${tgMissing.join(' and ')} not set` : undefined,
+    telegramUsername: e.TELEGRAM_BOT_USERNAME,
     pseudonymKey: e.PSEUDONYM_KEY,
     dataEncryptionKey: e.DATA_ENCRYPTION_KEY,
     zaloSendRate: e.ZALO_SEND_RATE,

@@ -110,7 +110,7 @@ export async function createService(o: ServiceOptions): Promise<Service> {
     models: db.models,
     limiter: new GuessLimiter(redis, prefix),
     publicBaseUrl: config.publicBaseUrl,
-    telegramUsername: config.telegram?.username,
+    telegramUsername: config.telegramUsername,
     zaloOaId: config.zalo.ZALO_OA_ID,
     pseudonymKey: o.pseudonymKey,
     encryptionKey: o.encryptionKey,
