@@ -96,7 +96,6 @@ export type Env = z.infer<typeof envSchema>;
 
 export interface TelegramConfig {
   token: string;
-  username: string | undefined;
   webhookSecret: string;
   apiRoot: string;
   sendRate: number;
@@ -150,7 +149,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tgMissing.length === 0
         ? {
             token: e.TELEGRAM_BOT_TOKEN!,
-            username: e.TELEGRAM_BOT_USERNAME,
             webhookSecret: e.TELEGRAM_WEBHOOK_SECRET!,
             apiRoot: e.TELEGRAM_API_ROOT.replace(/\/+$/, ''),
             sendRate: e.TELEGRAM_SEND_RATE,

@@ -17,6 +17,8 @@ import { type Database, openDatabase } from './db.js';
 import { type FlowRegistry, loadFlows } from './engine/load.js';
 import { authenticator } from './http/auth.js';
 import { errorHandler, HttpError } from './http/errors.js';
+import { landingRoutes } from './http/pages/landing.js';
+import { officerRoutes } from './http/pages/officer.js';
 import { apiRoutes } from './http/routes/api.js';
 import { healthRoutes } from './http/routes/health.js';
 import { GuessLimiter } from './invitations/guess-limit.js';
@@ -210,6 +212,7 @@ export async function createService(o: ServiceOptions): Promise<Service> {
     throw new HttpError(404, 'channel_disabled', 'this channel is not configured on this server');
   });
   app.use('/api', express.json({ limit: '100kb' }), apiRoutes({ invitations, models: db.models, auth: authenticator(db.models) }));
+  app.use(landingRoutes(invitations), officerRoutes());
   app.use(errorHandler(log));
 
   const workerDeps = { redisUrl: o.redisUrl, prefix, models: db.models, flows, adapters, limiters, log, runner, invitations };

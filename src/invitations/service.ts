@@ -240,7 +240,10 @@ export class InvitationService implements InvitationOpener {
 
   /** Marks invitations past their lifetime as expired. Returns how many. */
   async expireDue(): Promise<number> {
-    const r = await this.o.models.Invitation.updateMany({ status: { $in: ['created', 'opened'] }, expiresAt: { $lte: new Date(this.now()) } }, { $set: { status: 'expired' } });
+    const r = await this.o.models.Invitation.updateMany(
+      { status: { $in: ['created', 'opened'] }, expiresAt: { $lte: new Date(this.now()) } },
+      { $set: { status: 'expired' } },
+    );
     return r.modifiedCount;
   }
 

@@ -1,11 +1,11 @@
 // BullMQ queues and workers. Producers fail fast when Redis is down (the
 // webhook answers 503 and the platform retries); workers wait for Redis.
 import { type ConnectionOptions, Queue, UnrecoverableError, Worker } from 'bullmq';
+import type { ConversationRunner } from '../conversations/runner.js';
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
-import { PermanentJobError, persistCompletion } from '../responses/complete.js';
-import type { ConversationRunner } from '../conversations/runner.js';
 import type { InvitationService } from '../invitations/service.js';
+import { PermanentJobError, persistCompletion } from '../responses/complete.js';
 import { processFollowUp } from './follow-ups.js';
 import { type CompletionJob, completionJob, type FollowUpJob, followUpJob, type OutboundJob, outboundJob, QUEUE } from './jobs.js';
 import { type OutboundDeps, processOutbound } from './outbound.js';
@@ -75,7 +75,14 @@ export class Queues {
     const job = (kind: FollowUpJob['kind'], at: number, i: number) => ({
       name: kind,
       data: followUpJob.parse({ ...target, kind }),
-      opts: { jobId: `${kind}-${target.ref}-${i}`, delay: Math.max(0, at - now), attempts: 5, backoff: { type: 'capped' }, removeOnComplete: 1000, removeOnFail: 1000 },
+      opts: {
+        jobId: `${kind}-${target.ref}-${i}`,
+        delay: Math.max(0, at - now),
+        attempts: 5,
+        backoff: { type: 'capped' },
+        removeOnComplete: 1000,
+        removeOnFail: 1000,
+      },
     });
     await this.followUps.addBulk([...times.map((t, i) => job('remind', t, i)), job('expire', expiresAt, 0)]);
   }

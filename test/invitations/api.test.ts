@@ -55,7 +55,11 @@ describe('POST /api/invitations', () => {
     expect(inv.status).toBe('created');
     expect(inv.code).toMatch(new RegExp(`^[${CODE_ALPHABET}]{8}$`));
     expect(inv.token).toMatch(/^[A-Za-z0-9_-]{22}$/);
-    expect(inv.links).toEqual({ telegram: `https://t.me/tthc_test_bot?start=${inv.token}`, zalo: 'https://zalo.me/1234567890', landing: `http://survey.test/s/${inv.token}` });
+    expect(inv.links).toEqual({
+      telegram: `https://t.me/tthc_test_bot?start=${inv.token}`,
+      zalo: 'https://zalo.me/1234567890',
+      landing: `http://survey.test/s/${inv.token}`,
+    });
     expect(inv.qrUrl).toBe(`http://survey.test/api/invitations/${inv.id}/qr.svg`);
     expect(Date.parse(inv.expiresAt) - Date.parse(inv.createdAt)).toBe(14 * 86_400_000);
 
@@ -94,7 +98,11 @@ describe('POST /api/invitations', () => {
       expect(r.body.error.message).toMatch(msg);
     }
     expect(await t.service.db.models.Invitation.countDocuments({ caseCode: 'A1' })).toBe(0);
-    const bad = await fetch(`${t.baseUrl}/api/invitations`, { method: 'POST', headers: { authorization: `Bearer ${pc06}`, 'content-type': 'application/json' }, body: '{oops' });
+    const bad = await fetch(`${t.baseUrl}/api/invitations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${pc06}`, 'content-type': 'application/json' },
+      body: '{oops',
+    });
     expect(bad.status).toBe(400);
   });
 });
@@ -125,10 +133,14 @@ describe('status, QR and cancel', () => {
     expect(svg.body).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
     const png = await fetch(`${t.baseUrl}/api/invitations/${inv.id}/qr.png`, { headers: { authorization: `Bearer ${pc06}` } });
     expect(png.headers.get('content-type')).toBe('image/png');
-    expect(Buffer.from(await png.arrayBuffer()).subarray(1, 4).toString()).toBe('PNG');
+    expect(
+      Buffer.from(await png.arrayBuffer())
+        .subarray(1, 4)
+        .toString(),
+    ).toBe('PNG');
   });
 
-  it('cancels (case reopened), logs it, and lists today\'s invitations', async () => {
+  it("cancels (case reopened), logs it, and lists today's invitations", async () => {
     const inv = (await create(pc06, { caseCode: 'CAN-1', unit: 'PC06', field: 'can-cuoc' })).body;
     const c = await api(t.baseUrl, pc06, 'POST', `/api/invitations/${inv.id}/cancel`);
     expect(c.body.status).toBe('cancelled');

@@ -62,7 +62,10 @@ describe('reminders', () => {
     await u.waitForText('Xin chân thành cảm ơn');
     const before = u.messages().length;
     await (await followUp(`remind-${inv.id}-1`)).promote();
-    await eventually(async () => (await t.service.queues.followUps.getJob(`remind-${inv.id}-1`))?.returnvalue === 'stale', 'the reminder to find nothing to do');
+    await eventually(
+      async () => (await t.service.queues.followUps.getJob(`remind-${inv.id}-1`))?.returnvalue === 'stale',
+      'the reminder to find nothing to do',
+    );
     await new Promise((r) => setTimeout(r, 200));
     expect(u.messages().length).toBe(before);
   });
@@ -97,4 +100,3 @@ describe('expiry', () => {
     }
   });
 });
-

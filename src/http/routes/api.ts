@@ -12,6 +12,11 @@ export function apiRoutes(deps: { invitations: InvitationService; models: Models
   const audit = (actor: Actor, action: string, target: string, details?: Record<string, unknown>) =>
     models.AuditLog.create({ at: new Date(), actor: actor.keyId, role: actor.role, action, target, details });
 
+  r.get('/me', auth(), (_req, res) => {
+    const { role, unit } = actorOf(res);
+    res.json({ role, unit: unit ?? null });
+  });
+
   r.get('/campaigns/current', auth(), async (_req, res) => {
     const c = await invitations.currentCampaign();
     const fieldName = new Map(c.fields.map((f) => [f.code, f.name]));

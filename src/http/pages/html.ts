@@ -1,0 +1,35 @@
+/** Escapes text for HTML element content and attribute values. */
+export function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** The shared page frame: mobile-first, no external assets, no build step. */
+export function page(title: string, body: string, extraHead = ''): string {
+  return `<!doctype html>
+<html lang="vi">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)}</title>
+<style>
+  :root { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1a1a1a; }
+  body { margin: 0; background: #f4f6f8; }
+  main { max-width: 40rem; margin: 0 auto; padding: 1rem; }
+  h1 { font-size: 1.35rem; color: #8b0000; margin: .5rem 0 1rem; }
+  .card { background: #fff; border-radius: .75rem; padding: 1rem; margin-bottom: 1rem; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
+  .btn { display: inline-block; padding: .8rem 1.2rem; border-radius: .5rem; border: 0; font-size: 1rem; font-weight: 600; text-decoration: none; cursor: pointer; }
+  .zalo { background: #0068ff; color: #fff; } .telegram { background: #229ed9; color: #fff; }
+  .muted { color: #666; font-size: .9rem; } .btn[disabled] { background: #ccc; color: #555; }
+  .code { font: 700 2rem/1.2 ui-monospace, Menlo, Consolas, monospace; letter-spacing: .15em; margin: .5rem 0; }
+  label { display: block; margin: .6rem 0 .2rem; font-weight: 600; }
+  input, select { width: 100%; box-sizing: border-box; padding: .6rem; font-size: 1rem; border: 1px solid #bbb; border-radius: .4rem; }
+  table { width: 100%; border-collapse: collapse; font-size: .9rem; } td, th { text-align: left; padding: .35rem; border-bottom: 1px solid #eee; }
+  .error { color: #b00020; font-weight: 600; }
+</style>
+${extraHead}
+</head>
+<body><main>
+${body}
+</main></body>
+</html>`;
+}

@@ -1,0 +1,104 @@
+// The officer page and the landing page in headless Chromium.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectRoot } from '../../src/services/paths.js';
+import { launchChromium } from '../helpers/browser.js';
+import { api, startTestService, type TestService } from '../helpers/context.js';
+
+let t: TestService;
+let browser: Browser;
+let key: string;
+const shots = join(projectRoot, 'test-results');
+
+beforeAll(async () => {
+  t = await startTestService({ name: 'pages', env: { TELEGRAM_BOT_USERNAME: 'tthc_test_bot', ZALO_OA_ID: '4318700000000000001' }, workers: false });
+  key = await t.key('officer', 'HMX');
+  browser = await launchChromium();
+  mkdirSync(shots, { recursive: true });
+}, 300_000);
+afterAll(async () => {
+  await browser?.close();
+  await t?.close();
+});
+
+describe('officer page', () => {
+  it('signs in with the unit key, creates an invitation, prints the slip and lists it', async () => {
+    const pageObj = await browser.newPage({ viewport: { width: 900, height: 1200 } });
+    await pageObj.goto(`${t.baseUrl}/officer`);
+    await pageObj.fill('#key', 'wrong');
+    await pageObj.click('#signin button[type=submit]');
+    await pageObj.waitForSelector('#signin-error:has-text("Không đăng nhập được")');
+
+    await pageObj.fill('#key', key);
+    await pageObj.click('#signin button[type=submit]');
+    await pageObj.waitForSelector('#work:not([hidden])');
+    expect(await pageObj.textContent('#who')).toBe('Công an huyện Mỹ Xuyên');
+    // An officer key offers its own unit only, and that unit's fields.
+    expect(await pageObj.$$eval('#unit option', (o) => o.map((x) => x.getAttribute('value')))).toEqual(['HMX']);
+    expect(await pageObj.$$eval('#field option', (o) => o.length)).toBe(6);
+
+    await pageObj.fill('#caseCode', 'H52-240612-0042');
+    await pageObj.selectOption('#field', 'cu-tru');
+    await pageObj.selectOption('#respondentType', 'citizen');
+    await pageObj.click('#create');
+    await pageObj.waitForSelector('#slip-card:not([hidden]) #slip-qr svg');
+    const code = (await pageObj.textContent('#slip-code'))!;
+    expect(code).toMatch(/^[A-Z0-9]{4}-[A-Z0-9]{4}$/);
+    expect(await pageObj.textContent('#slip-unit')).toBe('Công an huyện Mỹ Xuyên');
+    expect(await pageObj.textContent('#slip-case')).toBe('Hồ sơ: H52-240612-0042');
+    expect(await pageObj.textContent('#slip-help')).toContain(code);
+    await pageObj.waitForSelector('#today tr:has-text("H52-240612-0042") .status:has-text("Chưa mở")');
+
+    // The printed slip: only the slip is on paper.
+    await pageObj.selectOption('#size', 'receipt');
+    await pageObj.emulateMedia({ media: 'print' });
+    expect(await pageObj.isVisible('#create-form')).toBe(false);
+    expect(await pageObj.isVisible('#slip')).toBe(true);
+    const slipBox = (await pageObj.locator('#slip').boundingBox())!;
+    expect(Math.round(slipBox.width)).toBe(Math.round((80 / 25.4) * 96)); // 80 mm
+    await pageObj.locator('#slip').screenshot({ path: join(shots, 'slip-receipt.png') });
+    await pageObj.emulateMedia({ media: 'screen' });
+    await pageObj.selectOption('#size', 'a6');
+    await pageObj.emulateMedia({ media: 'print' });
+    expect(Math.round((await pageObj.locator('#slip').boundingBox())!.width)).toBe(Math.round((105 / 25.4) * 96)); // A6 width
+    await pageObj.locator('#slip').screenshot({ path: join(shots, 'slip-a6.png') });
+
+    const invs = (await api(t.baseUrl, key, 'GET', '/api/invitations')).body.invitations;
+    expect(invs[0]).toMatchObject({ caseCode: 'H52-240612-0042', field: 'cu-tru', status: 'created', code: code.replace('-', '') });
+    await pageObj.close();
+  }, 60_000);
+
+  it('shows a creation error in Vietnamese context with the server message', async () => {
+    const p = await browser.newPage();
+    await p.goto(`${t.baseUrl}/officer`);
+    await p.fill('#key', key);
+    await p.click('#signin button[type=submit]');
+    await p.waitForSelector('#work:not([hidden])');
+    await p.fill('#caseCode', 'has spaces');
+    await p.click('#create');
+    await p.waitForSelector('#create-error:has-text("caseCode")');
+    await p.close();
+  });
+});
+
+describe('landing page', () => {
+  it('offers Zalo with the code to send, Telegram, and room for the browser', async () => {
+    const inv = (await api(t.baseUrl, key, 'POST', '/api/invitations', { caseCode: 'LAND-1', unit: 'HMX', field: 'can-cuoc' })).body;
+    const p = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await p.goto(inv.links.landing.replace('http://survey.test', t.baseUrl));
+    expect(await p.textContent('#code')).toBe(`${inv.code.slice(0, 4)}-${inv.code.slice(4)}`);
+    expect(await p.getAttribute('#zalo a', 'href')).toBe('https://zalo.me/4318700000000000001');
+    expect(await p.getAttribute('#telegram a', 'href')).toBe(`https://t.me/tthc_test_bot?start=${inv.token}`);
+    expect(await p.isDisabled('#web button')).toBe(true);
+    await p.screenshot({ path: join(shots, 'landing.png'), fullPage: true });
+
+    await api(t.baseUrl, key, 'POST', `/api/invitations/${inv.id}/cancel`);
+    await p.reload();
+    expect(await p.textContent('main')).toContain('Phiếu khảo sát này đã bị hủy');
+    const missing = await p.goto(`${t.baseUrl}/s/AAAAAAAAAAAAAAAAAAAAAA`);
+    expect(missing!.status()).toBe(404);
+    await p.close();
+  });
+});
