@@ -19,6 +19,7 @@ import { authenticator } from './http/auth.js';
 import { errorHandler, HttpError } from './http/errors.js';
 import { landingRoutes } from './http/pages/landing.js';
 import { officerRoutes } from './http/pages/officer.js';
+import { adminRoutes } from './http/routes/admin.js';
 import { apiRoutes } from './http/routes/api.js';
 import { healthRoutes } from './http/routes/health.js';
 import { GuessLimiter } from './invitations/guess-limit.js';
@@ -211,7 +212,9 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   app.use('/webhooks/:channel', () => {
     throw new HttpError(404, 'channel_disabled', 'this channel is not configured on this server');
   });
-  app.use('/api', express.json({ limit: '100kb' }), apiRoutes({ invitations, models: db.models, auth: authenticator(db.models) }));
+  const auth = authenticator(db.models);
+  app.use('/api/admin', express.json({ limit: '1mb' }), adminRoutes({ models: db.models, flows, invitations, auth }));
+  app.use('/api', express.json({ limit: '100kb' }), apiRoutes({ invitations, models: db.models, auth }));
   app.use(landingRoutes(invitations), officerRoutes());
   app.use(errorHandler(log));
 

@@ -151,3 +151,24 @@ describe('status, QR and cancel', () => {
     expect(list.body.invitations.every((i: { unit: string }) => i.unit === 'PC06')).toBe(true);
   });
 });
+
+describe('campaign data through the admin API', () => {
+  it('only an admin edits; a bad campaign is refused with the path; a good one is live at once', async () => {
+    const current = (await api(t.baseUrl, admin, 'GET', '/api/admin/campaigns/soc-trang-2024')).body;
+    expect(current.units).toHaveLength(15);
+    const { active: _active, ...campaign } = current;
+    expect((await api(t.baseUrl, pc06, 'PUT', '/api/admin/campaigns/soc-trang-2024', campaign)).status).toBe(403);
+
+    const bad = await api(t.baseUrl, admin, 'PUT', '/api/admin/campaigns/soc-trang-2024', { ...campaign, units: [{ code: 'X1', name: 'X', fields: ['nope'] }] });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain('units.0.fields.0: unknown field "nope"');
+    const badFlow = await api(t.baseUrl, admin, 'PUT', '/api/admin/campaigns/soc-trang-2024', { ...campaign, flows: { citizen: 'citizen-satisfaction@9' } });
+    expect(badFlow.body.error.message).toContain('unknown flow "citizen-satisfaction@9"');
+
+    const edited = { ...campaign, units: [...campaign.units, { code: 'CLD2', name: 'Công an xã An Thạnh 2', parent: 'HCLD', fields: ['cu-tru'] }] };
+    expect((await api(t.baseUrl, admin, 'PUT', '/api/admin/campaigns/soc-trang-2024', edited)).status).toBe(200);
+    const live = await api(t.baseUrl, pc06, 'GET', '/api/campaigns/current');
+    expect(live.body.units.map((u: { code: string }) => u.code)).toContain('CLD2');
+    expect(await t.service.db.models.AuditLog.countDocuments({ action: 'campaign.update', target: 'soc-trang-2024' })).toBe(1);
+  });
+});

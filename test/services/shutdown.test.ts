@@ -2,6 +2,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
+import { openDatabase } from '../../src/db.js';
+import { createApiKey } from '../../src/http/auth.js';
 import { projectRoot } from '../../src/services/paths.js';
 import { isolation } from '../helpers/context.js';
 import { freePort } from '../helpers/ports.js';
@@ -38,6 +40,14 @@ describe('the service process', () => {
     expect(ready, log).toBe(200);
     expect(log).toContain('seeded campaigns');
     expect(log).not.toContain('started local'); // REDIS_URL and MONGODB_URI given: it starts nothing
+
+    // On an empty database it serves the seeded 2024 campaign.
+    const db = await openDatabase(`${inject('mongoUrl')}/${dbName}`);
+    const { key } = await createApiKey(db.models, 'officer', 'PC06');
+    const current = await fetch(`http://127.0.0.1:${port}/api/campaigns/current`, { headers: { authorization: `Bearer ${key}` } });
+    expect(((await current.json()) as { id: string }).id).toBe('soc-trang-2024');
+    await db.conn.dropDatabase();
+    await db.close();
 
     const t0 = Date.now();
     child.kill('SIGTERM');
