@@ -1,6 +1,7 @@
 // A small Telegram Bot API emulator at its HTTP boundary: the real telegraf
 // client talks to it, and it delivers updates to our webhook the way Telegram
 // does (secret header, waits for the answer, executes a method in the answer).
+import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -20,8 +21,10 @@ export interface ApiCall {
 
 type Failure = { code: number; description: string; retryAfter?: number };
 
-export class TelegramEmulator {
+export class TelegramEmulator extends EventEmitter {
   readonly calls: ApiCall[] = [];
+  /** Added to every API answer, to stand for the network between a server and Telegram. */
+  latencyMs = 0;
   readonly messages = new Map<number, StoredMessage[]>();
   readonly blocked = new Set<number>();
   /** Per chat: the next sendMessage calls fail with these, in order. */
@@ -40,6 +43,7 @@ export class TelegramEmulator {
         res.end(JSON.stringify(payload));
       };
       if (!m) return reply(404, { ok: false, error_code: 404, description: 'Not Found' });
+      if (this.latencyMs) await new Promise((r) => setTimeout(r, this.latencyMs));
       const out = this.apply(m[2]!, body);
       reply(out.ok ? 200 : out.error_code, out);
     });
@@ -79,7 +83,10 @@ export class TelegramEmulator {
           text: String(p.text),
           buttons: (markup?.inline_keyboard ?? []).flat().map((b) => ({ text: b.text, data: b.callback_data })),
         };
-        this.messages.set(chat, [...(this.messages.get(chat) ?? []), msg]);
+        const list = this.messages.get(chat);
+        if (list) list.push(msg);
+        else this.messages.set(chat, [msg]);
+        this.emit('message', msg);
         return { ok: true, result: { message_id: msg.message_id, chat: { id: chat, type: 'private' }, date: 0, text: msg.text } };
       }
       case 'editMessageText':
@@ -152,6 +159,7 @@ export class TelegramUser {
   }
 
   send(text: string, updateId = this.emu.newUpdateId()) {
+    const command = /^\/\w+(@\w+)?/.exec(text);
     return this.deliver({
       update_id: updateId,
       message: {
@@ -160,6 +168,8 @@ export class TelegramUser {
         chat: { id: this.chatId, type: 'private' },
         from: { id: this.chatId, is_bot: false, first_name: 'Test' },
         text,
+        // Telegram marks a leading /command as an entity (telegraf's command matching relies on it).
+        ...(command ? { entities: [{ type: 'bot_command', offset: 0, length: command[0].length }] } : {}),
       },
     });
   }
