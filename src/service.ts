@@ -1,6 +1,6 @@
 // Wires the service from a configuration: used by main.ts and by the tests,
 // so the tests run exactly what production runs.
-import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Worker } from 'bullmq';
@@ -8,6 +8,7 @@ import express, { type Express } from 'express';
 import { Redis } from 'ioredis';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { telegramChannel } from '../webhooks/telegram/index.js';
+import { BackgroundTasks } from './background.js';
 import type { ChannelAdapter } from './channels/channel.js';
 import type { Config } from './config.js';
 import { ConversationRunner, type Effects, type InboundEvent } from './conversations/runner.js';
@@ -22,12 +23,14 @@ import { officerRoutes } from './http/pages/officer.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { apiRoutes } from './http/routes/api.js';
 import { healthRoutes } from './http/routes/health.js';
+import { webhookHandler } from './http/webhook.js';
 import { GuessLimiter } from './invitations/guess-limit.js';
 import { reminderTimes } from './invitations/schedule.js';
 import { InvitationService } from './invitations/service.js';
 import type { Logger } from './log.js';
+import { Dispatcher } from './outbound/dispatcher.js';
+import { SendLimiter } from './outbound/rate-limit.js';
 import { Queues, startWorkers } from './queues/index.js';
-import { SendLimiter } from './queues/rate-limit.js';
 import { projectRoot } from './services/paths.js';
 
 export interface ServiceOptions {
@@ -59,7 +62,9 @@ export class Service {
     readonly queues: Queues,
     readonly invitations: InvitationService,
     readonly flows: FlowRegistry,
+    private readonly background: BackgroundTasks,
     private readonly startWorkersFn: () => Worker[],
+    private readonly webhooks: Map<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>>,
     private readonly log: Logger,
   ) {}
 
@@ -69,9 +74,16 @@ export class Service {
   }
 
   listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
+    // Webhooks (the hot path) are dispatched before express; everything else goes to the express app.
+    const server = createServer((req, res) => {
+      const hook = req.method === 'POST' ? this.webhooks.get(req.url ?? '') : undefined;
+      if (hook) void hook(req, res);
+      else this.app(req, res);
+    });
+    this.server = server;
     return new Promise((resolve, reject) => {
-      const server = this.app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server.address() as AddressInfo)));
-      this.server = server;
+      server.once('error', reject);
+      server.listen(port, host, () => resolve(server.address() as AddressInfo));
     });
   }
 
@@ -86,6 +98,7 @@ export class Service {
         server.closeIdleConnections();
       });
     }
+    await this.background.drain();
     await Promise.all(this.workers.map((w) => w.close()));
     await this.queues.close();
     this.redis.disconnect();
@@ -131,12 +144,16 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   }
   log.warn('Zalo channel disabled: not implemented yet');
 
+  const background = new BackgroundTasks(log);
+  const dispatcher = new Dispatcher(adapters, limiters, queues, log, background);
   const effects: Effects = {
     async deliver(ev, outputs, reply) {
       const adapter = ev.channel === 'web' ? undefined : adapters[ev.channel];
       if (!adapter) return;
       const ops = adapter.render(ev, outputs);
-      if (ops.length) await queues.addOutbound({ channel: adapter.name, chat: ev.userKey, reply, ops: ops as never });
+      if (!ops.length) return;
+      if (reply) dispatcher.reply(adapter.name, ev.userKey, ops);
+      else await dispatcher.enqueue(adapter.name, ev.userKey, ops);
     },
     async completed(c) {
       await queues.addCompletion({
@@ -149,19 +166,20 @@ export async function createService(o: ServiceOptions): Promise<Service> {
         completedAt: c.completedAt,
       });
     },
+    // Not on the webhook's path: the invitation status and the reminders follow a moment later.
     async opened(ref, who) {
-      try {
-        const inv = await invitations.markOpened(ref, who);
-        // Only the first opening schedules: reopening the same survey does not add reminders.
-        if (inv) {
+      background.run(
+        'marking the invitation opened',
+        (async () => {
+          const inv = await invitations.markOpened(ref, who);
+          // Only the first opening schedules: reopening the same survey does not add reminders.
+          if (!inv) return;
           const campaign = await invitations.currentCampaign();
           const now = clock();
           const times = reminderTimes(now, campaign.reminderDelaysMinutes, campaign.timezone, campaign.quietHours);
           await queues.scheduleFollowUps({ channel: who.channel, userKey: who.userKey, ref }, times, inv.expiresAt.getTime(), now);
-        }
-      } catch (err) {
-        log.warn({ err: (err as Error).message }, 'could not mark the invitation opened or schedule its reminders');
-      }
+        })(),
+      );
     },
   };
   const runner = new ConversationRunner({ store, flows, opener: invitations, effects, ...(o.now ? { now: o.now } : {}) });
@@ -208,7 +226,7 @@ export async function createService(o: ServiceOptions): Promise<Service> {
       registry,
     ),
   );
-  for (const adapter of Object.values(adapters)) app.use(`/webhooks/${adapter.name}`, adapter.router(handle));
+  const webhooks = new Map(Object.values(adapters).map((a) => [`/webhooks/${a.name}`, webhookHandler(a.inbound, handle, { log })]));
   app.use('/webhooks/:channel', () => {
     throw new HttpError(404, 'channel_disabled', 'this channel is not configured on this server');
   });
@@ -219,5 +237,5 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   app.use(errorHandler(log));
 
   const workerDeps = { redisUrl: o.redisUrl, prefix, models: db.models, flows, adapters, limiters, log, runner, invitations };
-  return new Service(app, runner, db, redis, queues, invitations, flows, () => startWorkers(workerDeps), log);
+  return new Service(app, runner, db, redis, queues, invitations, flows, background, () => startWorkers(workerDeps), webhooks, log);
 }

@@ -1,9 +1,9 @@
 // The shape every channel adapter has (webhooks/<platform>/): inbound
 // (verify, normalize), rendering of engine outputs as platform operations, and
 // outbound (send, error mapping). Nothing outside webhooks/ knows a platform's fields.
-import type { Router } from 'express';
 import type { InboundEvent } from '../conversations/runner.js';
 import type { Output } from '../engine/interpreter.js';
+import type { WebhookInbound } from '../http/webhook.js';
 
 /** How a platform call ended, in terms the outbound worker acts on. */
 export type SendResult =
@@ -22,8 +22,10 @@ export class TransientSendError extends Error {
 
 export interface ChannelAdapter<Op> {
   readonly name: 'telegram' | 'zalo';
-  /** Express router mounted at /webhooks/<name>. */
-  router(handle: (ev: InboundEvent) => Promise<unknown>): Router;
+  /** Verifies and parses POST /webhooks/<name>. */
+  inbound: WebhookInbound;
   render(ev: InboundEvent, outputs: Output[]): Op[];
   send(chat: string, op: Op): Promise<SendResult>;
+  /** Ops that may run alongside the following ones (cosmetic edits); a failure of one is not retried. */
+  concurrent(op: Op): boolean;
 }

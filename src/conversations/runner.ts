@@ -91,14 +91,16 @@ export class ConversationRunner {
     const { store, effects } = this.deps;
     const now = this.deps.now ?? Date.now;
     let opening: OpenResult | undefined;
+    let cur = await store.read(key);
     for (let attempt = 0; attempt < (this.deps.maxAttempts ?? 20); attempt++) {
-      const loaded = await store.load(key, ev.eventId);
-      if (loaded.duplicate) return { duplicate: true, outputs: [], events: [] };
-      opening ??= await this.opening(ev, loaded.conversation);
-      const d = this.decide(loaded.conversation, ev, opening, now());
-      if (!(await store.save(key, loaded.version, d.conversation, ev.eventId))) {
-        // Lost a race with another process: back off a little (jittered) and recompute on fresh state.
+      opening ??= await this.opening(ev, cur.conversation);
+      const d = this.decide(cur.conversation, ev, opening, now());
+      const saved = await store.save(key, cur.version, d.conversation, ev.eventId);
+      if (!saved.ok) {
+        if (saved.duplicate) return { duplicate: true, outputs: [], events: [] };
+        // Another process wrote first: recompute on its state (the step is pure), after a short jittered pause.
         this.casRetries++;
+        cur = saved.current;
         await new Promise((r) => setTimeout(r, Math.random() * 2 * (attempt + 1)));
         continue;
       }
@@ -133,13 +135,16 @@ export class ConversationRunner {
     const key = conversationKey(channel, userKey);
     return this.serial.run(key, async () => {
       const now = this.deps.now ?? Date.now;
+      let cur = await this.deps.store.read(key);
       for (let attempt = 0; attempt < (this.deps.maxAttempts ?? 20); attempt++) {
-        const loaded = await this.deps.store.load(key);
-        if (loaded.duplicate) return false;
-        const s = loaded.conversation.s;
+        const s = cur.conversation.s;
         if (!s || s.ref !== ref || s.status !== 'active') return false;
-        const d = this.run(loaded.conversation, s, { type: input }, now());
-        if (!(await this.deps.store.save(key, loaded.version, d.conversation))) continue;
+        const d = this.run(cur.conversation, s, { type: input }, now());
+        const saved = await this.deps.store.save(key, cur.version, d.conversation);
+        if (!saved.ok) {
+          if (!saved.duplicate) cur = saved.current;
+          continue;
+        }
         if (d.outputs.length) await this.deps.effects.deliver({ channel, userKey, kind: 'text', text: '' }, d.outputs, false);
         return true;
       }

@@ -1,30 +1,38 @@
-// Conversations in Redis: one hash per chat {v: version, d: JSON}. Reads claim
-// nothing; writes are compare-and-set on the version and mark the platform
-// event as processed in the same script, so a webhook costs two round trips.
+// Conversations in Redis: one hash per chat {v: version, d: JSON}. A save is a
+// compare-and-set on the version that also checks and marks the platform event
+// id, in one Lua script. This process keeps the conversations it saved last in
+// memory, so an update normally costs a single Redis round trip; when another
+// process wrote in between, the script refuses and returns the fresh state.
 import type { Redis } from 'ioredis';
 import type { Conversation } from './conversation.js';
 
-const LOAD = `
-if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then return {-1, false} end
+const READ = `
 local r = redis.call('HMGET', KEYS[1], 'v', 'd')
 return {tonumber(r[1] or '0'), r[2]}
 `;
 
 const SAVE = `
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if v ~= tonumber(ARGV[1]) then return -1 end
+if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then return {-2} end
+local r = redis.call('HMGET', KEYS[1], 'v', 'd')
+local v = tonumber(r[1] or '0')
+if v ~= tonumber(ARGV[1]) then return {-1, v, r[2]} end
 redis.call('HSET', KEYS[1], 'v', v + 1, 'd', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if KEYS[2] ~= '' then redis.call('SET', KEYS[2], '1', 'PX', ARGV[4]) end
-return v + 1
+return {v + 1}
 `;
 
 interface Scripts {
-  convLoad(conv: string, dedupe: string): Promise<[number, string | null]>;
-  convSave(conv: string, dedupe: string, expected: number, data: string, ttlMs: number, dedupeTtlMs: number): Promise<number>;
+  convRead(conv: string): Promise<[number, string | null]>;
+  convSave(conv: string, dedupe: string, expected: number, data: string, ttlMs: number, dedupeTtlMs: number): Promise<[number, number?, (string | null)?]>;
 }
 
-export type Loaded = { duplicate: true } | { duplicate: false; version: number; conversation: Conversation };
+export interface Versioned {
+  version: number;
+  conversation: Conversation;
+}
+
+export type SaveResult = { ok: true; version: number } | { ok: false; duplicate: true } | { ok: false; duplicate: false; current: Versioned };
 
 export interface StoreOptions {
   /** Key prefix, e.g. "tthc:" (tests use one per file). */
@@ -32,22 +40,28 @@ export interface StoreOptions {
   sessionTtlMs: number;
   /** How long a platform event id stays claimed (Telegram keeps updates 24 h). */
   dedupeTtlMs?: number;
+  /** Conversations kept in memory (most recently used); 0 disables the cache. */
+  cacheSize?: number;
 }
 
 export class ConversationStore {
   private readonly redis: Redis & Scripts;
   private readonly dedupeTtlMs: number;
+  private readonly cacheSize: number;
+  /** Map order is recency: a hit is moved to the end, the oldest entry is evicted. */
+  private readonly cache = new Map<string, Versioned>();
 
   constructor(
     redis: Redis,
     private readonly opts: StoreOptions,
   ) {
-    if (!('convLoad' in redis)) {
-      redis.defineCommand('convLoad', { numberOfKeys: 2, lua: LOAD });
+    if (!('convSave' in redis)) {
+      redis.defineCommand('convRead', { numberOfKeys: 1, lua: READ });
       redis.defineCommand('convSave', { numberOfKeys: 2, lua: SAVE });
     }
     this.redis = redis as Redis & Scripts;
     this.dedupeTtlMs = opts.dedupeTtlMs ?? 24 * 3600_000;
+    this.cacheSize = opts.cacheSize ?? 10_000;
   }
 
   private key(conv: string) {
@@ -58,17 +72,43 @@ export class ConversationStore {
     return eventId ? `${this.opts.prefix}seen:${eventId}` : '';
   }
 
-  async load(conv: string, eventId?: string): Promise<Loaded> {
-    const [version, data] = await this.redis.convLoad(this.key(conv), this.dedupeKey(eventId));
-    if (version === -1) return { duplicate: true };
-    return { duplicate: false, version, conversation: data ? (JSON.parse(data) as Conversation) : {} };
+  private remember(conv: string, v: Versioned) {
+    if (!this.cacheSize) return;
+    this.cache.delete(conv);
+    this.cache.set(conv, v);
+    if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
   }
 
-  /** Returns false when another writer saved first (the caller reloads and recomputes). */
-  async save(conv: string, expectedVersion: number, conversation: Conversation, eventId?: string, ttlMs = this.opts.sessionTtlMs): Promise<boolean> {
-    const data = JSON.stringify(conversation);
-    const r = await this.redis.convSave(this.key(conv), this.dedupeKey(eventId), expectedVersion, data, ttlMs, this.dedupeTtlMs);
-    return r !== -1;
+  /** The conversation as this process last saw it (no round trip), else from Redis. Treat it as immutable. */
+  async read(conv: string): Promise<Versioned> {
+    const cached = this.cache.get(conv);
+    if (cached) return cached;
+    const [version, data] = await this.redis.convRead(this.key(conv));
+    return { version, conversation: data ? (JSON.parse(data) as Conversation) : {} };
+  }
+
+  /**
+   * Saves if the stored version is still `expected` and the event was not seen
+   * before (marking it seen). Otherwise says why: a duplicate event, or a newer
+   * conversation written by another process (returned, to recompute on).
+   */
+  async save(conv: string, expected: number, conversation: Conversation, eventId?: string, ttlMs = this.opts.sessionTtlMs): Promise<SaveResult> {
+    const [code, version, data] = await this.redis.convSave(
+      this.key(conv),
+      this.dedupeKey(eventId),
+      expected,
+      JSON.stringify(conversation),
+      ttlMs,
+      this.dedupeTtlMs,
+    );
+    if (code === -2) return { ok: false, duplicate: true };
+    if (code === -1) {
+      const current = { version: version!, conversation: data ? (JSON.parse(data) as Conversation) : {} };
+      this.remember(conv, current);
+      return { ok: false, duplicate: false, current };
+    }
+    this.remember(conv, { version: code, conversation });
+    return { ok: true, version: code };
   }
 
   /** Size in bytes of what is stored for a conversation (for the size budget test). */

@@ -87,9 +87,11 @@ export function step(flow: Flow, prev: Session, input: Input, now: number): Step
   switch (input.type) {
     case 'choice':
       if (input.seq !== s.seq) {
+        // Re-asking also recovers a respondent whose newest question never arrived.
         r.session = prev;
         r.outputs.push({ type: 'text', text: MSG.staleButton });
         r.events.push({ type: 'stale' });
+        ask(flow, r, q, false);
         return r;
       }
       if (input.key === 'stop') return stop(r, 'stopped');

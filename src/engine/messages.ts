@@ -13,7 +13,7 @@ export const MSG = {
   wentBack: 'Ông/bà có thể trả lời lại câu hỏi trước.',
   restarted: 'Khảo sát được bắt đầu lại từ đầu.',
   stopped: 'Đã dừng khảo sát. Cảm ơn ông/bà đã dành thời gian. Ông/bà sẽ không nhận thêm tin nhắn nào về khảo sát này.',
-  staleButton: 'Câu hỏi này đã được trả lời. Xin vui lòng trả lời câu hỏi hiện tại ở tin nhắn mới nhất.',
+  staleButton: 'Câu hỏi đó đã được trả lời. Mời ông/bà trả lời câu hỏi hiện tại:',
   alreadyCompleted: 'Khảo sát này đã hoàn thành. Cảm ơn ông/bà!',
   alreadyStopped: 'Khảo sát này đã dừng.',
   reminder: 'Nhắc nhở: ông/bà chưa hoàn thành phiếu khảo sát. Xin mời tiếp tục trả lời câu hỏi dưới đây.',

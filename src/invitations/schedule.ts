@@ -1,18 +1,26 @@
 // When reminders go out: after the campaign's delays, moved out of quiet hours
 // (local time of the campaign) to the next morning. Pure: the clock is an argument.
 
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
 /** Minutes east of UTC of `tz` at instant `at` (Asia/Ho_Chi_Minh: +420). */
 export function utcOffsetMinutes(tz: string, at: number): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone: tz,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).formatToParts(at);
+  let format = formatters.get(tz);
+  if (!format) {
+    // Building a formatter is costly; one per time zone is kept.
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone: tz,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    formatters.set(tz, format);
+  }
+  const parts = format.formatToParts(at);
   const get = (t: string) => Number(parts.find((p) => p.type === t)!.value);
   const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
   return Math.round((asUtc - Math.floor(at / 1000) * 1000) / 60_000);

@@ -5,10 +5,10 @@ import type { ConversationRunner } from '../conversations/runner.js';
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import type { InvitationService } from '../invitations/service.js';
+import { type OutboundDeps, processOutbound } from '../outbound/worker.js';
 import { PermanentJobError, persistCompletion } from '../responses/complete.js';
 import { processFollowUp } from './follow-ups.js';
 import { type CompletionJob, completionJob, type FollowUpJob, followUpJob, type OutboundJob, outboundJob, QUEUE } from './jobs.js';
-import { type OutboundDeps, processOutbound } from './outbound.js';
 
 /** Exponential backoff capped at one minute: a long MongoDB outage is retried every minute, not never. */
 const cappedBackoff = (attemptsMade: number) => Math.min(60_000, 500 * 2 ** attemptsMade);
@@ -58,11 +58,12 @@ export class Queues {
     return this.completion.add('complete', completionJob.parse(job), { jobId: `complete-${job.ref}`, ...retry, removeOnComplete: 1000, removeOnFail: false });
   }
 
-  addOutbound(job: Omit<OutboundJob, 'done'>) {
+  addOutbound(job: Omit<OutboundJob, 'done'> & { done?: number }, delayMs = 0) {
     const data = outboundJob.parse(job);
     // Replies to a respondent's own input go before bursts we start (reminders, audits).
     return this.outbound.add('send', data, {
       priority: data.reply ? 1 : 10,
+      delay: delayMs,
       attempts: 8,
       backoff: { type: 'capped' },
       removeOnComplete: 1000,

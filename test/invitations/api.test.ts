@@ -159,7 +159,10 @@ describe('campaign data through the admin API', () => {
     const { active: _active, ...campaign } = current;
     expect((await api(t.baseUrl, pc06, 'PUT', '/api/admin/campaigns/soc-trang-2024', campaign)).status).toBe(403);
 
-    const bad = await api(t.baseUrl, admin, 'PUT', '/api/admin/campaigns/soc-trang-2024', { ...campaign, units: [{ code: 'X1', name: 'X', fields: ['nope'] }] });
+    const bad = await api(t.baseUrl, admin, 'PUT', '/api/admin/campaigns/soc-trang-2024', {
+      ...campaign,
+      units: [{ code: 'X1', name: 'X', fields: ['nope'] }],
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toContain('units.0.fields.0: unknown field "nope"');
     const badFlow = await api(t.baseUrl, admin, 'PUT', '/api/admin/campaigns/soc-trang-2024', { ...campaign, flows: { citizen: 'citizen-satisfaction@9' } });

@@ -155,8 +155,12 @@ describe('Telegram: what a respondent sees in edge cases', () => {
     const before = u.messages().length;
     const stale = await u.tap(1, snapshot);
     expect(stale.body).toMatchObject({ method: 'answerCallbackQuery' });
-    await u.waitForText('Câu hỏi này đã được trả lời', before);
-    expect(u.lastWithButtons()!.text).toContain('Ông/bà thực hiện thủ tục');
+    // The current question is asked again, with its keyboard, under the note.
+    await u.waitForText('Câu hỏi đó đã được trả lời', before);
+    expect(u.last()!.text).toMatch(/^Câu hỏi đó đã được trả lời.*\n\nÔng\/bà thực hiện thủ tục/s);
+    expect(u.last()!.buttons.map((b) => b.text)).toEqual(['Người dân', 'Đại diện tổ chức, doanh nghiệp']);
+    await answer(u, { tap: 'Người dân' });
+    await u.waitForText('Nơi tiếp nhận hồ sơ dễ tìm', before);
   });
 
   it('unknown and used tokens get clear Vietnamese messages', async () => {

@@ -12,11 +12,14 @@ export function adminRoutes(deps: { models: Models; flows: FlowRegistry; invitat
   const { models, flows, invitations, auth } = deps;
   const r = Router();
   r.use(auth('admin'));
-  const audit = (actor: Actor, action: string, target: string) => models.AuditLog.create({ at: new Date(), actor: actor.keyId, role: actor.role, action, target });
+  const audit = (actor: Actor, action: string, target: string) =>
+    models.AuditLog.create({ at: new Date(), actor: actor.keyId, role: actor.role, action, target });
 
   r.get('/campaigns', async (_req, res) => {
     const docs = await models.Campaign.find().lean();
-    res.json({ campaigns: docs.map((d) => ({ id: d._id, name: (d.data as { name: string }).name, period: (d.data as { period: unknown }).period, active: d.active })) });
+    res.json({
+      campaigns: docs.map((d) => ({ id: d._id, name: (d.data as { name: string }).name, period: (d.data as { period: unknown }).period, active: d.active })),
+    });
   });
 
   r.get('/campaigns/:id', async (req, res) => {
@@ -27,7 +30,8 @@ export function adminRoutes(deps: { models: Models; flows: FlowRegistry; invitat
 
   r.put('/campaigns/:id', async (req, res) => {
     const parsed = campaignSchema.safeParse(req.body ?? {});
-    if (!parsed.success) throw new HttpError(400, 'invalid_campaign', parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '));
+    if (!parsed.success)
+      throw new HttpError(400, 'invalid_campaign', parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '));
     const c = parsed.data;
     if (c.id !== req.params.id) throw new HttpError(400, 'invalid_campaign', `id: "${c.id}" does not match the URL`);
     for (const key of Object.values(c.flows)) {

@@ -1,0 +1,141 @@
+// One server under test, in its own process so that the load generator and the
+// emulated Telegram do not share its event loop. Started by bench/webhook.ts:
+//   node dist/bench/target.js ours|baseline   (config in BENCH_* variables, IPC to the parent)
+import { join } from 'node:path';
+import express from 'express';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { type Context, Markup, session, Telegraf } from 'telegraf';
+import { loadConfig } from '../src/config.js';
+import { loadFlows } from '../src/engine/load.js';
+import { seedCampaigns } from '../src/invitations/seed.js';
+import { createService } from '../src/service.js';
+import { projectRoot } from '../src/services/paths.js';
+
+export const SECRET = 'bench-secret';
+export const TOKEN = '42:BENCH';
+
+const env = (k: string) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is required`);
+  return v;
+};
+const users = Number(env('BENCH_USERS'));
+const apiRoot = env('BENCH_API_ROOT');
+const redisUrl = env('BENCH_REDIS_URL');
+
+const flows = loadFlows(join(projectRoot, 'flows'));
+const citizen = flows.latestOf('citizen-satisfaction');
+/** What a tapping respondent is asked (respondent type known from the invitation, no low answer). */
+export const asked = citizen.questions.filter((q) => q.type === 'choice' || q.type === 'yesno').filter((q) => q.id !== 'respondent_type');
+
+interface Ready {
+  port: number;
+  starts: string[];
+  report: () => Promise<Record<string, number>>;
+}
+
+async function ours(): Promise<Ready> {
+  const config = loadConfig({ TELEGRAM_BOT_TOKEN: TOKEN, TELEGRAM_WEBHOOK_SECRET: SECRET, TELEGRAM_API_ROOT: apiRoot, TELEGRAM_SEND_RATE: '100000' });
+  const stamp = Date.now();
+  const service = await createService({
+    config,
+    redisUrl,
+    mongoUrl: env('BENCH_MONGO_URL'),
+    dbName: `bench_${stamp}`,
+    prefix: `bench:${stamp}:`,
+    pseudonymKey: 'bench-pseudonym-key-000',
+    encryptionKey: Buffer.alloc(32, 1),
+    log: pino({ level: 'silent' }),
+  });
+  await seedCampaigns(service.db.models, service.flows, join(projectRoot, 'campaigns'));
+  service.startWorkers();
+  const { port } = await service.listen(0);
+  const starts: string[] = [];
+  for (let i = 0; i < users; i++) {
+    starts.push(
+      (await service.invitations.create({ caseCode: `B-${i}`, unit: 'PC06', field: 'can-cuoc', respondentType: 'citizen' }, { keyId: 'bench', role: 'admin' }))
+        .view.token,
+    );
+  }
+  return {
+    port,
+    starts,
+    report: async () => {
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const sum = Number(/webhook_handle_seconds_sum\{channel="telegram"\} ([\d.e-]+)/.exec(metrics)?.[1]);
+      const count = Number(/webhook_handle_seconds_count\{channel="telegram"\} (\d+)/.exec(metrics)?.[1]);
+      await service.db.conn.dropDatabase();
+      return { runnerMeanMs: (sum / count) * 1000 };
+    },
+  };
+}
+
+/** The common pattern: telegraf webhookCallback, session() with a Redis GET/SET store, replies awaited. */
+async function baseline(): Promise<Ready> {
+  interface S {
+    i: number;
+    answers: Record<string, number | string>;
+  }
+  const client = new Redis(redisUrl);
+  const prefix = `baseline:${Date.now()}:`;
+  const store = {
+    get: async (k: string) => {
+      const v = await client.get(prefix + k);
+      return v ? (JSON.parse(v) as S) : undefined;
+    },
+    set: async (k: string, v: S) => void (await client.set(prefix + k, JSON.stringify(v))),
+    delete: async (k: string) => void (await client.del(prefix + k)),
+  };
+  const bot = new Telegraf<Context & { session: S }>(TOKEN, { telegram: { apiRoot } });
+  bot.use(session({ store, defaultSession: () => ({ i: -1, answers: {} }) }));
+  const ask = (ctx: Context & { session: S }) => {
+    const q = asked[ctx.session.i];
+    if (!q) return ctx.reply(citizen.thankYou.replace('{unitName}', 'PC06'));
+    const options = citizen.optionsOf.get(q.id)!;
+    return ctx.reply(q.text, Markup.inlineKeyboard(options.map((o, n) => [Markup.button.callback(o.label, `${ctx.session.i}:${n + 1}`)])));
+  };
+  bot.start(async (ctx) => {
+    ctx.session.i = 0;
+    ctx.session.answers = {};
+    await ask(ctx);
+  });
+  bot.on('callback_query', async (ctx) => {
+    const [i, n] = (ctx.callbackQuery as { data: string }).data.split(':').map(Number) as [number, number];
+    await ctx.answerCbQuery();
+    if (i !== ctx.session.i) return;
+    const q = asked[i]!;
+    const option = citizen.optionsOf.get(q.id)![n - 1]!;
+    ctx.session.answers[q.id] = option.value;
+    await ctx.editMessageText(`${(ctx.callbackQuery.message as { text: string }).text}\n\n✅ ${option.label}`);
+    ctx.session.i++;
+    await ask(ctx);
+  });
+  const app = express();
+  app.use(await bot.createWebhook({ domain: 'bench.local', path: '/webhooks/telegram', secret_token: SECRET }));
+  const server = app.listen(0);
+  await new Promise((r) => server.once('listening', r));
+  return { port: (server.address() as { port: number }).port, starts: Array.from({ length: users }, (_, i) => `b${i}`), report: async () => ({}) };
+}
+
+// Counts the commands this process sends to Redis (each a round trip or part of a pipeline), BullMQ's included.
+let redisCalls = 0;
+const sendCommand = Redis.prototype.sendCommand;
+Redis.prototype.sendCommand = function (this: Redis, ...args: Parameters<typeof sendCommand>) {
+  redisCalls++;
+  return sendCommand.apply(this, args);
+};
+
+if (process.argv[2]) {
+  const ready = await (process.argv[2] === 'ours' ? ours() : baseline());
+  const cpu0 = process.cpuUsage();
+  const calls0 = redisCalls;
+  process.send!({ port: ready.port, starts: ready.starts });
+  process.on('message', async (m) => {
+    if (m !== 'report') return;
+    const cpu = process.cpuUsage(cpu0);
+    const extra = { cpuMs: (cpu.user + cpu.system) / 1000, redisCalls: redisCalls - calls0, ...(await ready.report()) };
+    (globalThis as { gc?: () => void }).gc?.();
+    process.send!({ heapMb: process.memoryUsage().heapUsed / 1048576, rssMb: process.memoryUsage().rss / 1048576, ...extra }, () => process.exit(0));
+  });
+}

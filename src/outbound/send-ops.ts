@@ -1,0 +1,74 @@
+// The one send loop, used both right after a webhook (replies) and by the
+// outbound queue worker (bursts we start, and replies that had to wait).
+// Ops go out in order; ops the channel marks concurrent (Telegram edits of an
+// answered question) run alongside the next ones instead of before them.
+import { type ChannelAdapter, TransientSendError } from '../channels/channel.js';
+import type { Logger } from '../log.js';
+import type { SendLimiter } from './rate-limit.js';
+
+export type SendStop =
+  | { kind: 'done' }
+  | { kind: 'unreachable' }
+  /** Stop here and send ops[from..] again at `untilMs` (pacing or the platform's retry_after). */
+  | { kind: 'defer'; from: number; untilMs: number }
+  /** A transient failure at ops[from]: retry ops[from..] with backoff. */
+  | { kind: 'failed'; from: number; error: Error };
+
+export interface SendTarget {
+  chat: string;
+  /** Paced: sends we start; unpaced: replies to the respondent's own input. */
+  paced: boolean;
+  adapter: ChannelAdapter<unknown>;
+  limiter: SendLimiter;
+  log: Logger;
+  /** Waits up to this long are slept through; longer ones defer. */
+  maxInlineWaitMs: number;
+}
+
+export async function sendOps(t: SendTarget, ops: readonly unknown[], from = 0): Promise<SendStop> {
+  const background: Promise<void>[] = [];
+  try {
+    for (let i = from; i < ops.length; i++) {
+      const op = ops[i];
+      if (t.adapter.concurrent(op)) {
+        // Cosmetic (an edit of the answered question): not paced, and a failure is logged, never retried.
+        background.push(
+          t.adapter.send(t.chat, op).then(
+            (r) => void (r.ok || t.log.debug({ reason: 'kind' in r ? r.kind : '' }, 'concurrent op not applied')),
+            (err: Error) => t.log.debug({ err: err.message }, 'concurrent op failed'),
+          ),
+        );
+        continue;
+      }
+      for (;;) {
+        const wait = await t.limiter.take(t.chat, t.paced);
+        if (wait === -1) return { kind: 'unreachable' };
+        if (wait === 0) break;
+        if (wait > t.maxInlineWaitMs) return { kind: 'defer', from: i, untilMs: Date.now() + wait };
+        await new Promise((r) => setTimeout(r, wait));
+      }
+      let result: Awaited<ReturnType<ChannelAdapter<unknown>['send']>>;
+      try {
+        result = await t.adapter.send(t.chat, op);
+      } catch (err) {
+        if (err instanceof TransientSendError) return { kind: 'failed', from: i, error: err };
+        throw err;
+      }
+      if (result.ok) continue;
+      if (result.kind === 'retry_after') {
+        t.log.warn({ retryAfterMs: result.ms }, 'rate limited by the platform');
+        await t.limiter.pause(t.chat, Date.now() + result.ms);
+        return { kind: 'defer', from: i, untilMs: Date.now() + result.ms };
+      }
+      if (result.kind === 'unreachable') {
+        t.log.info({ reason: result.reason }, 'chat unreachable; no further sends');
+        await t.limiter.markUnreachable(t.chat);
+        return { kind: 'unreachable' };
+      }
+      t.log.warn({ reason: result.reason }, 'operation skipped');
+    }
+    return { kind: 'done' };
+  } finally {
+    await Promise.all(background);
+  }
+}
