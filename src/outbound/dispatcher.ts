@@ -15,6 +15,8 @@ type Channel = 'telegram' | 'zalo';
 
 export class Dispatcher {
   private readonly serial = new KeyedSerializer();
+  /** Chats whose replies had to wait (429, network): later replies queue behind them, in order. */
+  private readonly heldUntil = new Map<string, number>();
 
   constructor(
     private readonly adapters: Partial<Record<Channel, ChannelAdapter<unknown>>>,
@@ -37,10 +39,20 @@ export class Dispatcher {
     // Starts on the next turn of the event loop: the webhook's answer is written first.
     const task = this.serial.run(`${channel}:${chat}`, async () => {
       await new Promise((r) => setImmediate(r));
+      const key = `${channel}:${chat}`;
+      const held = this.heldUntil.get(key) ?? 0;
+      if (held > Date.now()) {
+        // Queue behind the reply that is waiting, one millisecond later, so the order holds.
+        this.heldUntil.set(key, held + 1);
+        await this.queues.addOutbound({ channel, chat, reply: true, ops: ops as never }, held + 1 - Date.now());
+        return;
+      }
+      this.heldUntil.delete(key);
       const stop = await sendOps({ chat, paced: false, adapter, limiter, log: this.log, maxInlineWaitMs: 500 }, ops);
       if (stop.kind === 'defer' || stop.kind === 'failed') {
-        const delay = stop.kind === 'defer' ? Math.max(0, stop.untilMs - Date.now()) : 1_000;
-        await this.queues.addOutbound({ channel, chat, reply: true, ops: ops as never, done: stop.from }, delay);
+        const until = stop.kind === 'defer' ? stop.untilMs : Date.now() + 1_000;
+        this.heldUntil.set(key, until);
+        await this.queues.addOutbound({ channel, chat, reply: true, ops: ops as never, done: stop.from }, Math.max(0, until - Date.now()));
       }
     });
     this.background.run(`reply to ${channel}`, task);

@@ -208,6 +208,25 @@ describe('Telegram: what a respondent sees in edge cases', () => {
   });
 });
 
+describe('Telegram outages', () => {
+  it('a 5xx is retried with backoff, and a later reply waits behind it', async () => {
+    const u = newUser();
+    const inv = await invite('RETRY-1');
+    await u.send(`/start ${inv.token}`);
+    await u.waitForText('Kính chào');
+    emu.failures.set(u.chatId, [{ code: 502, description: 'Bad Gateway' }]);
+    await u.tap(1);
+    // The respondent, seeing nothing yet, asks for help: that reply must come after the question it follows.
+    await u.send('/help');
+    await u.waitForText('Hướng dẫn', 0, 15_000);
+    const texts = u.messages().map((m) => m.text);
+    const question = texts.findIndex((t) => t.includes('Ông/bà thực hiện thủ tục'));
+    expect(question).toBeGreaterThan(0);
+    expect(texts.findIndex((t) => t.startsWith('Hướng dẫn'))).toBeGreaterThan(question);
+    expect(emu.callsOf('sendMessage', u.chatId).length).toBe(4); // first question, failed try, retry, help
+  }, 30_000);
+});
+
 describe('Telegram under load', () => {
   it('50 concurrent conversations complete with all answers intact', async () => {
     const users = await Promise.all(
