@@ -1,0 +1,63 @@
+// Flow versions stay immutable once used; report counters can be recomputed and repaired.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InboundEvent } from '../../src/conversations/runner.js';
+import { checkFlowVersions } from '../../src/invitations/seed.js';
+import { checkCounters } from '../../src/responses/counters.js';
+import { projectRoot } from '../../src/services/paths.js';
+import { eventually, startTestService, type TestService } from '../helpers/context.js';
+
+let t: TestService;
+beforeAll(async () => {
+  t = await startTestService({ name: 'integrity', listen: false });
+});
+afterAll(() => t.close());
+
+async function completeSurvey(caseCode: string, level: string) {
+  const { view } = await t.service.invitations.create({ caseCode, unit: 'PA08', field: 'xnc', respondentType: 'citizen' }, { keyId: 't', role: 'admin' });
+  const ev = (rest: Record<string, unknown>) => ({ channel: 'web', userKey: `u-${caseCode}`, ...rest }) as InboundEvent;
+  await t.service.runner.handle(ev({ kind: 'start', token: view.token }));
+  for (const text of ['1', ...Array(14).fill(level), '2', '2', level, '/skip']) await t.service.runner.handle(ev({ kind: 'text', text }));
+  await eventually(() => t.service.db.models.Response.findOne({ invitationId: view.id, countersApplied: true }).lean(), 'the response');
+}
+
+describe('report counters', () => {
+  it('agree with the responses, and a damaged counter is found and repaired', async () => {
+    await completeSurvey('CNT-1', '4');
+    await completeSurvey('CNT-2', '5');
+    const { Counter } = t.service.db.models;
+    expect(await checkCounters(t.service.db.models, 'soc-trang-2024')).toEqual({ rows: 34, mismatches: [] }); // consent, type, 2 observations shared; 14 items and overall twice
+    expect((await Counter.findById('soc-trang-2024|PA08|xnc|overall|4').lean())!.n).toBe(1);
+
+    await Counter.updateOne({ _id: 'soc-trang-2024|PA08|xnc|overall|4' }, { $inc: { n: 5 } });
+    await Counter.deleteOne({ _id: 'soc-trang-2024|PA08|xnc|overall|5' });
+    const broken = await checkCounters(t.service.db.models, 'soc-trang-2024', true);
+    expect(broken.mismatches).toEqual([
+      { id: 'soc-trang-2024|PA08|xnc|overall|4', expected: 1, actual: 6 },
+      { id: 'soc-trang-2024|PA08|xnc|overall|5', expected: 1, actual: 0 },
+    ]);
+    expect((await checkCounters(t.service.db.models, 'soc-trang-2024')).mismatches).toEqual([]);
+  });
+});
+
+describe('flow versions', () => {
+  it('refuse to start when a used flow version was edited', async () => {
+    const { FlowVersion } = t.service.db.models;
+    await eventually(() => FlowVersion.findById('citizen-satisfaction@1').lean(), 'the flow version recorded at completion');
+    await expect(checkFlowVersions(t.service.db.models, t.service.flows)).resolves.toBeUndefined();
+    await FlowVersion.updateOne({ _id: 'citizen-satisfaction@1' }, { $set: { hash: 'something-else' } });
+    await expect(checkFlowVersions(t.service.db.models, t.service.flows)).rejects.toThrow(
+      /citizen-satisfaction@1: .*flows\/citizen-satisfaction\.v1\.yaml changed after responses referenced it; add a new version file instead/,
+    );
+  });
+
+  it('npm run flows:check validates every flow and campaign', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [join(projectRoot, 'dist/scripts/flows-check.js')]);
+    expect(stdout).toContain('ok  citizen-satisfaction@1  26 questions');
+    expect(stdout).toContain('ok  agency-opinion@1');
+    expect(stdout).toContain('ok  post-audit@1');
+    expect(stdout).toContain('ok  campaign soc-trang-2024: 15 units, 8 fields');
+  });
+});
