@@ -192,7 +192,7 @@ export class ConversationRunner {
         ];
         return { conversation: { ...conv, offer: start }, outputs, events: [] };
       }
-      return this.begin(conv, start, now);
+      return this.begin(start, now);
     }
 
     if (conv.offer) {
@@ -204,12 +204,13 @@ export class ConversationRunner {
             : undefined;
       if (choice === 'new') {
         const stopped = s ? step(this.deps.flows.get(s.flow), s, { type: 'expire' }, now) : undefined;
-        const d = this.begin({ s: stopped?.session }, conv.offer, now);
+        const d = this.begin(conv.offer, now);
         return { ...d, events: [...(stopped?.events ?? []), ...d.events] };
       }
       if (choice === 'keep' && s) return this.run({ s }, s, { type: 'resume' }, now, [RUNNER_MSG.resume]);
     } else if (ev.kind === 'choice' && ev.seq === SWITCH_SEQ) {
-      return say(RUNNER_MSG.resume);
+      // An old "which survey" button: carry on with the current one.
+      return s?.status === 'active' ? this.run(conv, s, { type: 'resume' }, now, [RUNNER_MSG.resume]) : say(RUNNER_MSG.howToStart);
     }
 
     if (!s) return say(RUNNER_MSG.howToStart);
@@ -218,7 +219,7 @@ export class ConversationRunner {
     return this.run({ s }, s, input, now);
   }
 
-  private begin(_conv: Conversation, start: SurveyStart, now: number): Decision {
+  private begin(start: SurveyStart, now: number): Decision {
     const r = startSession(this.deps.flows.get(start.flow), start.ref, start.ctx, now);
     return { conversation: { s: r.session }, outputs: r.outputs, events: r.events, opened: start.ref };
   }
