@@ -36,6 +36,7 @@ async function main() {
     const ids = await seedCampaigns(service.db.models, service.flows, join(projectRoot, 'campaigns'));
     log.info({ campaigns: ids }, 'empty database: seeded campaigns');
   }
+  await service.applyCampaign();
 
   if (config.role !== 'web') service.startWorkers();
   if (config.role !== 'worker') {

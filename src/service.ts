@@ -62,11 +62,19 @@ export class Service {
     readonly queues: Queues,
     readonly invitations: InvitationService,
     readonly flows: FlowRegistry,
+    private readonly store: ConversationStore,
     private readonly background: BackgroundTasks,
     private readonly startWorkersFn: () => Worker[],
     private readonly webhooks: Map<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>>,
     private readonly log: Logger,
   ) {}
+
+  /** Applies the running campaign's settings that live outside MongoDB (the conversation TTL). */
+  async applyCampaign(): Promise<void> {
+    const campaign = await this.invitations.currentCampaign();
+    this.store.sessionTtlMs = campaign.sessionTtlDays * 86_400_000;
+    this.log.info({ campaign: campaign.id, sessionTtlDays: campaign.sessionTtlDays }, 'running campaign');
+  }
 
   startWorkers() {
     this.workers = this.startWorkersFn();
@@ -237,5 +245,5 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   app.use(errorHandler(log));
 
   const workerDeps = { redisUrl: o.redisUrl, prefix, models: db.models, flows, adapters, limiters, log, runner, invitations };
-  return new Service(app, runner, db, redis, queues, invitations, flows, background, () => startWorkers(workerDeps), webhooks, log);
+  return new Service(app, runner, db, redis, queues, invitations, flows, store, background, () => startWorkers(workerDeps), webhooks, log);
 }

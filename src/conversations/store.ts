@@ -50,6 +50,8 @@ export class ConversationStore {
   private readonly cacheSize: number;
   /** Map order is recency: a hit is moved to the end, the oldest entry is evicted. */
   private readonly cache = new Map<string, Versioned>();
+  /** How long an idle conversation is kept (the campaign's setting; see Service.applyCampaign). */
+  sessionTtlMs: number;
 
   constructor(
     redis: Redis,
@@ -62,6 +64,7 @@ export class ConversationStore {
     this.redis = redis as Redis & Scripts;
     this.dedupeTtlMs = opts.dedupeTtlMs ?? 24 * 3600_000;
     this.cacheSize = opts.cacheSize ?? 10_000;
+    this.sessionTtlMs = opts.sessionTtlMs;
   }
 
   private key(conv: string) {
@@ -92,7 +95,7 @@ export class ConversationStore {
    * before (marking it seen). Otherwise says why: a duplicate event, or a newer
    * conversation written by another process (returned, to recompute on).
    */
-  async save(conv: string, expected: number, conversation: Conversation, eventId?: string, ttlMs = this.opts.sessionTtlMs): Promise<SaveResult> {
+  async save(conv: string, expected: number, conversation: Conversation, eventId?: string, ttlMs = this.sessionTtlMs): Promise<SaveResult> {
     const [code, version, data] = await this.redis.convSave(
       this.key(conv),
       this.dedupeKey(eventId),

@@ -39,6 +39,7 @@ describe('the service process', () => {
     }
     expect(ready, log).toBe(200);
     expect(log).toContain('seeded campaigns');
+    expect(log).toMatch(/"campaign":"soc-trang-2024","sessionTtlDays":7,"msg":"running campaign"/);
     expect(log).not.toContain('started local'); // REDIS_URL and MONGODB_URI given: it starts nothing
 
     // On an empty database it serves the seeded 2024 campaign.
