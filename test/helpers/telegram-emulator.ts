@@ -32,6 +32,8 @@ export class TelegramEmulator extends EventEmitter {
   private server?: Server;
   private nextMessageId = 1000;
   private nextUpdateId = 1;
+  /** What setWebhook registered. */
+  webhook?: { url: string; secret: string; allowedUpdates: string[] };
   apiRoot = '';
 
   async start(): Promise<this> {
@@ -70,6 +72,10 @@ export class TelegramEmulator extends EventEmitter {
       case 'getMe':
         return { ok: true, result: { id: 1, is_bot: true, username: 'tthc_test_bot' } };
       case 'setWebhook':
+        this.webhook = { url: String(p.url), secret: String(p.secret_token ?? ''), allowedUpdates: (p.allowed_updates as string[]) ?? [] };
+        return { ok: true, result: true };
+      case 'getWebhookInfo':
+        return { ok: true, result: { url: this.webhook?.url ?? '', has_custom_certificate: false, pending_update_count: 0 } };
       case 'answerCallbackQuery':
         return { ok: true, result: true };
       case 'sendMessage': {

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { InboundEvent } from '../../src/conversations/runner.js';
 import { type ServiceHandle, startMongo, startRedis } from '../../src/services/local.js';
-import { api, eventually, startTestService, type TestService } from '../helpers/context.js';
+import { api, eventually, startTestService, TEST_SECRET, type TestService } from '../helpers/context.js';
+import { TelegramEmulator, TelegramUser } from '../helpers/telegram-emulator.js';
 import { freePort } from '../helpers/ports.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -43,6 +44,33 @@ describe('MongoDB outage at completion', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(await Response.countDocuments({ invitationId: view.id })).toBe(1);
   }, 90_000);
+});
+
+describe('Telegram webhook while Redis is down', () => {
+  it('answers 503 so Telegram retries, applies nothing, and the retry works once Redis is back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tthc-redis-'));
+    const port = await freePort();
+    let redis = await startRedis({ port, dir });
+    cleanups.push(() => redis.stop());
+    const emu = await new TelegramEmulator().start();
+    cleanups.push(() => emu.stop());
+    const t = await startTestService({ name: 'tg_redis_down', redisUrl: redis.url, telegramApiRoot: emu.apiRoot });
+    cleanups.push(() => t.close());
+    const { view } = await t.service.invitations.create({ caseCode: 'DOWN-1', unit: 'PC07', field: 'pccc' }, { keyId: 't', role: 'admin' });
+    const u = new TelegramUser(emu, { url: `${t.baseUrl}/webhooks/telegram`, secret: TEST_SECRET }, 4242);
+
+    await redis.stop();
+    const down = await u.send(`/start ${view.token}`, 77);
+    expect(down.status).toBe(503);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(u.messages()).toEqual([]);
+
+    redis = await startRedis({ port, dir });
+    // Telegram redelivers the same update.
+    await eventually(async () => (await u.send(`/start ${view.token}`, 77)).status === 200, 'the redelivery accepted', 20_000);
+    await u.waitForText('Kính chào');
+    expect(u.messages().filter((m) => m.text.includes('Kính chào'))).toHaveLength(1);
+  }, 60_000);
 });
 
 describe('readiness', () => {
