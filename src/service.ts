@@ -107,7 +107,8 @@ export class Service {
       });
     }
     await this.background.drain();
-    await Promise.all(this.workers.map((w) => w.close()));
+    // Workers finish their active jobs; with Redis down that would never end, so it is bounded.
+    await Promise.all(this.workers.map((w) => Promise.race([w.close().catch(() => {}), new Promise((r) => setTimeout(r, 5_000).unref())])));
     await this.queues.close();
     this.redis.disconnect();
     await this.db.close();

@@ -93,8 +93,21 @@ export class Queues {
     return this.followUps.upsertJobScheduler('expiry-sweep', { every: 600_000 }, { name: 'sweep', data: {} });
   }
 
+  /** Closes the queues; with Redis down (close would wait for it), drops their connections after 2 s. */
   async close() {
-    await Promise.all(this.all().map((q) => q.close()));
+    await Promise.all(
+      this.all().map(async (q) => {
+        const closed = await Promise.race([
+          q.close().then(
+            () => true,
+            () => false,
+          ),
+          new Promise<false>((r) => setTimeout(() => r(false), 2_000).unref()),
+        ]);
+        // BullMQ's disconnect also waits for Redis: start it, do not wait for it.
+        if (!closed) void q.disconnect().catch(() => {});
+      }),
+    );
   }
 }
 

@@ -7,8 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { InboundEvent } from '../../src/conversations/runner.js';
 import { type ServiceHandle, startMongo, startRedis } from '../../src/services/local.js';
 import { api, eventually, startTestService, TEST_SECRET, type TestService } from '../helpers/context.js';
-import { TelegramEmulator, TelegramUser } from '../helpers/telegram-emulator.js';
 import { freePort } from '../helpers/ports.js';
+import { TelegramEmulator, TelegramUser } from '../helpers/telegram-emulator.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterAll(async () => {
@@ -95,4 +95,17 @@ describe('readiness', () => {
     redis = await startRedis({ port, dir });
     await eventually(async () => (await api(t.baseUrl, undefined, 'GET', '/readyz')).status === 200, 'readyz 200 again', 20_000);
   }, 60_000);
+
+  it('shuts down within 10 s even while Redis is down', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tthc-redis-'));
+    const port = await freePort();
+    const redis = await startRedis({ port, dir });
+    cleanups.push(() => redis.stop());
+    const t = await startTestService({ name: 'close_down', redisUrl: redis.url });
+    await t.service.db.conn.dropDatabase();
+    await redis.stop();
+    const t0 = Date.now();
+    await t.service.close();
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  }, 30_000);
 });

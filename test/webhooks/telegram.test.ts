@@ -213,9 +213,17 @@ describe('npm run telegram:set-webhook', () => {
     const { execFile } = await import('node:child_process');
     const { join } = await import('node:path');
     const { projectRoot } = await import('../../src/services/paths.js');
-    const env = { ...process.env, TELEGRAM_BOT_TOKEN: '123456:TEST-token', TELEGRAM_WEBHOOK_SECRET: 'hook_secret-1', TELEGRAM_API_ROOT: emu.apiRoot, PUBLIC_BASE_URL: 'https://survey.example.vn' };
+    const env = {
+      ...process.env,
+      TELEGRAM_BOT_TOKEN: '123456:TEST-token',
+      TELEGRAM_WEBHOOK_SECRET: 'hook_secret-1',
+      TELEGRAM_API_ROOT: emu.apiRoot,
+      PUBLIC_BASE_URL: 'https://survey.example.vn',
+    };
     const out = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, [join(projectRoot, 'dist/scripts/telegram-set-webhook.js')], { env }, (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout))),
+      execFile(process.execPath, [join(projectRoot, 'dist/scripts/telegram-set-webhook.js')], { env }, (err, stdout, stderr) =>
+        err ? reject(new Error(stderr)) : resolve(stdout),
+      ),
     );
     expect(out).toContain('webhook set: https://survey.example.vn/webhooks/telegram');
     expect(emu.webhook).toEqual({ url: 'https://survey.example.vn/webhooks/telegram', secret: 'hook_secret-1', allowedUpdates: ['message', 'callback_query'] });
