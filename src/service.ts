@@ -219,7 +219,6 @@ export async function createService(o: ServiceOptions): Promise<Service> {
 
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', true);
   app.use(
     healthRoutes(
       [
@@ -243,6 +242,9 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   app.use('/api/admin', express.json({ limit: '1mb' }), adminRoutes({ models: db.models, flows, invitations, auth }));
   app.use('/api', express.json({ limit: '100kb' }), apiRoutes({ invitations, models: db.models, auth }));
   app.use(landingRoutes(invitations), officerRoutes());
+  app.use(() => {
+    throw new HttpError(404, 'not_found', 'no such route');
+  });
   app.use(errorHandler(log));
 
   const workerDeps = { redisUrl: o.redisUrl, prefix, models: db.models, flows, adapters, limiters, log, runner, invitations };

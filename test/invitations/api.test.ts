@@ -27,6 +27,16 @@ describe('API keys', () => {
   });
 });
 
+describe('unknown routes', () => {
+  it('answer 404 in the JSON error shape', async () => {
+    for (const path of ['/nope', '/api/nope', '/webhooks/zalo']) {
+      const r = await api(t.baseUrl, admin, 'GET', path);
+      expect(r.status, path).toBe(404);
+      expect(r.body.error.code, path).toMatch(/not_found|channel_disabled/);
+    }
+  });
+});
+
 describe('GET /api/campaigns/current', () => {
   it('lists the running campaign units and fields with names', async () => {
     const r = await api(t.baseUrl, pc06, 'GET', '/api/campaigns/current');
