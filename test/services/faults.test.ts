@@ -15,12 +15,24 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => {});
 });
 
+/** A server of this test only, on a free port, that it stops and starts again with the same data. */
+async function privateServer(start: typeof startRedis | typeof startMongo, kind: string) {
+  const dir = mkdtempSync(join(tmpdir(), `tthc-${kind}-`));
+  const port = await freePort();
+  let handle: ServiceHandle = await start({ port, dir });
+  cleanups.push(() => handle.stop());
+  return {
+    url: handle.url,
+    stop: () => handle.stop(),
+    restart: async () => {
+      handle = await start({ port, dir });
+    },
+  };
+}
+
 describe('MongoDB outage at completion', () => {
   it('thanks the respondent at once and writes exactly one response when MongoDB is back', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tthc-mongo-'));
-    const port = await freePort();
-    let mongo: ServiceHandle = await startMongo({ port, dir });
-    cleanups.push(() => mongo.stop());
+    const mongo = await privateServer(startMongo, 'mongo');
     const t: TestService = await startTestService({ name: 'mongo_outage', mongoUrl: `${mongo.url}/outage`, listen: false });
     cleanups.push(() => t.close());
 
@@ -38,7 +50,7 @@ describe('MongoDB outage at completion', () => {
     const job = await t.service.queues.completion.getJob(`complete-${view.id}`);
     expect(await job!.getState()).not.toBe('completed');
 
-    mongo = await startMongo({ port, dir });
+    await mongo.restart();
     const { Response } = t.service.db.models;
     await eventually(async () => (await Response.countDocuments({ invitationId: view.id })) === 1, 'the response after MongoDB returned', 60_000);
     await new Promise((r) => setTimeout(r, 500));
@@ -48,10 +60,7 @@ describe('MongoDB outage at completion', () => {
 
 describe('Telegram webhook while Redis is down', () => {
   it('answers 503 so Telegram retries, applies nothing, and the retry works once Redis is back', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tthc-redis-'));
-    const port = await freePort();
-    let redis = await startRedis({ port, dir });
-    cleanups.push(() => redis.stop());
+    const redis = await privateServer(startRedis, 'redis');
     const emu = await new TelegramEmulator().start();
     cleanups.push(() => emu.stop());
     const t = await startTestService({ name: 'tg_redis_down', redisUrl: redis.url, telegramApiRoot: emu.apiRoot });
@@ -65,7 +74,7 @@ describe('Telegram webhook while Redis is down', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(u.messages()).toEqual([]);
 
-    redis = await startRedis({ port, dir });
+    await redis.restart();
     // Telegram redelivers the same update.
     await eventually(async () => (await u.send(`/start ${view.token}`, 77)).status === 200, 'the redelivery accepted', 20_000);
     await u.waitForText('Kính chào');
@@ -75,10 +84,7 @@ describe('Telegram webhook while Redis is down', () => {
 
 describe('readiness', () => {
   it('goes 503 naming Redis when it stops, and back to 200 when it returns', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tthc-redis-'));
-    const port = await freePort();
-    let redis = await startRedis({ port, dir });
-    cleanups.push(() => redis.stop());
+    const redis = await privateServer(startRedis, 'redis');
     const t = await startTestService({ name: 'ready', redisUrl: redis.url, workers: false });
     cleanups.push(() => t.close());
 
@@ -92,15 +98,12 @@ describe('readiness', () => {
     expect(down.body.checks).toMatchObject({ mongodb: 'ok' });
     expect((await api(t.baseUrl, undefined, 'GET', '/healthz')).status).toBe(200);
 
-    redis = await startRedis({ port, dir });
+    await redis.restart();
     await eventually(async () => (await api(t.baseUrl, undefined, 'GET', '/readyz')).status === 200, 'readyz 200 again', 20_000);
   }, 60_000);
 
   it('shuts down within 10 s even while Redis is down', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tthc-redis-'));
-    const port = await freePort();
-    const redis = await startRedis({ port, dir });
-    cleanups.push(() => redis.stop());
+    const redis = await privateServer(startRedis, 'redis');
     const t = await startTestService({ name: 'close_down', redisUrl: redis.url });
     await t.service.db.conn.dropDatabase();
     await redis.stop();
