@@ -28,6 +28,7 @@ import { GuessLimiter } from './invitations/guess-limit.js';
 import { reminderTimes } from './invitations/schedule.js';
 import { InvitationService } from './invitations/service.js';
 import type { Logger } from './log.js';
+import { ChatLock } from './outbound/chat-lock.js';
 import { Dispatcher } from './outbound/dispatcher.js';
 import { SendLimiter } from './outbound/rate-limit.js';
 import { Queues, startWorkers } from './queues/index.js';
@@ -247,6 +248,7 @@ export async function createService(o: ServiceOptions): Promise<Service> {
   });
   app.use(errorHandler(log));
 
-  const workerDeps = { redisUrl: o.redisUrl, prefix, models: db.models, flows, adapters, limiters, log, runner, invitations };
+  const locks = new ChatLock(redis, prefix);
+  const workerDeps = { redisUrl: o.redisUrl, prefix, models: db.models, flows, adapters, limiters, locks, log, runner, invitations };
   return new Service(app, runner, db, redis, queues, invitations, flows, store, background, () => startWorkers(workerDeps), webhooks, log);
 }

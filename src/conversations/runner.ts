@@ -93,6 +93,10 @@ export class ConversationRunner {
     let opening: OpenResult | undefined;
     let cur = await store.read(key);
     for (let attempt = 0; attempt < (this.deps.maxAttempts ?? 20); attempt++) {
+      if (opening === undefined && ev.eventId && this.mayOpen(ev) && (await store.seen(ev.eventId))) {
+        // Opening an invitation counts wrong codes before the save: a redelivery must not count again.
+        return { duplicate: true, outputs: [], events: [] };
+      }
       opening ??= await this.opening(ev, cur.conversation);
       const d = this.decide(cur.conversation, ev, opening, now());
       const saved = await store.save(key, cur.version, d.conversation, ev.eventId);
@@ -150,6 +154,10 @@ export class ConversationRunner {
       }
       throw new ConflictError(`conversation ${key}: too many concurrent writers`);
     });
+  }
+
+  private mayOpen(ev: InboundEvent): boolean {
+    return (ev.kind === 'start' && !!ev.token) || (ev.kind === 'text' && normalizeCode(ev.text) !== undefined);
   }
 
   /** An invitation to open: a /start token, or a typed short code when not answering free text. */

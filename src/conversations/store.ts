@@ -114,6 +114,11 @@ export class ConversationStore {
     return { ok: true, version: code };
   }
 
+  /** Whether an event id was processed (only for events with side effects before the save). */
+  async seen(eventId: string): Promise<boolean> {
+    return (await this.redis.exists(this.dedupeKey(eventId))) === 1;
+  }
+
   /** Size in bytes of what is stored for a conversation (for the size budget test). */
   async sizeOf(conv: string): Promise<number> {
     const d = await this.redis.hget(this.key(conv), 'd');

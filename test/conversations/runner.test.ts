@@ -89,6 +89,16 @@ describe('conversation runner', () => {
     expect((await say(ok.code))[0]).toContain('nhập sai mã nhiều lần');
   });
 
+  it('a redelivered wrong code is not counted twice', async () => {
+    const user = 'u-redelivered';
+    for (let i = 0; i < 6; i++) {
+      const r = await t.service.runner.handle(web(user, { kind: 'text', text: 'CCCC-3333', eventId: 'same-update' }));
+      expect(r.duplicate).toBe(i > 0);
+    }
+    const next = await t.service.runner.handle(web(user, { kind: 'text', text: 'CCCC-3334', eventId: 'other-update' }));
+    expect(next.outputs[0]).toMatchObject({ text: expect.stringContaining('Mã khảo sát không đúng') });
+  });
+
   it('asks which survey to continue when a second invitation is opened mid-survey', async () => {
     const first = await invitation('RUN-5');
     const second = await invitation('RUN-6');

@@ -25,6 +25,8 @@ export class TelegramEmulator extends EventEmitter {
   readonly calls: ApiCall[] = [];
   /** Added to every API answer, to stand for the network between a server and Telegram. */
   latencyMs = 0;
+  /** Per chat, instead of latencyMs. */
+  readonly chatLatencyMs = new Map<number, number>();
   readonly messages = new Map<number, StoredMessage[]>();
   readonly blocked = new Set<number>();
   /** Per chat: the next sendMessage calls fail with these, in order. */
@@ -45,7 +47,8 @@ export class TelegramEmulator extends EventEmitter {
         res.end(JSON.stringify(payload));
       };
       if (!m) return reply(404, { ok: false, error_code: 404, description: 'Not Found' });
-      if (this.latencyMs) await new Promise((r) => setTimeout(r, this.latencyMs));
+      const latency = this.chatLatencyMs.get(Number(body.chat_id)) ?? this.latencyMs;
+      if (latency) await new Promise((r) => setTimeout(r, latency));
       const out = this.apply(m[2]!, body);
       reply(out.ok ? 200 : out.error_code, out);
     });

@@ -251,6 +251,26 @@ describe('Telegram outages', () => {
   }, 30_000);
 });
 
+describe('Telegram: queued sends of one chat', () => {
+  it('run one job at a time, in order, even with many worker slots', async () => {
+    const u = newUser();
+    emu.chatLatencyMs.set(u.chatId, 200);
+    const chat = String(u.chatId);
+    await t.service.queues.addOutbound({
+      channel: 'telegram',
+      chat,
+      reply: false,
+      ops: [
+        { m: 'send', text: 'A1' },
+        { m: 'send', text: 'A2' },
+      ],
+    });
+    await t.service.queues.addOutbound({ channel: 'telegram', chat, reply: false, ops: [{ m: 'send', text: 'B1' }] });
+    await u.waitFor((m) => m.length === 3, 'three messages', 15_000);
+    expect(u.messages().map((m) => m.text)).toEqual(['A1', 'A2', 'B1']);
+  });
+});
+
 describe('Telegram under load', () => {
   it('50 concurrent conversations complete with all answers intact', async () => {
     const users = await Promise.all(

@@ -1,0 +1,27 @@
+// One outbound job per chat at a time: the queue worker runs many jobs at once,
+// and two of one chat (a reply that waited, and the one queued behind it)
+// must not overtake each other.
+import type { Redis } from 'ioredis';
+
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+export class ChatLock {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    /** Longer than any job holds it; a crashed holder's lock expires. */
+    private readonly ttlMs = 60_000,
+  ) {}
+
+  private key(channel: string, chat: string) {
+    return `${this.prefix}outlock:${channel}:${chat}`;
+  }
+
+  async acquire(channel: string, chat: string, owner: string): Promise<boolean> {
+    return (await this.redis.set(this.key(channel, chat), owner, 'PX', this.ttlMs, 'NX')) === 'OK';
+  }
+
+  async release(channel: string, chat: string, owner: string): Promise<void> {
+    await this.redis.eval(RELEASE, 1, this.key(channel, chat), owner);
+  }
+}
