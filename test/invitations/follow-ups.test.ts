@@ -70,6 +70,17 @@ describe('reminders', () => {
     expect(u.messages().length).toBe(before);
   });
 
+  it('never come after the respondent stopped', async () => {
+    const { inv, u } = await openSurvey('REM-STOP');
+    await u.send('/stop');
+    await u.waitForText('Đã dừng khảo sát');
+    const before = u.messages().length;
+    await (await followUp(`remind-${inv.id}-0`)).promote();
+    await eventually(async () => (await t.service.queues.followUps.getJob(`remind-${inv.id}-0`))?.returnvalue === 'stale', 'the reminder to find nothing to do');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(u.messages().length).toBe(before);
+  });
+
   it('never come after a cancellation, which closes the survey', async () => {
     const { inv, u } = await openSurvey('REM-4');
     expect((await api(t.baseUrl, key, 'POST', `/api/invitations/${inv.id}/cancel`)).status).toBe(200);
