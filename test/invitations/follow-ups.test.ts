@@ -76,7 +76,10 @@ describe('reminders', () => {
     await u.waitForText('Đã dừng khảo sát');
     const before = u.messages().length;
     await (await followUp(`remind-${inv.id}-0`)).promote();
-    await eventually(async () => (await t.service.queues.followUps.getJob(`remind-${inv.id}-0`))?.returnvalue === 'stale', 'the reminder to find nothing to do');
+    await eventually(
+      async () => (await t.service.queues.followUps.getJob(`remind-${inv.id}-0`))?.returnvalue === 'stale',
+      'the reminder to find nothing to do',
+    );
     await new Promise((r) => setTimeout(r, 200));
     expect(u.messages().length).toBe(before);
   });
