@@ -1,7 +1,7 @@
 // Shared set-up of the command-line scripts: configuration, services, database.
 import { ConfigError, loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db.js';
-import { ensureLocalServices } from '../src/services/local.js';
+import { ensureLocalServices, localMongoUri } from '../src/services/local.js';
 
 export async function connectForCli() {
   let config: ReturnType<typeof loadConfig>;
@@ -15,7 +15,7 @@ export async function connectForCli() {
     throw err;
   }
   const local = await ensureLocalServices({ redis: false, mongo: !config.mongodbUri });
-  const db = await openDatabase(config.mongodbUri ?? `${local.mongo!.url}/tthc`);
+  const db = await openDatabase(config.mongodbUri ?? localMongoUri(local.mongo!));
   return { config, db };
 }
 

@@ -5,7 +5,7 @@ import { checkFlowVersions, seedCampaigns } from './invitations/seed.js';
 import { createLogger } from './log.js';
 import { resolveKeys } from './secrets.js';
 import { createService } from './service.js';
-import { ensureLocalServices, LocalServiceError } from './services/local.js';
+import { ensureLocalServices, LocalServiceError, localMongoUri } from './services/local.js';
 import { projectRoot } from './services/paths.js';
 
 const SHUTDOWN_LIMIT_MS = 10_000;
@@ -27,7 +27,7 @@ async function main() {
   for (const s of [local.redis, local.mongo])
     if (s) log.info({ service: s.name, kind: s.kind, url: s.url }, `${s.how} local ${s.name} (${s.kind}); data under .data/`);
   const redisUrl = config.redisUrl ?? local.redis!.url;
-  const mongoUrl = config.mongodbUri ?? `${local.mongo!.url}/tthc`;
+  const mongoUrl = config.mongodbUri ?? localMongoUri(local.mongo!);
 
   const keys = resolveKeys(config, (m) => log.warn(m));
   const service = await createService({ config, redisUrl, mongoUrl, log, ...keys });

@@ -168,7 +168,8 @@ export class ConversationRunner {
     const code = normalizeCode(ev.text);
     if (!code) return undefined;
     const s = conv.s;
-    const answeringText = s?.status === 'active' && this.deps.flows.get(s.flow).questions.find((q) => q.id === s.q)?.type === 'text';
+    const flow = s?.status === 'active' ? this.deps.flows.get(s.flow) : undefined;
+    const answeringText = flow?.questions[flow.indexOf.get(s!.q!)!]?.type === 'text';
     return answeringText ? undefined : this.deps.opener.open({ code }, who);
   }
 

@@ -29,10 +29,8 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     let status = 500;
     let code = 'internal';
     let message = 'internal error';
-    if (err instanceof HttpError || (err as { name?: string }).name === 'InvitationError') {
-      status = (err as HttpError).status;
-      code = (err as HttpError).code;
-      message = (err as Error).message;
+    if (err instanceof HttpError) {
+      ({ status, code, message } = err);
     } else if (e.type === 'entity.too.large') {
       [status, code, message] = [413, 'too_large', 'request body is larger than 1 MB'];
     } else if (e.type === 'entity.parse.failed' || e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {

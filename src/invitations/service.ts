@@ -6,6 +6,7 @@ import type { ChannelName } from '../conversations/conversation.js';
 import type { InvitationOpener, OpenResult } from '../conversations/runner.js';
 import { encrypt, pseudonym } from '../crypto.js';
 import type { Models } from '../db.js';
+import { HttpError } from '../http/errors.js';
 import type { Campaign } from './campaign.js';
 import { unitOf } from './campaign.js';
 import { newCode, newToken, TOKEN_PATTERN } from './codes.js';
@@ -13,14 +14,10 @@ import type { GuessLimiter } from './guess-limit.js';
 import type { InvitationDoc } from './models.js';
 
 /** A request the caller can fix: 400/404/409 with a message naming the field. */
-export class InvitationError extends Error {
+export class InvitationError extends HttpError {
   override name = 'InvitationError';
-  constructor(
-    readonly status: 400 | 403 | 404 | 409,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
+  constructor(status: 400 | 403 | 404 | 409, code: string, message: string) {
+    super(status, code, message);
   }
 }
 

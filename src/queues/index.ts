@@ -32,11 +32,7 @@ export class Queues {
   readonly outbound: Queue;
   readonly followUps: Queue;
 
-  constructor(
-    redisUrl: string,
-    readonly prefix: string,
-    onError: (err: Error) => void,
-  ) {
+  constructor(redisUrl: string, prefix: string, onError: (err: Error) => void) {
     const opts = { connection: connection(redisUrl, true), prefix: `${prefix}bull` };
     this.completion = new Queue(QUEUE.completion, opts);
     this.outbound = new Queue(QUEUE.outbound, opts);

@@ -13,7 +13,7 @@ export class PermanentJobError extends Error {
 export type PersistOutcome = 'created' | 'existed';
 
 export async function persistCompletion(models: Models, flows: FlowRegistry, job: CompletionJob): Promise<PersistOutcome> {
-  const { Response, Invitation, FlowVersion } = models;
+  const { Response, Invitation } = models;
   const inv = await Invitation.findById(job.ref).lean();
   if (!inv) throw new PermanentJobError(`completion for unknown invitation ${job.ref}`);
   const flow = flows.get(job.flow);
@@ -49,13 +49,24 @@ export async function persistCompletion(models: Models, flows: FlowRegistry, job
     outcome = 'existed';
   }
 
-  await FlowVersion.updateOne({ _id: flow.key }, { $setOnInsert: { hash: (flow as { hash?: string }).hash, firstUsedAt: new Date() } }, { upsert: true });
+  await recordFlowVersion(models, flow.key, flow.hash);
   await applyCounters(models, job.ref);
   await Invitation.updateOne(
     { _id: job.ref, status: { $in: ['created', 'opened'] } },
     { $set: { status: 'completed', completedAt: new Date(job.completedAt) } },
   );
   return outcome;
+}
+
+/** Flow versions this process already recorded, per database: one upsert per version, not per completion. */
+const recorded = new WeakMap<Models, Set<string>>();
+
+async function recordFlowVersion(models: Models, key: string, hash: string): Promise<void> {
+  let keys = recorded.get(models);
+  if (!keys) recorded.set(models, (keys = new Set()));
+  if (keys.has(key)) return;
+  await models.FlowVersion.updateOne({ _id: key }, { $setOnInsert: { hash, firstUsedAt: new Date() } }, { upsert: true });
+  keys.add(key);
 }
 
 /** Claims the response's counters, then adds them. A crash in between undercounts; `counters:check --fix` repairs it. */

@@ -232,6 +232,9 @@ export async function startMongo({ port, dir, say = () => {} }: StartOptions): P
   return handle('started', kind);
 }
 
+/** The database `npm start` and the scripts use on the local MongoDB-compatible server. */
+export const localMongoUri = (mongo: ServiceHandle) => `${mongo.url}/tthc`;
+
 /** The default local services of `npm start` / `npm test`, under .data/. */
 export async function ensureLocalServices(need: { redis: boolean; mongo: boolean }, say: Say = () => {}) {
   const result: { redis?: ServiceHandle; mongo?: ServiceHandle } = {};

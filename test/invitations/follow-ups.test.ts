@@ -1,6 +1,6 @@
 // Reminders and expiry with a controlled clock, through the real queues and the Telegram emulator.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, eventually, startTestService, type TestService } from '../helpers/context.js';
+import { api, eventually, startTestService, TEST_SECRET, type TestService } from '../helpers/context.js';
 import { TelegramEmulator, TelegramUser } from '../helpers/telegram-emulator.js';
 
 const vn = (iso: string) => Date.parse(`${iso}+07:00`);
@@ -22,13 +22,19 @@ afterAll(async () => {
 
 async function openSurvey(caseCode: string) {
   const inv = (await api(t.baseUrl, key, 'POST', '/api/invitations', { caseCode, unit: 'HKS', field: 'cu-tru', respondentType: 'citizen' })).body;
-  const u = new TelegramUser(emu, { url: `${t.baseUrl}/webhooks/telegram`, secret: 'test-webhook-secret_0123' }, chat++);
+  const u = new TelegramUser(emu, { url: `${t.baseUrl}/webhooks/telegram`, secret: TEST_SECRET }, chat++);
   await u.send(`/start ${inv.token}`);
   await u.waitForText('Kính chào');
   return { inv, u };
 }
 
 const followUp = (id: string) => eventually(() => t.service.queues.followUps.getJob(id), `job ${id}`);
+
+/** Runs a follow-up job now and waits until it reports `outcome`. */
+async function runFollowUp(id: string, outcome: 'reminded' | 'expired' | 'stale') {
+  await (await followUp(id)).promote();
+  await eventually(async () => (await t.service.queues.followUps.getJob(id))?.returnvalue === outcome, `${id} to end ${outcome}`);
+}
 
 describe('reminders', () => {
   it('are scheduled after 2 h and 24 h, with the quiet hours moved to 07:00', async () => {
@@ -61,11 +67,7 @@ describe('reminders', () => {
     }
     await u.waitForText('Xin chân thành cảm ơn');
     const before = u.messages().length;
-    await (await followUp(`remind-${inv.id}-1`)).promote();
-    await eventually(
-      async () => (await t.service.queues.followUps.getJob(`remind-${inv.id}-1`))?.returnvalue === 'stale',
-      'the reminder to find nothing to do',
-    );
+    await runFollowUp(`remind-${inv.id}-1`, 'stale');
     await new Promise((r) => setTimeout(r, 200));
     expect(u.messages().length).toBe(before);
   });
@@ -75,11 +77,7 @@ describe('reminders', () => {
     await u.send('/stop');
     await u.waitForText('Đã dừng khảo sát');
     const before = u.messages().length;
-    await (await followUp(`remind-${inv.id}-0`)).promote();
-    await eventually(
-      async () => (await t.service.queues.followUps.getJob(`remind-${inv.id}-0`))?.returnvalue === 'stale',
-      'the reminder to find nothing to do',
-    );
+    await runFollowUp(`remind-${inv.id}-0`, 'stale');
     await new Promise((r) => setTimeout(r, 200));
     expect(u.messages().length).toBe(before);
   });
@@ -88,8 +86,7 @@ describe('reminders', () => {
     const { inv, u } = await openSurvey('REM-4');
     expect((await api(t.baseUrl, key, 'POST', `/api/invitations/${inv.id}/cancel`)).status).toBe(200);
     const before = u.messages().length;
-    await (await followUp(`remind-${inv.id}-0`)).promote();
-    await eventually(async () => (await t.service.queues.followUps.getJob(`remind-${inv.id}-0`))?.returnvalue === 'expired', 'the job to close the survey');
+    await runFollowUp(`remind-${inv.id}-0`, 'expired');
     expect(u.messages().length).toBe(before);
     await u.tap(1);
     await u.waitForText('Khảo sát này đã dừng', before);
@@ -102,11 +99,10 @@ describe('expiry', () => {
     clock.t += 15 * 86_400_000;
     try {
       const before = u.messages().length;
-      await (await followUp(`expire-${inv.id}-0`)).promote();
-      await eventually(async () => (await api(t.baseUrl, key, 'GET', `/api/invitations/${inv.id}`)).body.status === 'expired', 'expired status');
-      await eventually(async () => (await t.service.queues.followUps.getJob(`expire-${inv.id}-0`))?.returnvalue === 'expired', 'the survey closed');
+      await runFollowUp(`expire-${inv.id}-0`, 'expired');
+      expect((await api(t.baseUrl, key, 'GET', `/api/invitations/${inv.id}`)).body.status).toBe('expired');
       expect(u.messages().length).toBe(before);
-      const w = new TelegramUser(emu, { url: `${t.baseUrl}/webhooks/telegram`, secret: 'test-webhook-secret_0123' }, chat++);
+      const w = new TelegramUser(emu, { url: `${t.baseUrl}/webhooks/telegram`, secret: TEST_SECRET }, chat++);
       await w.send(`/start ${inv.token}`);
       await w.waitForText('đã hết hạn');
     } finally {
