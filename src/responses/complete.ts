@@ -62,8 +62,8 @@ export async function persistCompletion(models: Models, flows: FlowRegistry, job
 const recorded = new WeakMap<Models, Set<string>>();
 
 async function recordFlowVersion(models: Models, key: string, hash: string): Promise<void> {
-  let keys = recorded.get(models);
-  if (!keys) recorded.set(models, (keys = new Set()));
+  const keys = recorded.get(models) ?? new Set<string>();
+  recorded.set(models, keys);
   if (keys.has(key)) return;
   await models.FlowVersion.updateOne({ _id: key }, { $setOnInsert: { hash, firstUsedAt: new Date() } }, { upsert: true });
   keys.add(key);
