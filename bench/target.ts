@@ -6,11 +6,12 @@ import express from 'express';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { type Context, Markup, session, Telegraf } from 'telegraf';
+import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import { ensureIndexes } from '../src/db.js';
 import { loadFlows } from '../src/engine/load.js';
 import { seedCampaigns } from '../src/invitations/seed.js';
-import { createService } from '../src/service.js';
-import { projectRoot } from '../src/services/paths.js';
+import { projectRoot } from '../src/local/paths.js';
 
 export const SECRET = 'bench-secret';
 export const TOKEN = '42:BENCH';
@@ -38,7 +39,7 @@ interface Ready {
 async function ours(): Promise<Ready> {
   const config = loadConfig({ TELEGRAM_BOT_TOKEN: TOKEN, TELEGRAM_WEBHOOK_SECRET: SECRET, TELEGRAM_API_ROOT: apiRoot, TELEGRAM_SEND_RATE: '100000' });
   const stamp = Date.now();
-  const service = await createService({
+  const service = await createApp({
     config,
     redisUrl,
     mongoUrl: env('BENCH_MONGO_URL'),
@@ -48,6 +49,7 @@ async function ours(): Promise<Ready> {
     encryptionKey: Buffer.alloc(32, 1),
     log: pino({ level: 'silent' }),
   });
+  await ensureIndexes(service.db.models);
   await seedCampaigns(service.db.models, service.flows, join(projectRoot, 'campaigns'));
   service.startWorkers();
   const { port } = await service.listen(0);

@@ -9,8 +9,8 @@
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { ensureLocalServices } from '../src/services/local.js';
-import { projectRoot } from '../src/services/paths.js';
+import { projectRoot } from '../src/local/paths.js';
+import { ensureLocalServices } from '../src/local/servers.js';
 import { type StoredMessage, TelegramEmulator, TelegramUser } from '../test/helpers/telegram-emulator.js';
 
 const USERS = Number(process.env.BENCH_USERS ?? 50);

@@ -1,7 +1,7 @@
 // Shared set-up of the command-line scripts: configuration, services, database.
 import { ConfigError, loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db.js';
-import { ensureLocalServices, localMongoUri } from '../src/services/local.js';
+import { ensureLocalServices, localMongoUri } from '../src/local/servers.js';
 
 export async function connectForCli() {
   let config: ReturnType<typeof loadConfig>;

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { loadFlows } from '../src/engine/load.js';
 import { loadCampaignFiles } from '../src/invitations/campaign.js';
-import { projectRoot } from '../src/services/paths.js';
+import { projectRoot } from '../src/local/paths.js';
 
 try {
   const flows = loadFlows(join(projectRoot, 'flows'));

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { loadFlows } from '../src/engine/load.js';
 import { seedCampaigns } from '../src/invitations/seed.js';
-import { projectRoot } from '../src/services/paths.js';
+import { projectRoot } from '../src/local/paths.js';
 import { connectForCli } from './cli.js';
 
 const { db } = await connectForCli();

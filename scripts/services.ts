@@ -1,5 +1,5 @@
 // npm run services:start | services:stop — the local Redis and MongoDB-compatible server under .data/.
-import { ensureLocalServices, stopLocalServices } from '../src/services/local.js';
+import { ensureLocalServices, stopLocalServices } from '../src/local/servers.js';
 
 const cmd = process.argv[2];
 if (cmd === 'start') {

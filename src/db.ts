@@ -16,22 +16,45 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** Connects and builds indexes. `dbName` overrides the URI's database (tests use one per file). */
+/** Connects (bounded by server selection). `dbName` overrides the URI's database (tests use one per file). Indexes: ensureIndexes. */
 export async function openDatabase(uri: string, dbName?: string): Promise<Database> {
   const conn = mongoose.createConnection(uri, {
     ...(dbName ? { dbName } : {}),
     serverSelectionTimeoutMS: 5_000,
+    // Bounded per process, so that all processes together stay under the local server's own pool.
+    maxPoolSize: 32,
     // Fail fast while MongoDB is down instead of buffering commands in memory.
     bufferCommands: false,
     autoIndex: false,
   });
   await conn.asPromise();
   const models = bindModels(conn);
-  await Promise.all(Object.values(models).map((m) => m.createIndexes()));
   return {
     conn,
     models,
     ping: async () => void (await conn.db!.admin().command({ ping: 1 })),
     close: () => conn.close(),
   };
+}
+
+/**
+ * Creates the indexes of every model, one at a time: the one explicit step
+ * that does it (main.ts before the workers start, `npm run db:indexes`, the
+ * tests once per database). Several processes creating every index at once
+ * jammed FerretDB's metadata lock; auto-indexing is off.
+ */
+export async function ensureIndexes(models: Models, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const model of Object.values(models)) {
+    const left = deadline - Date.now();
+    await Promise.race([
+      model.createIndexes(),
+      new Promise<never>((_, reject) =>
+        setTimeout(
+          () => reject(new Error(`creating the indexes of ${model.collection.name} took over ${timeoutMs} ms: is the database server hung?`)),
+          left,
+        ).unref(),
+      ),
+    ]);
+  }
 }

@@ -1,14 +1,36 @@
-// Composition root: reads the configuration once, ensures services, wires the rest.
+// Composition root: reads the configuration once, ensures services, wires the
+// rest. Every start-up step is bounded: a server that does not answer stops
+// the start with a message naming it, never a silent hang.
 import { join } from 'node:path';
+import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { ensureIndexes } from './db.js';
 import { checkFlowVersions, seedCampaigns } from './invitations/seed.js';
+import { projectRoot } from './local/paths.js';
+import { ensureLocalServices, LocalServiceError, localMongoUri } from './local/servers.js';
 import { createLogger } from './log.js';
 import { resolveKeys } from './secrets.js';
-import { createService } from './service.js';
-import { ensureLocalServices, LocalServiceError, localMongoUri } from './services/local.js';
-import { projectRoot } from './services/paths.js';
 
 const SHUTDOWN_LIMIT_MS = 10_000;
+const STEP_LIMIT_MS = 60_000;
+
+/** Runs a start-up step, or fails with what to do. */
+async function step<T>(what: string, hint: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new LocalServiceError(`start-up: ${what} did not finish within ${STEP_LIMIT_MS / 1000} s. ${hint}`)), STEP_LIMIT_MS);
+      }),
+    ]);
+  } catch (err) {
+    if (err instanceof LocalServiceError || err instanceof ConfigError) throw err;
+    throw new LocalServiceError(`start-up: ${what} failed: ${(err as Error).message}. ${hint}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 async function main() {
   let config: ReturnType<typeof loadConfig>;
@@ -25,22 +47,27 @@ async function main() {
 
   const local = await ensureLocalServices({ redis: !config.redisUrl, mongo: !config.mongodbUri }, (m) => log.info(m));
   for (const s of [local.redis, local.mongo])
-    if (s) log.info({ service: s.name, kind: s.kind, url: s.url }, `${s.how} local ${s.name} (${s.kind}); data under .data/`);
+    if (s) log.info({ service: s.name, kind: s.kind, url: s.url, data: s.dataDir }, `${s.how} local ${s.name} (${s.kind})`);
   const redisUrl = config.redisUrl ?? local.redis!.url;
   const mongoUrl = config.mongodbUri ?? localMongoUri(local.mongo!);
+  const mongoHint = config.mongodbUri
+    ? 'Check that the server of MONGODB_URI is up and answers.'
+    : 'The local database server may be hung: `npm run services:stop`, then start again.';
 
   const keys = resolveKeys(config, (m) => log.warn(m));
-  const service = await createService({ config, redisUrl, mongoUrl, log, ...keys });
-  await checkFlowVersions(service.db.models, service.flows);
-  if ((await service.db.models.Campaign.countDocuments()) === 0) {
-    const ids = await seedCampaigns(service.db.models, service.flows, join(projectRoot, 'campaigns'));
+  const app = await step('connecting to Redis and MongoDB', mongoHint, createApp({ config, redisUrl, mongoUrl, log, ...keys }));
+  const { models } = app.db;
+  if (config.role !== 'web') await step('creating the database indexes', mongoHint, ensureIndexes(models));
+  await step('checking flow versions', mongoHint, checkFlowVersions(models, app.flows));
+  if ((await step('reading campaigns', mongoHint, models.Campaign.countDocuments())) === 0) {
+    const ids = await step('seeding campaigns', mongoHint, seedCampaigns(models, app.flows, join(projectRoot, 'campaigns')));
     log.info({ campaigns: ids }, 'empty database: seeded campaigns');
   }
-  await service.applyCampaign();
+  await step('loading the running campaign', mongoHint, app.applyCampaign());
 
-  if (config.role !== 'web') service.startWorkers();
+  if (config.role !== 'web') app.startWorkers();
   if (config.role !== 'worker') {
-    const addr = await service.listen(config.port, config.host);
+    const addr = await app.listen(config.port, config.host);
     log.info({ role: config.role, port: addr.port, publicBaseUrl: config.publicBaseUrl }, `listening on ${addr.address}:${addr.port}`);
   } else {
     log.info({ role: config.role }, 'workers running');
@@ -52,7 +79,7 @@ async function main() {
       log.error('shutdown took longer than 10 s; exiting');
       process.exit(1);
     }, SHUTDOWN_LIMIT_MS).unref();
-    service.close().then(
+    app.close().then(
       () => process.exit(0),
       (err: Error) => {
         log.error({ err }, 'shutdown failed');

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config.js';
-import { dataDir } from './services/paths.js';
+import { dataDir } from './local/paths.js';
 
 export function resolveKeys(config: Config, warn: (m: string) => void): { pseudonymKey: string; encryptionKey: Buffer } {
   if (config.pseudonymKey && config.dataEncryptionKey) return { pseudonymKey: config.pseudonymKey, encryptionKey: config.dataEncryptionKey };

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { projectRoot } from '../src/services/paths.js';
+import { projectRoot } from '../src/local/paths.js';
 
 describe('deployment files', () => {
   it('compose.yaml parses and runs MongoDB 7+, Redis 7+ with noeviction and AOF, a web and a worker role', () => {

@@ -1,7 +1,7 @@
 // Ensures the local Redis and MongoDB-compatible server (unless REDIS_URL /
 // MONGODB_URI are given) and hands their URLs to the test files.
 import type { TestProject } from 'vitest/node';
-import { ensureLocalServices } from '../src/services/local.js';
+import { ensureLocalServices } from '../src/local/servers.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

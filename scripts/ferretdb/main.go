@@ -1,5 +1,5 @@
-// Command ferretdb-local runs FerretDB v1 (MongoDB wire protocol over embedded
-// SQLite) for local development and tests.
+// Command ferretdb-local runs FerretDB v1 (MongoDB wire protocol over
+// PostgreSQL or embedded SQLite) for local development and tests.
 //
 // It wraps FerretDB's embeddable package instead of `go install`-ing its
 // command, because a `go install`ed FerretDB v1.24.2 panics at start-up: its
@@ -20,6 +20,8 @@ import (
 
 func main() {
 	listenAddr := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
+	handler := flag.String("handler", "sqlite", "storage: postgresql or sqlite")
+	postgresqlURL := flag.String("postgresql-url", "", "PostgreSQL URL for the postgresql handler")
 	sqliteURL := flag.String("sqlite-url", "file:data/", "SQLite directory URI (must end with /)")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
 	flag.Parse()
@@ -32,10 +34,11 @@ func main() {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listenAddr},
-		Handler:   "sqlite",
-		SQLiteURL: *sqliteURL,
-		Logger:    logger,
+		Listener:      ferretdb.ListenerConfig{TCP: *listenAddr},
+		Handler:       *handler,
+		PostgreSQLURL: *postgresqlURL,
+		SQLiteURL:     *sqliteURL,
+		Logger:        logger,
 	})
 	if err != nil {
 		logger.Error("cannot start FerretDB", "error", err)
@@ -44,7 +47,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	logger.Info("FerretDB listening", "addr", *listenAddr, "sqlite", *sqliteURL)
+	logger.Info("FerretDB listening", "addr", *listenAddr, "handler", *handler)
 	if err := f.Run(ctx); err != nil {
 		logger.Error("FerretDB stopped", "error", err)
 		os.Exit(1)

@@ -1,13 +1,18 @@
-// The shape every channel adapter has (webhooks/<platform>/): inbound
-// (verify, normalize), rendering of engine outputs as platform operations, and
-// outbound (send, error mapping). Nothing outside webhooks/ knows a platform's fields.
+// The shape of a channel plug-in (webhooks/<channel>/): everything about one
+// platform lives in its folder and registers itself in ./registry.ts. The core
+// sees engine outputs, opaque operations and the shared send results below;
+// it never sees a platform's field names.
+import type { IncomingMessage } from 'node:http';
+import type { Redis } from 'ioredis';
+import type { z } from 'zod';
+import type { Config } from '../config.js';
 import type { InboundEvent } from '../conversations/runner.js';
 import type { Output } from '../engine/interpreter.js';
-import type { WebhookInbound } from '../http/webhook.js';
+import type { Logger } from '../log.js';
 
-/** How a platform call ended, in terms the outbound worker acts on. */
+/** How a platform call ended, in terms the send loop acts on. */
 export type SendResult =
-  | { ok: true; messageId?: number }
+  | { ok: true }
   /** Rate-limited: try this op again after `ms`. */
   | { ok: false; kind: 'retry_after'; ms: number }
   /** The user blocked us or can no longer receive: never send to them again. */
@@ -15,17 +20,71 @@ export type SendResult =
   /** This op cannot succeed (e.g. the message to edit is gone); skip it. */
   | { ok: false; kind: 'skip'; reason: string };
 
-/** A transient failure (network, 5xx): the job is retried with backoff. */
+/** A transient failure (network, 5xx): the op is retried with backoff. */
 export class TransientSendError extends Error {
   override name = 'TransientSendError';
 }
 
-export interface ChannelAdapter<Op> {
-  readonly name: 'telegram' | 'zalo';
-  /** Verifies and parses POST /webhooks/<name>. */
+/** A webhook request the channel refuses: bad signature or secret (401), not a platform event (400). */
+export class InboundRejected extends Error {
+  override name = 'InboundRejected';
+  constructor(
+    readonly kind: 'unauthorized' | 'malformed',
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What a channel makes of one webhook request. */
+export interface InboundBatch {
+  /** Events to process, in order (none: acknowledge and ignore). */
+  events: InboundEvent[];
+  /** The JSON answer once they are processed (Telegram: a method to run, e.g. answerCallbackQuery). */
+  answer?: unknown;
+}
+
+export interface WebhookInbound {
+  /** Checks that need no body (a secret header); throws InboundRejected. */
+  checkHeaders?(headers: IncomingMessage['headers']): void;
+  /** Verifies (signatures over the raw body) and parses; throws InboundRejected. */
+  parse(raw: Buffer, headers: IncomingMessage['headers']): InboundBatch;
+}
+
+/** A running channel: its webhook, its rendering and its sender. */
+export interface Channel<Op = unknown> {
+  readonly name: string;
+  /** The schema of one operation: queued ops are validated by it when they are added and when they run. */
+  readonly opSchema: z.ZodType<Op>;
   inbound: WebhookInbound;
-  render(ev: InboundEvent, outputs: Output[]): Op[];
+  /**
+   * Engine outputs as platform operations. `replyTo` is the opaque reply
+   * context of the event being answered (e.g. the tapped message); absent for
+   * sends we start (reminders).
+   */
+  render(outputs: Output[], replyTo?: unknown): Op[];
   send(chat: string, op: Op): Promise<SendResult>;
   /** Ops that may run alongside the following ones (cosmetic edits); a failure of one is not retried. */
   concurrent(op: Op): boolean;
+  /** Per-chat and global send limits of the platform. */
+  limits: { globalPerSec: number; chatIntervalMs: number; chatBurst: number };
+  stop?(): Promise<void>;
+}
+
+export interface ChannelDeps {
+  config: Config;
+  redis: Redis;
+  prefix: string;
+  log: Logger;
+}
+
+/** A channel type, registered once in ./registry.ts. */
+export interface ChannelPlugin<Name extends string = string> {
+  readonly name: Name;
+  /** The channel's start link for an invitation (a deep link), or null. Known even where this process does not run the channel. */
+  link(config: Config, invitation: { token: string; code: string }): string | null;
+  /** The running channel, or why it is disabled (missing configuration). */
+  // Each channel has its own op type; the core treats ops as opaque.
+  create(deps: ChannelDeps): Channel<any> | { disabled: string };
 }

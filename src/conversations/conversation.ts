@@ -1,6 +1,13 @@
+import type { ChannelName } from '../channels/registry.js';
 import type { Session } from '../engine/interpreter.js';
 
-export type ChannelName = 'telegram' | 'zalo' | 'web';
+export type { ChannelName };
+
+/** Who a conversation is with: a channel and the platform's chat/user id (a string: Zalo ids exceed 2^53). */
+export interface Respondent {
+  channel: ChannelName;
+  userKey: string;
+}
 
 /** What a survey needs to start: which flow, for which invitation, with which context. */
 export interface SurveyStart {
@@ -16,4 +23,4 @@ export interface Conversation {
   offer?: SurveyStart;
 }
 
-export const conversationKey = (channel: ChannelName, userKey: string) => `${channel}:${userKey}`;
+export const conversationKey = (r: Respondent) => `${r.channel}:${r.userKey}`;

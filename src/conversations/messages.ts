@@ -8,6 +8,7 @@ export const RUNNER_MSG = {
   expired: 'Phiếu khảo sát này đã hết hạn. Cảm ơn ông/bà đã quan tâm.',
   cancelled: 'Phiếu khảo sát này đã bị hủy. Nếu cần, ông/bà vui lòng liên hệ nơi tiếp nhận hồ sơ.',
   taken: 'Phiếu khảo sát này đang được trả lời trên một tài khoản khác.',
+  unavailable: 'Hệ thống đang bận, chưa kiểm tra được mã khảo sát. Xin vui lòng gửi lại mã sau ít phút.',
   lockedOut: (minutes: number) => `Ông/bà đã nhập sai mã nhiều lần. Xin vui lòng thử lại sau ${minutes} phút.`,
   switchAsk: 'Ông/bà đang trả lời dở một phiếu khảo sát khác. Ông/bà muốn tiếp tục phiếu đang làm hay bắt đầu phiếu mới?',
   keepLabel: 'Tiếp tục phiếu đang làm',

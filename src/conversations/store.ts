@@ -71,7 +71,8 @@ export class ConversationStore {
     return `${this.opts.prefix}conv:${conv}`;
   }
 
-  private dedupeKey(eventId: string | undefined) {
+  /** The key that marks an event id processed ('' for none). */
+  dedupeKey(eventId: string | undefined) {
     return eventId ? `${this.opts.prefix}seen:${eventId}` : '';
   }
 
@@ -112,11 +113,6 @@ export class ConversationStore {
     }
     this.remember(conv, { version: code, conversation });
     return { ok: true, version: code };
-  }
-
-  /** Whether an event id was processed (only for events with side effects before the save). */
-  async seen(eventId: string): Promise<boolean> {
-    return (await this.redis.exists(this.dedupeKey(eventId))) === 1;
   }
 
   /** Size in bytes of what is stored for a conversation (for the size budget test). */

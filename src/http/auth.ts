@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { safeEqual, sha256 } from '../crypto.js';
 import type { Models } from '../db.js';
-import type { Actor } from '../invitations/service.js';
+import type { Actor } from '../invitations/invitations.js';
 import { HttpError } from './errors.js';
 
 export type Role = Actor['role'];

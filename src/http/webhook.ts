@@ -1,25 +1,11 @@
 // Platform webhooks are served before express: they are the hot path, and a
 // webhook needs only the raw body (Zalo signs the bytes as received), a size
-// limit, the adapter's verification and parsing, and a JSON answer.
+// limit, the channel's verification and parsing, and a JSON answer.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { InboundRejected, type WebhookInbound } from '../channels/channel.js';
 import type { InboundEvent } from '../conversations/runner.js';
 import type { Logger } from '../log.js';
-import { HttpError, isUnavailable } from './errors.js';
-
-/** What a channel makes of one webhook request. */
-export interface WebhookParse {
-  /** Events to process, in order (none: acknowledge and ignore). */
-  events: InboundEvent[];
-  /** The JSON answer once they are processed (Telegram: a method to run, e.g. answerCallbackQuery). */
-  answer?: unknown;
-}
-
-export interface WebhookInbound {
-  /** Header checks that need no body (Telegram's secret); throws HttpError 401. */
-  checkHeaders?(headers: IncomingMessage['headers']): void;
-  /** Verifies (signatures over the raw body) and parses; throws HttpError 400/401. */
-  parse(raw: Buffer, headers: IncomingMessage['headers']): WebhookParse;
-}
+import { HttpError, toHttpError } from './errors.js';
 
 export interface WebhookOptions {
   limitBytes?: number;
@@ -44,12 +30,7 @@ export function webhookHandler(inbound: WebhookInbound, handle: (ev: InboundEven
       );
       send(res, 200, parsed.answer ?? {});
     } catch (err) {
-      const e =
-        err instanceof HttpError
-          ? err
-          : isUnavailable(err)
-            ? new HttpError(503, 'unavailable', 'a dependency is unavailable, retry later')
-            : new HttpError(500, 'internal', 'internal error');
+      const e = err instanceof InboundRejected ? new HttpError(err.kind === 'unauthorized' ? 401 : 400, err.code, err.message) : toHttpError(err);
       if (e.status >= 500) o.log.error({ err, path: req.url }, 'webhook failed');
       // An oversize body is not read: close the connection once the answer is out.
       if (e.status === 413) {
@@ -79,6 +60,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       else chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('aborted', () => reject(new HttpError(400, 'aborted', 'the client closed the request')));
     req.on('error', reject);
   });
 }

@@ -32,3 +32,17 @@ export const formatCode = (code: string) => `${code.slice(0, 4)}-${code.slice(4)
 export const newToken = () => randomBytes(16).toString('base64url');
 
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+
+/** A code typed alone or inside a sentence ("Mã của tôi là B9H5-3PBC"): the whole text, or one or two adjacent words. */
+export function findCode(text: string): string | undefined {
+  const whole = normalizeCode(text);
+  if (whole) return whole;
+  const words = text.split(/[\s,.;:!?()"']+/).filter(Boolean);
+  for (let i = 0; i < words.length; i++) {
+    const one = normalizeCode(words[i]!);
+    if (one) return one;
+    const two = i + 1 < words.length ? normalizeCode(words[i]! + words[i + 1]!) : undefined;
+    if (two) return two;
+  }
+  return undefined;
+}

@@ -12,10 +12,9 @@ export class GuessLimiter {
     return { count: `${this.prefix}guess:${who}`, lock: `${this.prefix}guess-lock:${who}` };
   }
 
-  /** Minutes left of a lock-out, or 0. */
-  async lockedMinutes(who: string): Promise<number> {
-    const ttl = await this.redis.pttl(this.keys(who).lock);
-    return ttl > 0 ? Math.ceil(ttl / 60_000) : 0;
+  /** The key that exists while `who` is locked out (its TTL is what is left). */
+  lockKey(who: string) {
+    return this.keys(who).lock;
   }
 
   /** Counts a wrong code; returns the lock-out minutes if this one locked the user out. */

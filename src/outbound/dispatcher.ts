@@ -1,17 +1,16 @@
-// Replies go out from this process right after the webhook has answered, so a
-// respondent gets the next question after one platform call, not after a queue
-// hop. Whatever cannot go at once (pacing, retry_after, a network error) is
-// handed to the outbound queue, which retries it durably. Bursts we start
-// ourselves always go through the queue.
+// Delivers engine outputs to a respondent: rendered by their channel, then
+// sent. Replies go out from this process right after the webhook has answered,
+// so a respondent gets the next question after one platform call, not after a
+// queue hop. Whatever cannot go at once (pacing, retry_after, a network error)
+// is handed to the outbound queue, which retries it durably. Sends we start
+// ourselves (reminders) always go through the queue.
 import type { BackgroundTasks } from '../background.js';
-import type { ChannelAdapter } from '../channels/channel.js';
+import type { Respondent } from '../conversations/conversation.js';
 import { KeyedSerializer } from '../conversations/serializer.js';
+import type { Output } from '../engine/interpreter.js';
 import type { Logger } from '../log.js';
-import type { Queues } from '../queues/index.js';
-import type { SendLimiter } from './rate-limit.js';
-import { sendOps } from './send-ops.js';
-
-type Channel = 'telegram' | 'zalo';
+import type { Queues } from '../queues/queues.js';
+import { type Outlet, type Outlets, sendOps } from './send-ops.js';
 
 export class Dispatcher {
   private readonly serial = new KeyedSerializer();
@@ -19,40 +18,47 @@ export class Dispatcher {
   private readonly heldUntil = new Map<string, number>();
 
   constructor(
-    private readonly adapters: Partial<Record<Channel, ChannelAdapter<unknown>>>,
-    private readonly limiters: Partial<Record<Channel, SendLimiter>>,
+    private readonly outlets: Outlets,
     private readonly queues: Queues,
     private readonly log: Logger,
     private readonly background: BackgroundTasks,
   ) {}
 
-  /** Durable, paced: for reminders and other sends we start. */
-  enqueue(channel: Channel, chat: string, ops: unknown[]) {
-    return this.queues.addOutbound({ channel, chat, reply: false, ops: ops as never });
+  /** Renders and sends; a channel not running in this process (or none, e.g. a test) gets nothing. */
+  async deliver(to: Respondent, outputs: Output[], how: { reply: boolean; replyTo?: unknown }): Promise<void> {
+    const outlet = this.outlets.get(to.channel);
+    if (!outlet) return;
+    const ops = outlet.channel.render(outputs, how.replyTo);
+    if (!ops.length) return;
+    if (how.reply) this.reply(outlet, to, ops);
+    else await this.enqueue(outlet, to, ops);
+  }
+
+  /** Durable, paced: for reminders and other sends we start. The ops are checked against the channel's schema here, not when they fail later. */
+  private enqueue(outlet: Outlet, to: Respondent, ops: unknown[]) {
+    return this.queues.addOutbound({ channel: to.channel, chat: to.userKey, reply: false, ops: outlet.channel.opSchema.array().parse(ops) });
   }
 
   /** A reply: starts sending now and returns at once (the webhook never waits on the platform). */
-  reply(channel: Channel, chat: string, ops: unknown[]): void {
-    const adapter = this.adapters[channel];
-    const limiter = this.limiters[channel];
-    if (!adapter || !limiter) return;
+  private reply(outlet: Outlet, to: Respondent, ops: unknown[]): void {
+    const { channel, userKey: chat } = to;
+    const key = `${channel}:${chat}`;
     // Starts on the next turn of the event loop: the webhook's answer is written first.
-    const task = this.serial.run(`${channel}:${chat}`, async () => {
+    const task = this.serial.run(key, async () => {
       await new Promise((r) => setImmediate(r));
-      const key = `${channel}:${chat}`;
       const held = this.heldUntil.get(key) ?? 0;
       if (held > Date.now()) {
         // Queue behind the reply that is waiting, one millisecond later, so the order holds.
         this.heldUntil.set(key, held + 1);
-        await this.queues.addOutbound({ channel, chat, reply: true, ops: ops as never }, held + 1 - Date.now());
+        await this.queues.addOutbound({ channel, chat, reply: true, ops }, held + 1 - Date.now());
         return;
       }
       this.heldUntil.delete(key);
-      const stop = await sendOps({ chat, paced: false, adapter, limiter, log: this.log, maxInlineWaitMs: 500 }, ops);
+      const stop = await sendOps({ chat, paced: false, ...outlet, log: this.log, maxInlineWaitMs: 500 }, ops);
       if (stop.kind === 'defer' || stop.kind === 'failed') {
         const until = stop.kind === 'defer' ? stop.untilMs : Date.now() + 1_000;
         this.heldUntil.set(key, until);
-        await this.queues.addOutbound({ channel, chat, reply: true, ops: ops as never, done: stop.from }, Math.max(0, until - Date.now()));
+        await this.queues.addOutbound({ channel, chat, reply: true, ops, done: stop.from }, Math.max(0, until - Date.now()));
       }
     });
     this.background.run(`reply to ${channel}`, task);

@@ -2,9 +2,19 @@
 // outbound queue worker (bursts we start, and replies that had to wait).
 // Ops go out in order; ops the channel marks concurrent (Telegram edits of an
 // answered question) run alongside the next ones instead of before them.
-import { type ChannelAdapter, TransientSendError } from '../channels/channel.js';
+import { type Channel, type SendResult, TransientSendError } from '../channels/channel.js';
+import type { ChannelName } from '../channels/registry.js';
 import type { Logger } from '../log.js';
 import type { SendLimiter } from './rate-limit.js';
+
+/** A running channel and its send limiter. */
+export interface Outlet {
+  channel: Channel;
+  limiter: SendLimiter;
+}
+
+/** The running channels of this process, by name. */
+export type Outlets = ReadonlyMap<ChannelName, Outlet>;
 
 export type SendStop =
   | { kind: 'done' }
@@ -14,12 +24,10 @@ export type SendStop =
   /** A transient failure at ops[from]: retry ops[from..] with backoff. */
   | { kind: 'failed'; from: number; error: Error };
 
-export interface SendTarget {
+export interface SendTarget extends Outlet {
   chat: string;
   /** Paced: sends we start; unpaced: replies to the respondent's own input. */
   paced: boolean;
-  adapter: ChannelAdapter<unknown>;
-  limiter: SendLimiter;
   log: Logger;
   /** Waits up to this long are slept through; longer ones defer. */
   maxInlineWaitMs: number;
@@ -30,10 +38,10 @@ export async function sendOps(t: SendTarget, ops: readonly unknown[], from = 0):
   try {
     for (let i = from; i < ops.length; i++) {
       const op = ops[i];
-      if (t.adapter.concurrent(op)) {
+      if (t.channel.concurrent(op)) {
         // Cosmetic (an edit of the answered question): not paced, and a failure is logged, never retried.
         background.push(
-          t.adapter.send(t.chat, op).then(
+          t.channel.send(t.chat, op).then(
             (r) => void (r.ok || t.log.debug({ reason: 'kind' in r ? r.kind : '' }, 'concurrent op not applied')),
             (err: Error) => t.log.debug({ err: err.message }, 'concurrent op failed'),
           ),
@@ -47,9 +55,9 @@ export async function sendOps(t: SendTarget, ops: readonly unknown[], from = 0):
         if (wait > t.maxInlineWaitMs) return { kind: 'defer', from: i, untilMs: Date.now() + wait };
         await new Promise((r) => setTimeout(r, wait));
       }
-      let result: Awaited<ReturnType<ChannelAdapter<unknown>['send']>>;
+      let result: SendResult;
       try {
-        result = await t.adapter.send(t.chat, op);
+        result = await t.channel.send(t.chat, op);
       } catch (err) {
         if (err instanceof TransientSendError) return { kind: 'failed', from: i, error: err };
         throw err;

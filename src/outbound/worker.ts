@@ -1,16 +1,13 @@
 // The outbound queue worker: paced sends we start (reminders, audits) and
 // replies that could not go out at once.
-import { DelayedError, type Job } from 'bullmq';
-import type { ChannelAdapter } from '../channels/channel.js';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { Logger } from '../log.js';
 import { outboundJob } from '../queues/jobs.js';
 import type { ChatLock } from './chat-lock.js';
-import type { SendLimiter } from './rate-limit.js';
-import { sendOps } from './send-ops.js';
+import { type Outlets, sendOps } from './send-ops.js';
 
 export interface OutboundDeps {
-  adapters: Partial<Record<'telegram' | 'zalo', ChannelAdapter<unknown>>>;
-  limiters: Partial<Record<'telegram' | 'zalo', SendLimiter>>;
+  outlets: Outlets;
   log: Logger;
   locks: ChatLock;
 }
@@ -19,9 +16,12 @@ export type OutboundOutcome = 'sent' | 'unreachable';
 
 export async function processOutbound(job: Job, token: string | undefined, deps: OutboundDeps): Promise<OutboundOutcome> {
   const data = outboundJob.parse(job.data);
-  const adapter = deps.adapters[data.channel];
-  const limiter = deps.limiters[data.channel];
-  if (!adapter || !limiter) throw new Error(`channel ${data.channel} is not enabled`);
+  const outlet = deps.outlets.get(data.channel);
+  if (!outlet) throw new Error(`channel ${data.channel} is not enabled in this process`);
+  // The owning channel's schema: a job written by an older or broken build fails here, not at the platform.
+  const parsed = outlet.channel.opSchema.array().safeParse(data.ops);
+  if (!parsed.success) throw new UnrecoverableError(`ops are not ${data.channel} operations: ${parsed.error.message}`);
+  const ops = parsed.data;
   const owner = `${job.id}:${token ?? ''}`;
   if (!(await deps.locks.acquire(data.channel, data.chat, owner))) {
     // Another job of this chat is sending: come back right after it.
@@ -30,7 +30,7 @@ export async function processOutbound(job: Job, token: string | undefined, deps:
   }
   let stop: Awaited<ReturnType<typeof sendOps>>;
   try {
-    stop = await sendOps({ chat: data.chat, paced: !data.reply, adapter, limiter, log: deps.log, maxInlineWaitMs: 2_000 }, data.ops, data.done);
+    stop = await sendOps({ chat: data.chat, paced: !data.reply, ...outlet, log: deps.log, maxInlineWaitMs: 2_000 }, ops, data.done);
   } finally {
     await deps.locks.release(data.channel, data.chat, owner);
   }

@@ -1,12 +1,14 @@
 // Every job's data is a zod schema: a job is validated when it is added and when it runs.
 import { z } from 'zod';
+import { CHANNEL_NAMES } from '../channels/registry.js';
 
 const answerValue = z.union([z.string(), z.number(), z.null()]);
+const channel = z.enum(CHANNEL_NAMES);
 
 export const completionJob = z.strictObject({
   ref: z.string(),
   flow: z.string(),
-  channel: z.enum(['telegram', 'zalo', 'web']),
+  channel,
   /** Pseudonym, computed before the job is queued: raw chat ids never reach MongoDB. */
   respondent: z.string(),
   answers: z.record(z.string(), answerValue),
@@ -15,25 +17,13 @@ export const completionJob = z.strictObject({
 });
 export type CompletionJob = z.infer<typeof completionJob>;
 
-/** One platform call, as rendered by a channel adapter. */
-export const telegramOp = z.discriminatedUnion('m', [
-  z.strictObject({
-    m: z.literal('send'),
-    text: z.string().max(4096),
-    keyboard: z.array(z.strictObject({ text: z.string(), data: z.string().max(64) })).optional(),
-    /** Remove the keyboard of the previous question (the respondent typed instead of tapping). */
-    clearPrevious: z.boolean().optional(),
-  }),
-  z.strictObject({ m: z.literal('edit'), messageId: z.number().int(), text: z.string().max(4096) }),
-]);
-export type TelegramOp = z.infer<typeof telegramOp>;
-
+/** Sends to one chat. The ops are the owning channel's, validated by its `opSchema` (the core treats them as opaque). */
 export const outboundJob = z.strictObject({
-  channel: z.enum(['telegram', 'zalo']),
+  channel,
   chat: z.string(),
   /** A reply to the respondent's own input skips per-chat pacing; bursts we start do not. */
   reply: z.boolean(),
-  ops: z.array(telegramOp).min(1),
+  ops: z.array(z.unknown()).min(1),
   /** How many ops were already sent before a retry or delay. */
   done: z.number().int().min(0).default(0),
 });
@@ -44,8 +34,12 @@ export const QUEUE = { completion: 'completion', outbound: 'outbound', reminders
 /** A follow-up of one opened survey: a reminder, or its expiry. Stale-safe: it re-checks state when it runs. */
 export const followUpJob = z.strictObject({
   kind: z.enum(['remind', 'expire']),
-  channel: z.enum(['telegram', 'zalo', 'web']),
+  channel,
   userKey: z.string(),
   ref: z.string(),
 });
 export type FollowUpJob = z.infer<typeof followUpJob>;
+
+/** A survey was started from an invitation (recorded in MongoDB by a job, never on the webhook path). */
+export const openedJob = z.strictObject({ ref: z.string(), channel, userKey: z.string(), at: z.number() });
+export type OpenedJob = z.infer<typeof openedJob>;

@@ -51,10 +51,6 @@ export async function persistCompletion(models: Models, flows: FlowRegistry, job
 
   await recordFlowVersion(models, flow.key, flow.hash);
   await applyCounters(models, job.ref);
-  await Invitation.updateOne(
-    { _id: job.ref, status: { $in: ['created', 'opened'] } },
-    { $set: { status: 'completed', completedAt: new Date(job.completedAt) } },
-  );
   return outcome;
 }
 

@@ -13,7 +13,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-const web = (userKey: string, rest: Record<string, unknown>) => ({ channel: 'web', userKey, ...rest }) as InboundEvent;
+const web = (userKey: string, rest: Record<string, unknown>) => ({ channel: 'telegram', userKey, ...rest }) as InboundEvent;
 
 async function invitation(caseCode: string, respondentType?: 'citizen' | 'organization') {
   const { view } = await t.service.invitations.create(
@@ -41,7 +41,7 @@ describe('conversation runner', () => {
       unit: 'PC06',
       field: 'can-cuoc',
       caseCode: 'RUN-1',
-      channel: 'web',
+      channel: 'telegram',
       flow: 'citizen-satisfaction',
       flowVersion: 1,
       status: 'valid',
@@ -123,7 +123,7 @@ describe('two runners on one conversation', () => {
     const { prefix } = isolation('cas');
     const clients = [new Redis(redisUrl), new Redis(redisUrl)];
     const effects: Effects = { deliver: async () => {}, completed: async () => {}, opened: async () => {} };
-    const opener = { open: async () => ({ ok: true as const, start: { ref: 'r1', flow: 'stress-text@1', ctx: {} } }) };
+    const opener = { codeIn: () => undefined, open: async () => ({ ok: true as const, start: { ref: 'r1', flow: 'stress-text@1', ctx: {} } }) };
     const runners = clients.map(
       (redis) => new ConversationRunner({ store: new ConversationStore(redis, { prefix, sessionTtlMs: 60_000 }), flows, opener, effects }),
     );
@@ -139,7 +139,7 @@ describe('two runners on one conversation', () => {
     };
     await Promise.all([hammer(runners[0]!, inputs('a')), hammer(runners[1]!, inputs('b'))]);
 
-    const loaded = await new ConversationStore(clients[0]!, { prefix, sessionTtlMs: 60_000, cacheSize: 0 }).read('web:same');
+    const loaded = await new ConversationStore(clients[0]!, { prefix, sessionTtlMs: 60_000, cacheSize: 0 }).read('telegram:same');
     const answers = Object.values(loaded.conversation.s!.ans) as string[];
     expect(answers).toHaveLength(40);
     expect(new Set(answers)).toEqual(new Set([...inputs('a'), ...inputs('b')]));
@@ -163,7 +163,7 @@ describe('session size', () => {
       await t.service.runner.handle(web(user, { kind: 'text', text }));
     }
     const store = new ConversationStore(t.service.redis, { prefix: t.prefix, sessionTtlMs: 1 });
-    const bytes = await store.sizeOf(`web:${user}`);
+    const bytes = await store.sizeOf(`telegram:${user}`);
     console.log(`full citizen survey session: ${bytes} bytes`);
     expect(bytes).toBeGreaterThan(300);
     expect(bytes).toBeLessThan(2048);

@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { inject } from 'vitest';
+import { type App, type AppOptions, createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { ensureIndexes } from '../../src/db.js';
 import { createApiKey, type Role } from '../../src/http/auth.js';
 import { seedCampaigns } from '../../src/invitations/seed.js';
-import { createService, type Service, type ServiceOptions } from '../../src/service.js';
-import { projectRoot } from '../../src/services/paths.js';
+import { projectRoot } from '../../src/local/paths.js';
 
 export const TEST_SECRET = 'test-webhook-secret_0123';
 export const TEST_TOKEN = '123456:TEST-token_for-emulator';
@@ -31,11 +32,11 @@ export interface TestServiceOptions {
   listen?: boolean;
   seed?: boolean;
   now?: () => number;
-  extra?: Partial<ServiceOptions>;
+  extra?: Partial<AppOptions>;
 }
 
 export interface TestService {
-  service: Service;
+  service: App;
   baseUrl: string;
   prefix: string;
   key(role: Role, unit?: string): Promise<string>;
@@ -59,7 +60,7 @@ export async function startTestService(o: TestServiceOptions): Promise<TestServi
       : {}),
     ...o.env,
   });
-  const service = await createService({
+  const service = await createApp({
     config,
     redisUrl,
     mongoUrl,
@@ -71,6 +72,7 @@ export async function startTestService(o: TestServiceOptions): Promise<TestServi
     ...(o.now ? { now: o.now } : {}),
     ...o.extra,
   });
+  await ensureIndexes(service.db.models);
   if (o.seed !== false) await seedCampaigns(service.db.models, service.flows, join(projectRoot, 'campaigns'));
   if (o.workers !== false) service.startWorkers();
   const addr = o.listen === false ? undefined : await service.listen(0);

@@ -25,6 +25,8 @@ async function openSurvey(caseCode: string) {
   const u = new TelegramUser(emu, { url: `${t.baseUrl}/webhooks/telegram`, secret: TEST_SECRET }, chat++);
   await u.send(`/start ${inv.token}`);
   await u.waitForText('Kính chào');
+  // The opening is recorded by a job, which schedules the follow-ups.
+  await followUp(`expire-${inv.id}-0`);
   return { inv, u };
 }
 

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../src/services/paths.js';
+import { projectRoot } from '../../src/local/paths.js';
 import { launchChromium } from '../helpers/browser.js';
 import { api, startTestService, type TestService } from '../helpers/context.js';
 

@@ -5,8 +5,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InboundEvent } from '../../src/conversations/runner.js';
 import { checkFlowVersions } from '../../src/invitations/seed.js';
+import { projectRoot } from '../../src/local/paths.js';
 import { checkCounters } from '../../src/responses/counters.js';
-import { projectRoot } from '../../src/services/paths.js';
 import { eventually, startTestService, type TestService } from '../helpers/context.js';
 
 let t: TestService;
@@ -17,10 +17,11 @@ afterAll(() => t.close());
 
 async function completeSurvey(caseCode: string, level: string) {
   const { view } = await t.service.invitations.create({ caseCode, unit: 'PA08', field: 'xnc', respondentType: 'citizen' }, { keyId: 't', role: 'admin' });
-  const ev = (rest: Record<string, unknown>) => ({ channel: 'web', userKey: `u-${caseCode}`, ...rest }) as InboundEvent;
+  const ev = (rest: Record<string, unknown>) => ({ channel: 'telegram', userKey: `u-${caseCode}`, ...rest }) as InboundEvent;
   await t.service.runner.handle(ev({ kind: 'start', token: view.token }));
   for (const text of ['1', ...Array(14).fill(level), '2', '2', level, '/skip']) await t.service.runner.handle(ev({ kind: 'text', text }));
-  await eventually(() => t.service.db.models.Response.findOne({ invitationId: view.id, countersApplied: true }).lean(), 'the response');
+  // The invitation is marked completed after the response and its counters are written.
+  await eventually(() => t.service.db.models.Invitation.findOne({ _id: view.id, status: 'completed' }).lean(), 'the response and its counters');
 }
 
 describe('report counters', () => {

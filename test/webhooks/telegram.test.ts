@@ -212,7 +212,7 @@ describe('npm run telegram:set-webhook', () => {
   it('registers PUBLIC_BASE_URL/webhooks/telegram with the secret and the update types', async () => {
     const { execFile } = await import('node:child_process');
     const { join } = await import('node:path');
-    const { projectRoot } = await import('../../src/services/paths.js');
+    const { projectRoot } = await import('../../src/local/paths.js');
     const env = {
       ...process.env,
       TELEGRAM_BOT_TOKEN: '123456:TEST-token',

@@ -3,7 +3,7 @@
 import type { Redis } from 'ioredis';
 import { Telegram, TelegramError } from 'telegraf';
 import { type SendResult, TransientSendError } from '../../src/channels/channel.js';
-import type { TelegramOp } from '../../src/queues/jobs.js';
+import type { TelegramOp } from './ops.js';
 
 const SEND_TIMEOUT_MS = 15_000;
 
@@ -38,7 +38,7 @@ export class TelegramSender {
           await this.call('editMessageReplyMarkup', { chat_id: chat, message_id: Number(previous), reply_markup: { inline_keyboard: [] } }).catch(() => {});
         }
       }
-      return { ok: true, messageId: sent.message_id };
+      return { ok: true };
     } catch (err) {
       return mapTelegramError(err, op);
     }

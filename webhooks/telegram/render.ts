@@ -1,9 +1,13 @@
 // Engine outputs as Telegram operations: questions with inline keyboards,
 // and the tapped question edited to show the chosen answer.
-import type { InboundEvent } from '../../src/conversations/runner.js';
 import type { Output } from '../../src/engine/interpreter.js';
-import type { TelegramOp } from '../../src/queues/jobs.js';
-import type { TelegramMeta } from './inbound.js';
+import { TEXT_LIMIT, type TelegramOp } from './ops.js';
+
+/** What rendering a reply needs from the update it answers: the tapped message. */
+export interface TelegramReplyTo {
+  messageId?: number;
+  messageText?: string;
+}
 
 /** callback_data is "<seq>:<key>": the prompt number lets the engine recognize a stale tap. */
 export const callbackData = (seq: number, key: string) => `${seq}:${key}`;
@@ -13,35 +17,56 @@ export function parseCallbackData(data: string): { seq: number; key: string } | 
   return m ? { seq: Number(m[1]), key: m[2]! } : undefined;
 }
 
+/** Splits a text over Telegram's limit at paragraph, line or word breaks. */
+export function splitText(text: string, limit = TEXT_LIMIT): string[] {
+  const parts: string[] = [];
+  let rest = text;
+  while (rest.length > limit) {
+    const window = rest.slice(0, limit);
+    const cut = Math.max(window.lastIndexOf('\n\n'), window.lastIndexOf('\n'), window.lastIndexOf(' '));
+    const at = cut > limit / 2 ? cut : limit;
+    parts.push(rest.slice(0, at).trimEnd());
+    rest = rest.slice(at).trimStart();
+  }
+  if (rest) parts.push(rest);
+  return parts;
+}
+
 /**
  * One Telegram message per run of texts and the question that follows them
  * (a section title, a hint, a reminder note): fewer messages reach the
  * respondent sooner and use less of the per-chat limit.
  */
-export function renderTelegram(ev: InboundEvent, outputs: Output[]): TelegramOp[] {
-  const meta = ev.meta as TelegramMeta | undefined;
+export function renderTelegram(outputs: Output[], replyTo?: unknown): TelegramOp[] {
+  const tappedMessage = replyTo as TelegramReplyTo | undefined;
   const tapped = outputs.some((o) => o.type === 'chosen');
   const ops: TelegramOp[] = [];
   let texts: string[] = [];
+  const sendTexts = (final?: Omit<Extract<TelegramOp, { m: 'send' }>, 'm' | 'text'>) => {
+    const parts = splitText(texts.join('\n\n'));
+    texts = [];
+    parts.forEach((text, i) => void ops.push({ m: 'send', text, ...(i === parts.length - 1 ? final : {}) }));
+  };
   for (const o of outputs) {
     switch (o.type) {
       case 'chosen':
-        if (meta?.messageId !== undefined) ops.push({ m: 'edit', messageId: meta.messageId, text: `${meta.messageText ?? ''}\n\n✅ ${o.label}`.trim() });
+        if (tappedMessage?.messageId !== undefined) {
+          const text = `${tappedMessage.messageText ?? ''}\n\n✅ ${o.label}`.trim();
+          ops.push({ m: 'edit', messageId: tappedMessage.messageId, text: text.length > TEXT_LIMIT ? `✅ ${o.label}` : text });
+        }
         break;
       case 'text':
         texts.push(o.text);
         break;
       case 'question':
-        ops.push({
-          m: 'send',
-          text: [...texts, o.text].join('\n\n'),
+        texts.push(o.text);
+        sendTexts({
           ...(o.choices.length ? { keyboard: o.choices.map((c) => ({ text: c.label, data: callbackData(o.seq, c.key) })) } : {}),
           ...(tapped ? {} : { clearPrevious: true }),
         });
-        texts = [];
         break;
     }
   }
-  if (texts.length) ops.push({ m: 'send', text: texts.join('\n\n') });
+  if (texts.length) sendTexts();
   return ops;
 }

@@ -2,7 +2,7 @@
 // code to send), Telegram (deep link) and, later, answering in the browser.
 import { Router } from 'express';
 import { formatCode } from '../../invitations/codes.js';
-import type { InvitationService } from '../../invitations/service.js';
+import type { Invitations } from '../../invitations/invitations.js';
 import { esc, page } from './html.js';
 
 const CLOSED: Record<string, string> = {
@@ -11,7 +11,7 @@ const CLOSED: Record<string, string> = {
   cancelled: 'Phiếu khảo sát này đã bị hủy.',
 };
 
-export function landingRoutes(invitations: InvitationService): Router {
+export function landingRoutes(invitations: Invitations): Router {
   const r = Router();
   r.get('/s/:token', async (req, res) => {
     const inv = await invitations.byToken(String(req.params.token));

@@ -4,11 +4,11 @@ import { Router } from 'express';
 import type { Models } from '../../db.js';
 import type { FlowRegistry } from '../../engine/load.js';
 import { campaignSchema } from '../../invitations/campaign.js';
-import type { Actor, InvitationService } from '../../invitations/service.js';
+import type { Actor, Invitations } from '../../invitations/invitations.js';
 import type { authenticator } from '../auth.js';
 import { HttpError } from '../errors.js';
 
-export function adminRoutes(deps: { models: Models; flows: FlowRegistry; invitations: InvitationService; auth: ReturnType<typeof authenticator> }): Router {
+export function adminRoutes(deps: { models: Models; flows: FlowRegistry; invitations: Invitations; auth: ReturnType<typeof authenticator> }): Router {
   const { models, flows, invitations, auth } = deps;
   const r = Router();
   r.use(auth('admin'));

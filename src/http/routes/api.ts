@@ -1,11 +1,11 @@
 import { Router } from 'express';
 import QRCode from 'qrcode';
 import type { Models } from '../../db.js';
-import { type Actor, createInvitationBody, type InvitationService } from '../../invitations/service.js';
+import { type Actor, createInvitationBody, type Invitations } from '../../invitations/invitations.js';
 import type { authenticator } from '../auth.js';
 import { HttpError } from '../errors.js';
 
-export function apiRoutes(deps: { invitations: InvitationService; models: Models; auth: ReturnType<typeof authenticator> }): Router {
+export function apiRoutes(deps: { invitations: Invitations; models: Models; auth: ReturnType<typeof authenticator> }): Router {
   const { invitations, models, auth } = deps;
   const r = Router();
   const actorOf = (res: { locals: Record<string, unknown> }) => res.locals.actor as Actor;

@@ -1,20 +1,14 @@
-// BullMQ queues and workers. Producers fail fast when Redis is down (the
-// webhook answers 503 and the platform retries); workers wait for Redis.
-import { type ConnectionOptions, Queue, UnrecoverableError, Worker } from 'bullmq';
-import type { ConversationRunner } from '../conversations/runner.js';
-import type { Models } from '../db.js';
-import type { FlowRegistry } from '../engine/load.js';
-import type { InvitationService } from '../invitations/service.js';
-import { type OutboundDeps, processOutbound } from '../outbound/worker.js';
-import { PermanentJobError, persistCompletion } from '../responses/complete.js';
-import { processFollowUp } from './follow-ups.js';
-import { type CompletionJob, completionJob, type FollowUpJob, followUpJob, type OutboundJob, outboundJob, QUEUE } from './jobs.js';
+// BullMQ queues: connections, the typed add methods, backoff. Producers fail
+// fast when Redis is down (the webhook answers 503 and the platform retries);
+// workers wait for Redis. The workers themselves are wired in ../workers.ts.
+import { type ConnectionOptions, Queue } from 'bullmq';
+import { type CompletionJob, completionJob, type FollowUpJob, followUpJob, type OpenedJob, type OutboundJob, openedJob, outboundJob, QUEUE } from './jobs.js';
 
 /** Exponential backoff capped at one minute: a long MongoDB outage is retried every minute, not never. */
-const cappedBackoff = (attemptsMade: number) => Math.min(60_000, 500 * 2 ** attemptsMade);
+export const cappedBackoff = (attemptsMade: number) => Math.min(60_000, 500 * 2 ** attemptsMade);
 const retry = { attempts: 10_000, backoff: { type: 'capped' } };
 
-function connection(url: string, producer: boolean): ConnectionOptions {
+export function connection(url: string, producer: boolean): ConnectionOptions {
   const u = new URL(url);
   return {
     host: u.hostname,
@@ -52,6 +46,11 @@ export class Queues {
   /** One job per invitation: a second completion of the same invitation is not even queued while the first waits. */
   addCompletion(job: CompletionJob) {
     return this.completion.add('complete', completionJob.parse(job), { jobId: `complete-${job.ref}`, ...retry, removeOnComplete: 1000, removeOnFail: false });
+  }
+
+  /** The first opening of a survey, recorded in MongoDB by the follow-ups worker; one job per invitation and respondent event. */
+  addOpened(job: OpenedJob) {
+    return this.followUps.add('opened', openedJob.parse(job), { jobId: `opened-${job.ref}-${job.at}`, ...retry, removeOnComplete: 1000, removeOnFail: false });
   }
 
   addOutbound(job: Omit<OutboundJob, 'done'> & { done?: number }, delayMs = 0) {
@@ -105,37 +104,4 @@ export class Queues {
       }),
     );
   }
-}
-
-export interface WorkerDeps extends OutboundDeps {
-  redisUrl: string;
-  prefix: string;
-  models: Models;
-  flows: FlowRegistry;
-  outboundConcurrency?: number;
-  runner: ConversationRunner;
-  invitations: InvitationService;
-}
-
-export function startWorkers(d: WorkerDeps): Worker[] {
-  const base = { connection: connection(d.redisUrl, false), prefix: `${d.prefix}bull`, settings: { backoffStrategy: cappedBackoff } };
-  const completion = new Worker(
-    QUEUE.completion,
-    async (job) => {
-      try {
-        return await persistCompletion(d.models, d.flows, completionJob.parse(job.data));
-      } catch (err) {
-        if (err instanceof PermanentJobError) throw new UnrecoverableError(err.message);
-        throw err;
-      }
-    },
-    { ...base, concurrency: 8 },
-  );
-  const outbound = new Worker(QUEUE.outbound, (job, token) => processOutbound(job, token, d), { ...base, concurrency: d.outboundConcurrency ?? 32 });
-  const followUps = new Worker(QUEUE.reminders, (job) => processFollowUp(job, d), { ...base, concurrency: 8 });
-  for (const w of [completion, outbound, followUps]) {
-    w.on('failed', (job, err) => d.log.warn({ queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'));
-    w.on('error', (err) => d.log.error({ queue: w.name, err: err.message }, 'worker error'));
-  }
-  return [completion, outbound, followUps];
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { InboundEvent } from '../../src/conversations/runner.js';
-import { type ServiceHandle, startMongo, startRedis } from '../../src/services/local.js';
+import { type ServiceHandle, startMongo, startRedis } from '../../src/local/servers.js';
 import { api, eventually, startTestService, TEST_SECRET, type TestService } from '../helpers/context.js';
 import { freePort } from '../helpers/ports.js';
 import { TelegramEmulator, TelegramUser } from '../helpers/telegram-emulator.js';
@@ -37,7 +37,7 @@ describe('MongoDB outage at completion', () => {
     cleanups.push(() => t.close());
 
     const { view } = await t.service.invitations.create({ caseCode: 'OUT-1', unit: 'PC07', field: 'pccc' }, { keyId: 't', role: 'admin' });
-    const ev = (rest: Record<string, unknown>) => ({ channel: 'web', userKey: 'outage-user', ...rest }) as InboundEvent;
+    const ev = (rest: Record<string, unknown>) => ({ channel: 'telegram', userKey: 'outage-user', ...rest }) as InboundEvent;
     await t.service.runner.handle(ev({ kind: 'start', token: view.token }));
     for (const text of ['1', '1', ...Array(14).fill('3'), '2', '2', '3']) await t.service.runner.handle(ev({ kind: 'text', text }));
 

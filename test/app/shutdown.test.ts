@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { openDatabase } from '../../src/db.js';
 import { createApiKey } from '../../src/http/auth.js';
-import { projectRoot } from '../../src/services/paths.js';
+import { projectRoot } from '../../src/local/paths.js';
 import { isolation } from '../helpers/context.js';
 import { freePort } from '../helpers/ports.js';
 

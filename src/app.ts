@@ -1,0 +1,199 @@
+// Wires the service from a configuration: used by main.ts and by the tests,
+// so the tests run exactly what production runs. It wires; the rules live
+// in their domains.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Worker } from 'bullmq';
+import type { Express } from 'express';
+import { Redis } from 'ioredis';
+import { BackgroundTasks } from './background.js';
+import type { Channel } from './channels/channel.js';
+import { CHANNEL_PLUGINS, type ChannelName } from './channels/registry.js';
+import type { Config } from './config.js';
+import { ConversationRunner, type Effects, type InboundEvent } from './conversations/runner.js';
+import { ConversationStore } from './conversations/store.js';
+import { pseudonym } from './crypto.js';
+import { type Database, openDatabase } from './db.js';
+import { type FlowRegistry, loadFlows } from './engine/load.js';
+import { createHttp } from './http/server.js';
+import { InvitationCopies } from './invitations/copies.js';
+import { GuessLimiter } from './invitations/guess-limit.js';
+import { Invitations } from './invitations/invitations.js';
+import { projectRoot } from './local/paths.js';
+import type { Logger } from './log.js';
+import { createMetrics } from './metrics.js';
+import { ChatLock } from './outbound/chat-lock.js';
+import { Dispatcher } from './outbound/dispatcher.js';
+import { SendLimiter } from './outbound/rate-limit.js';
+import type { Outlet } from './outbound/send-ops.js';
+import { Queues } from './queues/queues.js';
+import { startWorkers } from './workers.js';
+
+export interface AppOptions {
+  config: Config;
+  redisUrl: string;
+  mongoUrl: string;
+  /** Overrides the database of the URI (tests use one per file). */
+  dbName?: string;
+  /** Redis key prefix (tests use one per file). */
+  prefix?: string;
+  pseudonymKey: string;
+  encryptionKey: Buffer;
+  log: Logger;
+  flowsDir?: string;
+  now?: () => number;
+  sessionTtlMs?: number;
+}
+
+/** The running service: its parts (the tests reach into them) and its lifecycle. */
+export class App {
+  private server?: Server;
+  private workers: Worker[] = [];
+  private closing = false;
+
+  constructor(
+    readonly app: Express,
+    readonly runner: ConversationRunner,
+    readonly db: Database,
+    readonly redis: Redis,
+    readonly queues: Queues,
+    readonly invitations: Invitations,
+    readonly flows: FlowRegistry,
+    readonly channels: Channel[],
+    private readonly store: ConversationStore,
+    private readonly background: BackgroundTasks,
+    private readonly startWorkersFn: () => Worker[],
+    private readonly listener: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void,
+    private readonly log: Logger,
+  ) {}
+
+  /** Applies the running campaign's settings that live outside MongoDB (the conversation TTL). */
+  async applyCampaign(): Promise<void> {
+    const campaign = await this.invitations.currentCampaign();
+    this.store.sessionTtlMs = campaign.sessionTtlDays * 86_400_000;
+    this.log.info({ campaign: campaign.id, sessionTtlDays: campaign.sessionTtlDays }, 'running campaign');
+  }
+
+  startWorkers() {
+    this.workers = this.startWorkersFn();
+    this.queues.scheduleExpirySweep().catch((err: Error) => this.log.warn({ err: err.message }, 'could not schedule the expiry sweep'));
+  }
+
+  listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
+    const server = createServer(this.listener);
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve(server.address() as AddressInfo));
+    });
+  }
+
+  /** Stops intake, drains in-flight requests and jobs, then closes Redis and MongoDB. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const server = this.server;
+    if (server) {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+    }
+    await this.background.drain();
+    // Workers finish their active jobs; with Redis down that would never end, so it is bounded.
+    await Promise.all(this.workers.map((w) => Promise.race([w.close().catch(() => {}), new Promise((r) => setTimeout(r, 5_000).unref())])));
+    await Promise.all(this.channels.map((c) => c.stop?.().catch(() => {})));
+    await this.queues.close();
+    this.redis.disconnect();
+    await this.db.close();
+    this.log.info('service closed');
+  }
+}
+
+export async function createApp(o: AppOptions): Promise<App> {
+  const { config, log } = o;
+  const prefix = o.prefix ?? 'tthc:';
+  const clock = o.now ?? Date.now;
+  const flows = loadFlows(o.flowsDir ?? join(projectRoot, 'flows'));
+
+  // Fail fast while Redis is down: a webhook answers 503 at once and the platform retries.
+  const redis = new Redis(o.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
+  redis.on('error', () => {}); // reconnects by itself; readiness reports it
+  await redis.connect();
+  const db = await openDatabase(o.mongoUrl, o.dbName);
+  const queues = new Queues(o.redisUrl, prefix, (err) => log.debug({ err: err.message }, 'queue connection error'));
+  await queues.ready();
+
+  const store = new ConversationStore(redis, { prefix, sessionTtlMs: o.sessionTtlMs ?? 7 * 86_400_000 });
+  const invitations = new Invitations({
+    models: db.models,
+    copies: new InvitationCopies(redis, prefix),
+    limiter: new GuessLimiter(redis, prefix),
+    config,
+    pseudonymKey: o.pseudonymKey,
+    encryptionKey: o.encryptionKey,
+    ...(o.now ? { now: o.now } : {}),
+  });
+
+  const outlets = new Map<ChannelName, Outlet>();
+  for (const plugin of CHANNEL_PLUGINS) {
+    const created = plugin.create({ config, redis, prefix, log });
+    if ('disabled' in created) {
+      log.warn(`${plugin.name} channel disabled: ${created.disabled}`);
+      continue;
+    }
+    outlets.set(plugin.name, { channel: created, limiter: new SendLimiter(redis, prefix, plugin.name, created.limits) });
+  }
+
+  const background = new BackgroundTasks(log);
+  const dispatcher = new Dispatcher(outlets, queues, log, background);
+  const effects: Effects = {
+    deliver: (to, outputs, how) => dispatcher.deliver(to, outputs, how),
+    async completed(c) {
+      await queues.addCompletion({
+        ref: c.ref,
+        flow: c.flow,
+        channel: c.channel,
+        respondent: pseudonym(o.pseudonymKey, c.channel, c.userKey),
+        answers: c.answers,
+        startedAt: c.startedAt,
+        completedAt: c.completedAt,
+      });
+    },
+    async opened(ref, who) {
+      await queues.addOpened({ ref, ...who, at: clock() });
+    },
+  };
+  const runner = new ConversationRunner({ store, flows, opener: invitations, effects, ...(o.now ? { now: o.now } : {}) });
+
+  const metrics = createMetrics();
+  const handle = async (ev: InboundEvent) => {
+    const end = metrics.latency.startTimer({ channel: ev.channel });
+    try {
+      const r = await runner.handle(ev);
+      metrics.updates.inc({ channel: ev.channel, result: r.duplicate ? 'duplicate' : 'ok' });
+      return r;
+    } catch (err) {
+      metrics.updates.inc({ channel: ev.channel, result: 'error' });
+      throw err;
+    } finally {
+      end();
+    }
+  };
+  const channels = [...outlets.values()].map((x) => x.channel);
+  const checks = [
+    {
+      name: 'redis',
+      check: async () => {
+        if (redis.status !== 'ready') throw new Error(redis.status);
+        await redis.ping();
+      },
+    },
+    { name: 'mongodb', check: () => db.ping() },
+  ];
+  const http = createHttp({ channels, handle, checks, metrics, models: db.models, flows, invitations, log });
+
+  const workerDeps = { redisUrl: o.redisUrl, prefix, models: db.models, flows, runner, invitations, queues, outlets, locks: new ChatLock(redis, prefix), log };
+  return new App(http.app, runner, db, redis, queues, invitations, flows, channels, store, background, () => startWorkers(workerDeps), http.listener, log);
+}

@@ -1,0 +1,340 @@
+// Invitations: created by officers (or their case system), opened by citizens
+// from a deep link, a QR code or a typed short code. MongoDB is the record;
+// opening reads and claims the Redis copy (./copies.ts), never MongoDB, unless
+// the copy is missing.
+import { Types } from 'mongoose';
+import { z } from 'zod';
+import { CHANNEL_PLUGINS } from '../channels/registry.js';
+import type { Config } from '../config.js';
+import type { Respondent } from '../conversations/conversation.js';
+import type { InvitationOpener, OpenResult } from '../conversations/runner.js';
+import { encrypt, pseudonym } from '../crypto.js';
+import type { Models } from '../db.js';
+import { DomainError, type DomainErrorKind } from '../errors.js';
+import type { Campaign } from './campaign.js';
+import { unitOf } from './campaign.js';
+import { findCode, newCode, newToken, TOKEN_PATTERN } from './codes.js';
+import type { InvitationCopies, InvitationCopy } from './copies.js';
+import type { GuessLimiter } from './guess-limit.js';
+import type { InvitationDoc } from './models.js';
+
+/** A request the caller can fix, in domain terms (mapped to 400/403/404/409 at the HTTP edge). */
+export class InvitationError extends DomainError {
+  override name = 'InvitationError';
+  constructor(kind: Exclude<DomainErrorKind, 'unavailable'>, code: string, message: string) {
+    super(kind, code, message);
+  }
+}
+
+/** How long opening waits for MongoDB when the Redis copy is missing. */
+const FALLBACK_TIMEOUT_MS = 3_000;
+
+export const createInvitationBody = z.strictObject({
+  caseCode: z
+    .string()
+    .trim()
+    .min(1)
+    .max(64)
+    .regex(/^[\p{L}\p{N}_./-]+$/u, 'letters, digits and _ . / - only'),
+  unit: z.string().trim().min(1),
+  field: z.string().trim().min(1),
+  procedure: z.string().trim().min(1).max(300).optional(),
+  respondentType: z.enum(['citizen', 'organization']).optional(),
+  phone: z
+    .string()
+    .trim()
+    .transform((p) => p.replace(/[\s.-]/g, ''))
+    .pipe(z.string().regex(/^(\+?84|0)\d{9,10}$/, 'a Vietnamese phone number such as 0912345678'))
+    .transform((p) => p.replace(/^\+?84|^0/, '84'))
+    .optional(),
+});
+export type CreateInvitationBody = z.infer<typeof createInvitationBody>;
+
+export interface Actor {
+  keyId: string;
+  role: 'officer' | 'pv01' | 'admin';
+  unit?: string;
+}
+
+export interface InvitationView {
+  id: string;
+  status: string;
+  unit: string;
+  field: string;
+  caseCode: string;
+  code: string;
+  token: string;
+  /** One start link per channel (null where the channel is not configured), and the landing page. */
+  links: Record<string, string | null> & { landing: string };
+  qrUrl: string;
+  createdAt: string;
+  expiresAt: string;
+}
+
+export interface InvitationsOptions {
+  models: Models;
+  copies: InvitationCopies;
+  limiter: GuessLimiter;
+  config: Config;
+  pseudonymKey: string;
+  encryptionKey: Buffer;
+  now?: () => number;
+}
+
+export class Invitations implements InvitationOpener {
+  private campaignCache?: { at: number; campaign: Campaign };
+
+  constructor(private readonly o: InvitationsOptions) {}
+
+  now() {
+    return (this.o.now ?? Date.now)();
+  }
+
+  /** The running campaign (cached briefly: it changes rarely, invitations are created often). */
+  async currentCampaign(): Promise<Campaign> {
+    if (this.campaignCache && this.now() - this.campaignCache.at < 30_000) return this.campaignCache.campaign;
+    const doc = await this.o.models.Campaign.findOne({ active: true }).sort({ updatedAt: -1 }).lean();
+    if (!doc) throw new InvitationError('not_found', 'no_campaign', 'no active campaign: run `npm run seed`');
+    const campaign = doc.data as Campaign;
+    this.campaignCache = { at: this.now(), campaign };
+    return campaign;
+  }
+
+  forgetCampaign() {
+    this.campaignCache = undefined;
+  }
+
+  view(inv: InvitationDoc & { _id: Types.ObjectId }): InvitationView {
+    const base = this.o.config.publicBaseUrl;
+    const id = String(inv._id);
+    const links = Object.fromEntries(CHANNEL_PLUGINS.map((p) => [p.name, p.link(this.o.config, inv)]));
+    return {
+      id,
+      status: this.effectiveStatus(inv),
+      unit: inv.unit,
+      field: inv.field,
+      caseCode: inv.caseCode,
+      code: inv.code,
+      token: inv.token,
+      links: { ...links, landing: `${base}/s/${inv.token}` },
+      qrUrl: `${base}/api/invitations/${id}/qr.svg`,
+      createdAt: inv.createdAt.toISOString(),
+      expiresAt: inv.expiresAt.toISOString(),
+    };
+  }
+
+  private effectiveStatus(inv: Pick<InvitationDoc, 'status' | 'expiresAt'>): string {
+    return (inv.status === 'created' || inv.status === 'opened') && inv.expiresAt.getTime() <= this.now() ? 'expired' : inv.status!;
+  }
+
+  /** Creates the invitation of a case, or returns the existing one (`created: false`). */
+  async create(body: CreateInvitationBody, actor: Actor): Promise<{ created: boolean; view: InvitationView }> {
+    const campaign = await this.currentCampaign();
+    const unit = unitOf(campaign, body.unit);
+    if (!unit) throw new InvitationError('invalid', 'unknown_unit', `unit: unknown unit "${body.unit}" in campaign ${campaign.id}`);
+    if (actor.role === 'officer' && actor.unit !== unit.code) {
+      throw new InvitationError('forbidden', 'forbidden', `unit: this key may only create invitations for unit ${actor.unit}`);
+    }
+    if (!unit.fields.includes(body.field)) {
+      throw new InvitationError(
+        'invalid',
+        'unknown_field',
+        `field: unit ${unit.code} does not handle field "${body.field}" (it handles ${unit.fields.join(', ')})`,
+      );
+    }
+    const { Invitation } = this.o.models;
+    const existing = await Invitation.findOne({ campaign: campaign.id, caseCode: body.caseCode }).lean();
+    if (existing) return { created: false, view: await this.existingFor(existing, actor) };
+
+    const now = this.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const doc = await Invitation.create({
+          campaign: campaign.id,
+          unit: unit.code,
+          unitName: unit.name,
+          field: body.field,
+          procedure: body.procedure,
+          caseCode: body.caseCode,
+          respondentType: body.respondentType,
+          phoneEnc: body.phone ? encrypt(this.o.encryptionKey, body.phone) : undefined,
+          code: newCode(),
+          token: newToken(),
+          flow: campaign.flows.citizen,
+          createdBy: actor.keyId,
+          createdAt: new Date(now),
+          expiresAt: new Date(now + campaign.invitationLifetimeDays * 86_400_000),
+        });
+        const inv = doc.toObject();
+        await this.o.copies.put(copyOf(inv), this.now());
+        return { created: true, view: this.view(inv) };
+      } catch (err) {
+        if ((err as { code?: number }).code !== 11000 || attempt >= 5) throw err;
+        // Either the same case was created concurrently (return it) or a code collided (draw again).
+        const raced = await Invitation.findOne({ campaign: campaign.id, caseCode: body.caseCode }).lean();
+        if (raced) return { created: false, view: await this.existingFor(raced, actor) };
+      }
+    }
+  }
+
+  private async existingFor(inv: InvitationDoc & { _id: Types.ObjectId }, actor: Actor): Promise<InvitationView> {
+    if (actor.role === 'officer' && inv.unit !== actor.unit) {
+      throw new InvitationError('conflict', 'case_of_other_unit', 'caseCode: this case already has an invitation of another unit');
+    }
+    // A reprint: make sure the copy the webhook path reads exists (the first write may have failed).
+    await this.o.copies.put(copyOf(inv), this.now());
+    return this.view(inv);
+  }
+
+  async get(id: string, actor: Actor): Promise<InvitationDoc & { _id: Types.ObjectId }> {
+    if (!Types.ObjectId.isValid(id)) throw new InvitationError('not_found', 'not_found', 'invitation not found');
+    const inv = await this.o.models.Invitation.findById(id).lean();
+    // An officer of another unit learns nothing, not even that the id exists.
+    if (!inv || (actor.role === 'officer' && inv.unit !== actor.unit)) throw new InvitationError('not_found', 'not_found', 'invitation not found');
+    return inv;
+  }
+
+  async cancel(id: string, actor: Actor): Promise<InvitationView> {
+    const inv = await this.get(id, actor);
+    if (inv.status === 'completed') throw new InvitationError('conflict', 'already_completed', 'a completed invitation cannot be cancelled');
+    const updated = await this.o.models.Invitation.findOneAndUpdate(
+      { _id: inv._id, status: { $in: ['created', 'opened'] } },
+      { $set: { status: 'cancelled', cancelledAt: new Date(this.now()) } },
+      { returnDocument: 'after' },
+    ).lean();
+    if (updated) await this.o.copies.setStatus(String(inv._id), 'cancelled');
+    return this.view(updated ?? inv);
+  }
+
+  async listToday(actor: Actor, unit: string, timezoneOffsetMin = 420): Promise<InvitationView[]> {
+    if (actor.role === 'officer' && actor.unit !== unit) throw new InvitationError('forbidden', 'forbidden', `unit: this key is for unit ${actor.unit}`);
+    const local = this.now() + timezoneOffsetMin * 60_000;
+    const startOfDay = local - (local % 86_400_000) - timezoneOffsetMin * 60_000;
+    const docs = await this.o.models.Invitation.find({ unit, createdAt: { $gte: new Date(startOfDay) } })
+      .sort({ createdAt: -1 })
+      .limit(500)
+      .lean();
+    return docs.map((d) => this.view(d));
+  }
+
+  async byToken(token: string) {
+    return TOKEN_PATTERN.test(token) ? this.o.models.Invitation.findOne({ token }).lean() : null;
+  }
+
+  /** The short code in a typed text, alone or inside a sentence. */
+  codeIn(text: string): string | undefined {
+    return findCode(text);
+  }
+
+  /**
+   * Opens an invitation for a respondent: one Redis round trip that checks the
+   * event's dedupe mark and the guess lock, and claims the invitation (the
+   * first respondent wins; the claim is idempotent for that respondent).
+   */
+  async open(by: { token: string } | { code: string }, who: Respondent, dedupeKey: string): Promise<OpenResult> {
+    if ('token' in by && !TOKEN_PATTERN.test(by.token)) return this.wrongGuess(who);
+    const claimant = pseudonym(this.o.pseudonymKey, who.channel, who.userKey);
+    const lockKey = this.o.limiter.lockKey(`${who.channel}:${who.userKey}`);
+    for (let repaired = false; ; repaired = true) {
+      const r = await this.o.copies.open(by, claimant, lockKey, dedupeKey, this.now());
+      switch (r.kind) {
+        case 'ok': {
+          const c = r.copy;
+          const ctx: Record<string, string> = { unitName: c.unitName, caseCode: c.caseCode };
+          if (c.respondentType) ctx.respondentType = c.respondentType;
+          return { ok: true, start: { ref: c.id, flow: c.flow, ctx } };
+        }
+        case 'duplicate':
+        case 'taken':
+        case 'expired':
+        case 'cancelled':
+          return { ok: false, reason: r.kind };
+        case 'completed':
+          return { ok: false, reason: 'used' };
+        case 'locked':
+          return { ok: false, reason: 'locked', lockedMinutes: Math.ceil(r.ms / 60_000) };
+        case 'missing': {
+          if (repaired) return this.wrongGuess(who);
+          // No copy: a wrong code, or a copy Redis lost. MongoDB decides, for this one lookup, and the copy is rebuilt.
+          let inv: Awaited<ReturnType<Invitations['byToken']>>;
+          try {
+            inv = await withTimeout(this.o.models.Invitation.findOne('token' in by ? { token: by.token } : { code: by.code }).lean(), FALLBACK_TIMEOUT_MS);
+          } catch {
+            return { ok: false, reason: 'unavailable' };
+          }
+          if (!inv) return this.wrongGuess(who);
+          await this.o.copies.put({ ...copyOf(inv), status: this.effectiveStatus(inv) as InvitationCopy['status'] }, this.now());
+        }
+      }
+    }
+  }
+
+  private async wrongGuess(who: Respondent): Promise<OpenResult> {
+    const lockedNow = await this.o.limiter.wrong(`${who.channel}:${who.userKey}`);
+    return lockedNow ? { ok: false, reason: 'locked', lockedMinutes: lockedNow } : { ok: false, reason: 'unknown' };
+  }
+
+  /** Records the first opening in MongoDB (a durable job). Returns the invitation when this call opened it, else null. */
+  async markOpened(ref: string, who: Respondent, at: number) {
+    return this.o.models.Invitation.findOneAndUpdate(
+      { _id: ref, status: 'created' },
+      { $set: { status: 'opened', openedAt: new Date(at), openedBy: pseudonym(this.o.pseudonymKey, who.channel, who.userKey) } },
+      { returnDocument: 'after' },
+    ).lean();
+  }
+
+  /** The invitation if `who` opened it (status still "opened"), else null. */
+  async openedBy(ref: string, who: Respondent) {
+    return this.o.models.Invitation.findOne({ _id: ref, status: 'opened', openedBy: pseudonym(this.o.pseudonymKey, who.channel, who.userKey) }).lean();
+  }
+
+  /** A response was written: the invitation is used, in MongoDB and in its Redis copy. */
+  async markCompleted(ref: string, at: number): Promise<void> {
+    await this.o.models.Invitation.updateOne(
+      { _id: ref, status: { $in: ['created', 'opened'] } },
+      { $set: { status: 'completed', completedAt: new Date(at) } },
+    );
+    await this.o.copies.setStatus(ref, 'completed');
+  }
+
+  /** Marks invitations past their lifetime as expired. Returns how many. */
+  async expireDue(): Promise<number> {
+    const r = await this.o.models.Invitation.updateMany(
+      { status: { $in: ['created', 'opened'] }, expiresAt: { $lte: new Date(this.now()) } },
+      { $set: { status: 'expired' } },
+    );
+    return r.modifiedCount;
+  }
+
+  async statusOf(ref: string): Promise<string | undefined> {
+    const inv = await this.o.models.Invitation.findById(ref, { status: 1, expiresAt: 1 }).lean();
+    return inv ? this.effectiveStatus(inv as Pick<InvitationDoc, 'status' | 'expiresAt'>) : undefined;
+  }
+}
+
+/** The Redis copy of an invitation document. */
+export function copyOf(inv: InvitationDoc & { _id: unknown }): InvitationCopy {
+  return {
+    id: String(inv._id),
+    flow: inv.flow,
+    unit: inv.unit,
+    unitName: inv.unitName ?? inv.unit,
+    caseCode: inv.caseCode,
+    ...(inv.respondentType ? { respondentType: inv.respondentType } : {}),
+    status: (inv.status ?? 'created') as InvitationCopy['status'],
+    expiresAt: inv.expiresAt.getTime(),
+    token: inv.token,
+    code: inv.code,
+    ...(inv.openedBy ? { claimedBy: inv.openedBy } : {}),
+  };
+}
+
+function withTimeout<T>(p: PromiseLike<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    Promise.resolve(p),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,430 @@
+// Starts the local Redis and MongoDB-compatible server that `npm start` and
+// `npm test` use when REDIS_URL / MONGODB_URI are not given: redis-server, and
+// mongod when it is on PATH, else FerretDB on PostgreSQL (SQLite when
+// PostgreSQL cannot be had). They belong to this checkout: their ports are
+// derived from its path, their data is under its .data/, and a server is
+// reused only when this checkout's pid file names it. A server is probed with
+// a real command and a timeout; a hung server that we started is restarted.
+// Only processes recorded in our own pid files are ever stopped.
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import mongoose from 'mongoose';
+import { dataDir, projectRoot } from './paths.js';
+
+/** Ports of this checkout: a second clone on the same machine gets its own servers. */
+const OFFSET = createHash('sha256').update(projectRoot).digest().readUInt16BE(0) % 200;
+export const DEFAULT_REDIS_PORT = 16_400 + OFFSET;
+export const DEFAULT_MONGO_PORT = 27_200 + OFFSET;
+export const DEFAULT_POSTGRES_PORT = 15_400 + OFFSET;
+
+/** A local service could not be installed or started; the message says what to do. */
+export class LocalServiceError extends Error {
+  override name = 'LocalServiceError';
+}
+
+type Say = (msg: string) => void;
+
+export interface ServiceHandle {
+  name: 'redis' | 'mongodb';
+  url: string;
+  /** started: we launched it now; reused: it was already running; restarted: it was hung and we started it again. */
+  how: 'started' | 'reused' | 'restarted';
+  kind: string;
+  pidFile: string;
+  /** Where its data lives. */
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+function onPath(cmd: string): string | undefined {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
+
+function readPid(pidFile: string): number | undefined {
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]!.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether this checkout's pid file names a live process. */
+const ours = (pidFile: string) => {
+  const pid = readPid(pidFile);
+  return pid !== undefined && alive(pid);
+};
+
+/** Resolves true when something accepts TCP connections on the port. */
+export function portInUse(port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => done(true));
+  });
+}
+
+/** Redis answers PING within the timeout. */
+export function redisAnswers(port: number, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (d) => done(d.toString().startsWith('+PONG')));
+  });
+}
+
+/** The MongoDB-compatible server answers a real `ping` command within the timeout (a TCP accept is not enough: a hung FerretDB accepts). */
+export async function mongoAnswers(port: number, timeoutMs = 3_000): Promise<boolean> {
+  const client = new mongoose.mongo.MongoClient(`mongodb://127.0.0.1:${port}/?directConnection=true`, {
+    serverSelectionTimeoutMS: timeoutMs,
+    connectTimeoutMS: timeoutMs,
+    socketTimeoutMS: timeoutMs,
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      (async () => {
+        await client.connect();
+        await client.db('admin').command({ ping: 1 });
+      })(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
+      }),
+    ]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+    void client.close(true).catch(() => {});
+  }
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string, logFile?: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  const tail = logFile && existsSync(logFile) ? `\n--- ${logFile} ---\n${readFileSync(logFile, 'utf8').slice(-2000)}` : '';
+  throw new LocalServiceError(`${what} did not become ready within ${timeoutMs} ms${tail}`);
+}
+
+async function stopPid(pidFile: string, timeoutMs = 5000): Promise<boolean> {
+  const pid = readPid(pidFile);
+  if (pid === undefined) return false;
+  if (alive(pid)) {
+    process.kill(pid, 'SIGTERM');
+    const deadline = Date.now() + timeoutMs;
+    while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+  }
+  rmSync(pidFile, { force: true });
+  return true;
+}
+
+function aptInstall(pkg: string, say: Say): void {
+  say(`${pkg} not found: installing the Debian package with apt-get`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  try {
+    execFileSync('apt-get', ['install', '-y', '-q', pkg], { stdio: 'ignore', env });
+  } catch {
+    execFileSync('apt-get', ['update', '-q'], { stdio: 'ignore', env });
+    execFileSync('apt-get', ['install', '-y', '-q', pkg], { stdio: 'ignore', env });
+  }
+}
+
+function ensureRedisBinary(say: Say): string {
+  const found = onPath('redis-server');
+  if (found) return found;
+  if (!isRoot()) throw new LocalServiceError('redis-server is not installed. Install it (sudo apt-get install -y redis-server) or set REDIS_URL.');
+  aptInstall('redis-server', say);
+  const installed = onPath('redis-server');
+  if (!installed) throw new LocalServiceError('apt-get install redis-server did not put redis-server on PATH; set REDIS_URL');
+  return installed;
+}
+
+export interface StartOptions {
+  port: number;
+  /** Folder for data, pid and log files. */
+  dir: string;
+  say?: Say;
+}
+
+/** Refuses a port that answers but is not this checkout's server. */
+async function refuseForeign(port: number, pidFile: string, what: string) {
+  if (!ours(pidFile) && (await portInUse(port))) {
+    throw new LocalServiceError(
+      `port ${port} is in use by a ${what} that this checkout did not start (no live pid in ${pidFile}). ` +
+        `Stop it, or point the service at it explicitly with ${what === 'redis-server' ? 'REDIS_URL' : 'MONGODB_URI'}.`,
+    );
+  }
+}
+
+/** Starts (or reuses, when this checkout's pid file names it and it answers) a redis-server on 127.0.0.1. */
+export async function startRedis({ port, dir, say = () => {} }: StartOptions): Promise<ServiceHandle> {
+  mkdirSync(dir, { recursive: true });
+  const pidFile = join(dir, 'redis.pid');
+  const logFile = join(dir, 'redis.log');
+  const handle = (how: ServiceHandle['how']): ServiceHandle => ({
+    name: 'redis',
+    url: `redis://127.0.0.1:${port}`,
+    how,
+    kind: 'redis-server',
+    pidFile,
+    dataDir: dir,
+    stop: async () => void (await stopPid(pidFile)),
+  });
+  let how: ServiceHandle['how'] = 'started';
+  if (ours(pidFile)) {
+    if (await redisAnswers(port)) return handle('reused');
+    say(`redis-server (pid file ${pidFile}) does not answer PING: restarting it`);
+    await stopPid(pidFile);
+    how = 'restarted';
+  }
+  await refuseForeign(port, pidFile, 'redis-server');
+  const bin = ensureRedisBinary(say);
+  // noeviction: BullMQ loses jobs under any eviction policy. AOF: queued work survives a restart.
+  execFileSync(bin, [
+    ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'yes'],
+    ...['--pidfile', pidFile, '--logfile', logFile, '--maxmemory-policy', 'noeviction', '--appendonly', 'yes', '--save', ''],
+  ]);
+  await waitFor(() => redisAnswers(port), 10_000, `redis-server on port ${port}`, logFile);
+  return handle(how);
+}
+
+/** Builds the FerretDB wrapper in scripts/ferretdb with Go (once per version of its sources; cached under .data/bin). */
+export function ensureFerretBinary(say: Say): string {
+  const src = join(projectRoot, 'scripts', 'ferretdb');
+  const version = createHash('sha256')
+    .update(['main.go', 'go.mod', 'go.sum'].map((f) => readFileSync(join(src, f), 'utf8')).join('\0'))
+    .digest('hex')
+    .slice(0, 10);
+  const bin = join(dataDir, 'bin', `ferretdb-local-${version}`);
+  if (existsSync(bin)) return bin;
+  const go = onPath('go') ?? (existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  if (!go) {
+    throw new LocalServiceError(
+      'No MongoDB-compatible server: mongod is not on PATH and Go is not installed to build FerretDB. ' +
+        'Either install MongoDB 7+ (mongod on PATH), set MONGODB_URI to a running server, or install Go 1.22+ ' +
+        '(https://go.dev/doc/install) so FerretDB v1.24.2 can be built.',
+    );
+  }
+  say('building FerretDB v1.24.2 with Go (first run only, about 1-3 minutes)');
+  mkdirSync(join(dataDir, 'bin'), { recursive: true });
+  try {
+    execFileSync(go, ['build', '-o', bin, '.'], { cwd: src, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CGO_ENABLED: '0' } });
+  } catch (err) {
+    const stderr = (err as { stderr?: Buffer }).stderr?.toString() ?? String(err);
+    throw new LocalServiceError(`building FerretDB failed:\n${stderr.slice(-2000)}`);
+  }
+  return bin;
+}
+
+/** The newest PostgreSQL server binaries (Debian keeps them in /usr/lib/postgresql/<version>/bin). */
+function postgresBin(): string | undefined {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const versions = readdirSync(root)
+    .filter((v) => existsSync(join(root, v, 'bin', 'pg_ctl')))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions[0] ? join(root, versions[0], 'bin') : undefined;
+}
+
+/** PostgreSQL refuses to run as root: then its commands run as the `postgres` system user. */
+function asPostgresUser(bin: string, args: string[], opts: { stdio?: 'ignore' | 'pipe' } = {}) {
+  const [cmd, argv] = isRoot() ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
+  return execFileSync(cmd as string, argv as string[], { stdio: ['ignore', opts.stdio ?? 'pipe', 'pipe'], encoding: 'utf8' });
+}
+
+/** A folder the postgres user can write (under .data/ when it can reach it; a checkout in a private folder cannot be reached). */
+function postgresDir(dir: string): string {
+  if (!isRoot()) return dir;
+  mkdirSync(dir, { recursive: true });
+  try {
+    execFileSync('runuser', ['-u', 'postgres', '--', 'test', '-x', dir], { stdio: 'ignore' });
+    return dir;
+  } catch {
+    const elsewhere = `/var/tmp/tthc-postgres-${createHash('sha256').update(projectRoot).digest('hex').slice(0, 12)}`;
+    mkdirSync(elsewhere, { recursive: true });
+    return elsewhere;
+  }
+}
+
+/** Starts (or reuses) this checkout's PostgreSQL for FerretDB; returns its URL, or undefined when PostgreSQL cannot be had. */
+async function startPostgres(port: number, dir: string, say: Say): Promise<{ url: string; dataDir: string } | undefined> {
+  let bin = postgresBin();
+  if (!bin && isRoot()) {
+    try {
+      aptInstall('postgresql', say);
+    } catch {
+      /* falls back to SQLite below */
+    }
+    bin = postgresBin();
+  }
+  if (!bin || (isRoot() && !onPath('runuser'))) return undefined;
+  const home = postgresDir(dir);
+  const data = join(home, 'data');
+  const pidFile = join(data, 'postmaster.pid');
+  const logFile = join(home, 'postgres.log');
+  // FerretDB v1 holds its metadata lock while it waits for a pool connection to create an index; readers
+  // holding the other connections wait for that lock. A pool larger than all clients' pools together avoids
+  // that deadlock (seen with the default 50 under parallel test files).
+  const url = `postgres://postgres@127.0.0.1:${port}/ferretdb?pool_max_conns=300`;
+  if (isRoot()) execFileSync('chown', ['postgres:postgres', home]);
+  try {
+    if (!existsSync(join(data, 'PG_VERSION'))) {
+      say(`initializing PostgreSQL in ${data}`);
+      asPostgresUser(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-locale']);
+    }
+    if (!ours(pidFile) || !(await portInUse(port))) {
+      rmSync(pidFile, { force: true }); // a stale pid file of a killed server
+      await refuseForeign(port, pidFile, 'PostgreSQL server');
+      // Bound to loopback on this checkout's port; the socket lives in its own folder.
+      const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${home} -c max_connections=400 -c fsync=off -c synchronous_commit=off`;
+      asPostgresUser(join(bin, 'pg_ctl'), ['-D', data, '-l', logFile, '-o', options, '-w', '-t', '30', 'start'], { stdio: 'ignore' });
+      say(`started PostgreSQL on 127.0.0.1:${port} (data in ${data})`);
+    }
+    const exists = asPostgresUser(join(bin, 'psql'), [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-U',
+      'postgres',
+      '-tAc',
+      "SELECT 1 FROM pg_database WHERE datname='ferretdb'",
+    ]);
+    if (exists.trim() !== '1') asPostgresUser(join(bin, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'ferretdb']);
+    return { url, dataDir: data };
+  } catch (err) {
+    const detail = (err as { stderr?: string }).stderr || (err as Error).message;
+    say(`PostgreSQL could not be started (${String(detail).trim().slice(0, 300)}); falling back to SQLite`);
+    return undefined;
+  }
+}
+
+export interface MongoOptions extends StartOptions {
+  /** FerretDB's storage: PostgreSQL on this port (SQLite when PostgreSQL cannot be had); without it, SQLite. */
+  postgresPort?: number;
+}
+
+/** Starts (or reuses) mongod when on PATH, otherwise FerretDB on PostgreSQL (or SQLite). */
+export async function startMongo({ port, dir, say = () => {}, postgresPort }: MongoOptions): Promise<ServiceHandle> {
+  mkdirSync(dir, { recursive: true });
+  const pidFile = join(dir, 'mongo.pid');
+  const logFile = join(dir, 'mongo.log');
+  const kindFile = join(dir, 'mongo.kind');
+  const handle = (how: ServiceHandle['how'], kind: string, data: string): ServiceHandle => ({
+    name: 'mongodb',
+    url: `mongodb://127.0.0.1:${port}`,
+    how,
+    kind,
+    pidFile,
+    dataDir: data,
+    stop: async () => void (await stopPid(pidFile)),
+  });
+  const recorded = () => (existsSync(kindFile) ? JSON.parse(readFileSync(kindFile, 'utf8')) : { kind: 'unknown', data: dir });
+  let how: ServiceHandle['how'] = 'started';
+  if (ours(pidFile)) {
+    if (await mongoAnswers(port)) return handle('reused', recorded().kind, recorded().data);
+    say(`the local database server (pid file ${pidFile}) does not answer ping within 3 s: it is hung; restarting it`);
+    await stopPid(pidFile, 2_000);
+    how = 'restarted';
+  }
+  await refuseForeign(port, pidFile, 'MongoDB-compatible server');
+
+  let cmd: string;
+  let args: string[];
+  let kind: string;
+  let data: string;
+  const mongod = onPath('mongod');
+  const postgres = !mongod && postgresPort ? await startPostgres(postgresPort, join(dir, 'postgres'), say) : undefined;
+  if (mongod) {
+    data = join(dir, 'mongod');
+    mkdirSync(data, { recursive: true });
+    [cmd, args, kind] = [mongod, ['--dbpath', data, '--port', String(port), '--bind_ip', '127.0.0.1'], 'mongod'];
+  } else if (postgres) {
+    data = postgres.dataDir;
+    [cmd, args, kind] = [
+      ensureFerretBinary(say),
+      ['-listen-addr', `127.0.0.1:${port}`, '-handler', 'postgresql', '-postgresql-url', postgres.url, '-log-level', 'warn'],
+      'ferretdb on postgresql',
+    ];
+  } else {
+    data = join(dir, 'ferretdb');
+    mkdirSync(data, { recursive: true });
+    [cmd, args, kind] = [
+      ensureFerretBinary(say),
+      ['-listen-addr', `127.0.0.1:${port}`, '-handler', 'sqlite', '-sqlite-url', `file:${data}/`, '-log-level', 'warn'],
+      'ferretdb on sqlite',
+    ];
+  }
+  const out = openSync(logFile, 'a');
+  // Detached with its own log file: it outlives this process and holds no pipe of ours.
+  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', out, out] });
+  closeSync(out);
+  if (child.pid === undefined) throw new LocalServiceError(`could not spawn ${cmd}`);
+  writeFileSync(pidFile, String(child.pid));
+  writeFileSync(kindFile, JSON.stringify({ kind, data }));
+  child.unref();
+  await waitFor(() => mongoAnswers(port, 1_000), 30_000, `${kind} on port ${port}`, logFile);
+  return handle(how, kind, data);
+}
+
+/** The database `npm start` and the scripts use on the local MongoDB-compatible server. */
+export const localMongoUri = (mongo: ServiceHandle) => `${mongo.url}/tthc`;
+
+/** The default local services of `npm start` / `npm test`, under .data/. */
+export async function ensureLocalServices(need: { redis: boolean; mongo: boolean }, say: Say = () => {}) {
+  mkdirSync(dataDir, { recursive: true });
+  // The data folder is this checkout's; make it reachable (not writable) by the postgres user.
+  if (isRoot() && (statSync(dataDir).mode & 0o005) !== 0o005) chmodSync(dataDir, 0o755);
+  const result: { redis?: ServiceHandle; mongo?: ServiceHandle } = {};
+  if (need.redis) result.redis = await startRedis({ port: DEFAULT_REDIS_PORT, dir: join(dataDir, 'redis'), say });
+  if (need.mongo) result.mongo = await startMongo({ port: DEFAULT_MONGO_PORT, dir: join(dataDir, 'mongo'), say, postgresPort: DEFAULT_POSTGRES_PORT });
+  return result;
+}
+
+/** Stops what ensureLocalServices started, by our own pid files only. Returns the names stopped. */
+export async function stopLocalServices(): Promise<string[]> {
+  const stopped: string[] = [];
+  if (await stopPid(join(dataDir, 'redis', 'redis.pid'))) stopped.push('redis');
+  if (await stopPid(join(dataDir, 'mongo', 'mongo.pid'))) stopped.push('mongodb');
+  const pg = postgresBin();
+  for (const home of [join(dataDir, 'mongo', 'postgres'), postgresDir(join(dataDir, 'mongo', 'postgres'))]) {
+    const data = join(home, 'data');
+    if (pg && ours(join(data, 'postmaster.pid'))) {
+      asPostgresUser(join(pg, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop'], { stdio: 'ignore' });
+      stopped.push('postgresql');
+      break;
+    }
+  }
+  return stopped;
+}

@@ -1,0 +1,55 @@
+// Every BullMQ worker of the service, wired in one place. Each queue's
+// processor lives with its domain; this file only connects them.
+import { UnrecoverableError, Worker } from 'bullmq';
+import type { ConversationRunner } from './conversations/runner.js';
+import type { Models } from './db.js';
+import type { FlowRegistry } from './engine/load.js';
+import { processFollowUp } from './invitations/follow-ups.js';
+import type { Invitations } from './invitations/invitations.js';
+import type { Logger } from './log.js';
+import type { ChatLock } from './outbound/chat-lock.js';
+import type { Outlets } from './outbound/send-ops.js';
+import { processOutbound } from './outbound/worker.js';
+import { completionJob, QUEUE } from './queues/jobs.js';
+import { cappedBackoff, connection, type Queues } from './queues/queues.js';
+import { PermanentJobError, persistCompletion } from './responses/complete.js';
+
+export interface WorkerDeps {
+  redisUrl: string;
+  prefix: string;
+  models: Models;
+  flows: FlowRegistry;
+  runner: ConversationRunner;
+  invitations: Invitations;
+  queues: Queues;
+  outlets: Outlets;
+  locks: ChatLock;
+  log: Logger;
+  outboundConcurrency?: number;
+}
+
+export function startWorkers(d: WorkerDeps): Worker[] {
+  const base = { connection: connection(d.redisUrl, false), prefix: `${d.prefix}bull`, settings: { backoffStrategy: cappedBackoff } };
+  const completion = new Worker(
+    QUEUE.completion,
+    async (job) => {
+      const data = completionJob.parse(job.data);
+      try {
+        const outcome = await persistCompletion(d.models, d.flows, data);
+        await d.invitations.markCompleted(data.ref, data.completedAt);
+        return outcome;
+      } catch (err) {
+        if (err instanceof PermanentJobError) throw new UnrecoverableError(err.message);
+        throw err;
+      }
+    },
+    { ...base, concurrency: 8 },
+  );
+  const outbound = new Worker(QUEUE.outbound, (job, token) => processOutbound(job, token, d), { ...base, concurrency: d.outboundConcurrency ?? 32 });
+  const followUps = new Worker(QUEUE.reminders, (job) => processFollowUp(job, d), { ...base, concurrency: 8 });
+  for (const w of [completion, outbound, followUps]) {
+    w.on('failed', (job, err) => d.log.warn({ queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'));
+    w.on('error', (err) => d.log.error({ queue: w.name, err: err.message }, 'worker error'));
+  }
+  return [completion, outbound, followUps];
+}

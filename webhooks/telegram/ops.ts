@@ -1,0 +1,18 @@
+// One Telegram Bot API call, as rendered by render.ts and sent by outbound.ts.
+// Queued ops are validated by this schema when they are added and when they run.
+import { z } from 'zod';
+
+/** Telegram's limit on a message text. */
+export const TEXT_LIMIT = 4096;
+
+export const telegramOp = z.discriminatedUnion('m', [
+  z.strictObject({
+    m: z.literal('send'),
+    text: z.string().min(1).max(TEXT_LIMIT),
+    keyboard: z.array(z.strictObject({ text: z.string().min(1), data: z.string().min(1).max(64) })).optional(),
+    /** Remove the keyboard of the previous question (the respondent typed instead of tapping). */
+    clearPrevious: z.boolean().optional(),
+  }),
+  z.strictObject({ m: z.literal('edit'), messageId: z.number().int(), text: z.string().min(1).max(TEXT_LIMIT) }),
+]);
+export type TelegramOp = z.infer<typeof telegramOp>;
