@@ -7,16 +7,7 @@ export function createLogger(level: string, pretty = process.stdout.isTTY === tr
   return pino({
     level,
     redact: {
-      paths: [
-        '*.token',
-        '*.secret',
-        '*.password',
-        '*.apiKey',
-        '*.authorization',
-        'req.headers.authorization',
-        'req.headers["x-telegram-bot-api-secret-token"]',
-        '*.phone',
-      ],
+      paths: ['*.token', '*.secret', '*.password', '*.apiKey', '*.authorization', 'req.headers.authorization', '*.phone'],
       censor: '[redacted]',
     },
     ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),

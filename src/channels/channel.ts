@@ -41,7 +41,7 @@ export class InboundRejected extends Error {
 export interface InboundBatch {
   /** Events to process, in order (none: acknowledge and ignore). */
   events: InboundEvent[];
-  /** The JSON answer once they are processed (Telegram: a method to run, e.g. answerCallbackQuery). */
+  /** The JSON answer once they are processed (e.g. a platform method to run, such as acknowledging a tap). */
   answer?: unknown;
 }
 
@@ -82,6 +82,8 @@ export interface ChannelDeps {
 /** A channel type, registered once in ./registry.ts. */
 export interface ChannelPlugin<Name extends string = string> {
   readonly name: Name;
+  /** How pages name the channel to a citizen ("Zalo"), and whether the citizen starts by sending the code (no deep-link payload reaches the webhook). */
+  readonly display: { title: string; sendsCode: boolean };
   /** The channel's start link for an invitation (a deep link), or null. Known even where this process does not run the channel. */
   link(config: Config, invitation: { token: string; code: string }): string | null;
   /** The running channel, or why it is disabled (missing configuration). */

@@ -3,7 +3,8 @@ import { telegram } from '../../webhooks/telegram/index.js';
 import { zalo } from '../../webhooks/zalo/index.js';
 import type { ChannelPlugin } from './channel.js';
 
-export const CHANNEL_PLUGINS = [telegram, zalo] as const satisfies readonly ChannelPlugin[];
+// In the order pages offer them: Zalo first (most citizens have it).
+export const CHANNEL_PLUGINS = [zalo, telegram] as const satisfies readonly ChannelPlugin[];
 
 export type ChannelName = (typeof CHANNEL_PLUGINS)[number]['name'];
 

@@ -12,7 +12,7 @@ import type { ConversationStore } from './store.js';
 export type { OpenResult };
 
 export type InboundEvent = Respondent & {
-  /** The platform's event id (Telegram update_id, Zalo msg_id): a repeat is ignored. */
+  /** The platform's event id (an update or message id): a repeat is ignored. */
   eventId?: string;
   /** Opaque to the core: what the channel needs to render the reply (e.g. the tapped message). */
   replyTo?: unknown;

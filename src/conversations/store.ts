@@ -38,7 +38,7 @@ export interface StoreOptions {
   /** Key prefix, e.g. "tthc:" (tests use one per file). */
   prefix: string;
   sessionTtlMs: number;
-  /** How long a platform event id stays claimed (Telegram keeps updates 24 h). */
+  /** How long a platform event id stays claimed (platforms redeliver for up to 24 h). */
   dedupeTtlMs?: number;
   /** Conversations kept in memory (most recently used); 0 disables the cache. */
   cacheSize?: number;

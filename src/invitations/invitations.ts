@@ -104,6 +104,11 @@ export class Invitations implements InvitationOpener {
     this.campaignCache = undefined;
   }
 
+  /** The chat channels a citizen can be sent to (those with a start link configured), in the order pages offer them. */
+  offeredChannels(): Array<{ name: string; title: string; sendsCode: boolean }> {
+    return CHANNEL_PLUGINS.filter((p) => p.link(this.o.config, { token: 'x', code: 'x' }) !== null).map((p) => ({ name: p.name, ...p.display }));
+  }
+
   view(inv: InvitationDoc & { _id: Types.ObjectId }): InvitationView {
     const base = this.o.config.publicBaseUrl;
     const id = String(inv._id);

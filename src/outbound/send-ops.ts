@@ -1,6 +1,6 @@
 // The one send loop, used both right after a webhook (replies) and by the
 // outbound queue worker (bursts we start, and replies that had to wait).
-// Ops go out in order; ops the channel marks concurrent (Telegram edits of an
+// Ops go out in order; ops the channel marks concurrent (edits of an
 // answered question) run alongside the next ones instead of before them.
 import { type Channel, type SendResult, TransientSendError } from '../channels/channel.js';
 import type { ChannelName } from '../channels/registry.js';

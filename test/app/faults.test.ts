@@ -58,6 +58,34 @@ describe('MongoDB outage at completion', () => {
   }, 90_000);
 });
 
+describe('MongoDB down when a citizen opens the survey', () => {
+  it('/start is answered from Redis; the opening and the response land once MongoDB returns', async () => {
+    const mongo = await privateServer(startMongo, 'mongo');
+    const t: TestService = await startTestService({ name: 'mongo_down_open', mongoUrl: `${mongo.url}/opening`, listen: false });
+    cleanups.push(() => t.close());
+    const { view } = await t.service.invitations.create(
+      { caseCode: 'OPEN-1', unit: 'PC07', field: 'pccc', respondentType: 'citizen' },
+      { keyId: 't', role: 'admin' },
+    );
+
+    await mongo.stop();
+    const ev = (rest: Record<string, unknown>) => ({ channel: 'telegram', userKey: 'down-opener', ...rest }) as InboundEvent;
+    const t0 = Date.now();
+    const first = await t.service.runner.handle(ev({ kind: 'start', token: view.token }));
+    expect(Date.now() - t0).toBeLessThan(500);
+    expect(first.outputs[0]).toMatchObject({ type: 'question', questionId: 'consent' });
+    for (const text of ['1', ...Array(14).fill('4'), '2', '2', '4']) await t.service.runner.handle(ev({ kind: 'text', text }));
+    const last = await t.service.runner.handle(ev({ kind: 'text', text: '/skip' }));
+    expect(last.events).toContainEqual({ type: 'completed' });
+
+    await mongo.restart();
+    const { Response, Invitation } = t.service.db.models;
+    await eventually(async () => (await Invitation.findById(view.id).lean())?.status === 'completed', 'the invitation completed', 60_000);
+    expect(await Response.countDocuments({ invitationId: view.id })).toBe(1);
+    expect((await Invitation.findById(view.id).lean())!.openedAt).toBeInstanceOf(Date);
+  }, 90_000);
+});
+
 describe('Telegram webhook while Redis is down', () => {
   it('answers 503 so Telegram retries, applies nothing, and the retry works once Redis is back', async () => {
     const redis = await privateServer(startRedis, 'redis');

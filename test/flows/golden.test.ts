@@ -5,8 +5,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { type Input, type Output, type Session, type StepResult, startSession, step } from '../../src/engine/interpreter.js';
+import { type Input, type Session, type StepResult, startSession, step } from '../../src/engine/interpreter.js';
 import { loadFlows } from '../../src/engine/load.js';
+import { renderOutput, sessionLine } from '../helpers/transcript.js';
 
 const dir = import.meta.dirname;
 const flows = loadFlows(join(dir, '../../flows'));
@@ -39,20 +40,9 @@ function parseInput(line: string): Array<(session: Session) => Input> {
   return Array.from({ length: Number(times) }, one);
 }
 
-function render(o: Output): string {
-  switch (o.type) {
-    case 'question':
-      return `< [${o.questionId} #${o.seq}] ${o.text}${o.choices.length ? `\n${o.choices.map((c) => `    (${c.key}) ${c.label}`).join('\n')}` : ''}`;
-    case 'text':
-      return `< ${o.text}`;
-    case 'chosen':
-      return `< ✓ ${o.questionId}: ${o.label}`;
-  }
-}
-
 function transcript(line: string, r: StepResult): string {
   const events = r.events.map((e) => `* ${Object.values(e).join(' ')}`);
-  return [`> ${line}`, ...r.outputs.map(render), ...events].join('\n');
+  return [`> ${line}`, ...r.outputs.map(renderOutput), ...events, sessionLine(r.session)].join('\n');
 }
 
 const cases = readdirSync(dir).filter((f) => f.endsWith('.yaml'));

@@ -88,7 +88,7 @@ describe('landing page', () => {
     const inv = (await api(t.baseUrl, key, 'POST', '/api/invitations', { caseCode: 'LAND-1', unit: 'HMX', field: 'can-cuoc' })).body;
     const p = await browser.newPage({ viewport: { width: 390, height: 844 } });
     await p.goto(inv.links.landing.replace('http://survey.test', t.baseUrl));
-    expect(await p.textContent('#code')).toBe(`${inv.code.slice(0, 4)}-${inv.code.slice(4)}`);
+    expect(await p.textContent('#zalo .code')).toBe(`${inv.code.slice(0, 4)}-${inv.code.slice(4)}`);
     expect(await p.getAttribute('#zalo a', 'href')).toBe('https://zalo.me/4318700000000000001');
     expect(await p.getAttribute('#telegram a', 'href')).toBe(`https://t.me/tthc_test_bot?start=${inv.token}`);
     expect(await p.isDisabled('#web button')).toBe(true);

@@ -1,6 +1,8 @@
-// GET /s/<token>: where the QR code of the slip leads. Offers Zalo (with the
-// code to send), Telegram (deep link) and, later, answering in the browser.
+// GET /s/<token>: where the QR code of the slip leads. Offers each chat
+// channel with a start link (a deep link, or the chat plus the code to send)
+// and, later, answering in the browser.
 import { Router } from 'express';
+import { CHANNEL_PLUGINS } from '../../channels/registry.js';
 import { formatCode } from '../../invitations/codes.js';
 import type { Invitations } from '../../invitations/invitations.js';
 import { esc, page } from './html.js';
@@ -36,26 +38,26 @@ export function landingRoutes(invitations: Invitations): Router {
       return;
     }
     const code = formatCode(view.code);
-    const zalo = view.links.zalo
-      ? `<div class="card" id="zalo"><h2>Trả lời qua Zalo</h2>
-<p>Mở Zalo, rồi gửi mã sau vào khung chat của Công an tỉnh:</p>
-<div class="code" id="code">${esc(code)}</div>
-<p><button class="btn" type="button" id="copy">Sao chép mã</button> <a class="btn zalo" href="${esc(view.links.zalo)}">Mở Zalo</a></p></div>`
-      : '';
-    const telegram = view.links.telegram
-      ? `<div class="card" id="telegram"><h2>Trả lời qua Telegram</h2><p><a class="btn telegram" href="${esc(view.links.telegram)}">Mở Telegram</a></p></div>`
-      : '';
+    let codeShown = false;
+    const cards = CHANNEL_PLUGINS.map((p) => {
+      const link = view.links[p.name];
+      if (!link) return '';
+      const button = `<a class="btn primary" href="${esc(link)}">Mở ${esc(p.display.title)}</a>`;
+      if (!p.display.sendsCode) return `<div class="card" id="${p.name}"><h2>Trả lời qua ${esc(p.display.title)}</h2><p>${button}</p></div>`;
+      codeShown = true;
+      return `<div class="card" id="${p.name}"><h2>Trả lời qua ${esc(p.display.title)}</h2>
+<p>Mở ${esc(p.display.title)}, rồi gửi mã sau vào khung chat của Công an tỉnh:</p>
+<div class="code">${esc(code)}</div>
+<p><button class="btn copy" type="button">Sao chép mã</button> ${button}</p></div>`;
+    }).join('');
     // Leave room for the browser channel (a coming issue).
     const web = `<div class="card" id="web"><h2>Trả lời ngay trên trình duyệt</h2><p><button class="btn" disabled>Sắp có</button></p></div>`;
-    const fallback = zalo ? '' : `<div class="card">Mã khảo sát của ông/bà: <div class="code">${esc(code)}</div></div>`;
-    const script = `<script>document.getElementById('copy')?.addEventListener('click',function(){navigator.clipboard&&navigator.clipboard.writeText(${JSON.stringify(view.code)});this.textContent='Đã sao chép';});</script>`;
+    const fallback = codeShown ? '' : `<div class="card">Mã khảo sát của ông/bà: <div class="code">${esc(code)}</div></div>`;
+    const script = `<script>document.querySelectorAll('.copy').forEach(function(b){b.addEventListener('click',function(){navigator.clipboard&&navigator.clipboard.writeText(${JSON.stringify(view.code)});b.textContent='Đã sao chép';});});</script>`;
     res
       .type('html')
       .send(
-        page(
-          'Khảo sát sự hài lòng',
-          `${head}${zalo}${telegram}${fallback}${web}<p class="muted">Khảo sát mất khoảng 2-3 phút. Câu trả lời được giữ kín.</p>${script}`,
-        ),
+        page('Khảo sát sự hài lòng', `${head}${cards}${fallback}${web}<p class="muted">Khảo sát mất khoảng 2-3 phút. Câu trả lời được giữ kín.</p>${script}`),
       );
   });
   return r;

@@ -66,7 +66,10 @@ async function showSlip(inv) {
   $('slip-case').textContent = 'Hồ sơ: ' + inv.caseCode;
   $('slip-qr').innerHTML = svg;
   $('slip-code').textContent = code;
-  $('slip-help').textContent = 'Quét mã QR, hoặc gửi mã ' + code + ' cho Công an tỉnh trên Zalo hoặc Telegram, để đánh giá mức độ hài lòng (2-3 phút).';
+  const chats = state.campaign.channels.map((c) => c.title).join(' hoặc ');
+  $('slip-help').textContent = chats
+    ? 'Quét mã QR, hoặc gửi mã ' + code + ' cho Công an tỉnh trên ' + chats + ', để đánh giá mức độ hài lòng (2-3 phút).'
+    : 'Quét mã QR để đánh giá mức độ hài lòng (2-3 phút).';
   $('slip-card').hidden = false;
 }
 
@@ -108,7 +111,7 @@ const BODY = `
   <form id="signin-form">
     <label for="key">Khóa đơn vị (API key)</label>
     <input id="key" type="password" autocomplete="off" required>
-    <p><button class="btn zalo" type="submit">Đăng nhập</button></p>
+    <p><button class="btn primary" type="submit">Đăng nhập</button></p>
     <p class="error" id="signin-error"></p>
   </form>
 </section>
@@ -123,14 +126,14 @@ const BODY = `
       <label for="respondentType">Người đến làm thủ tục</label>
       <select id="respondentType"><option value="">Không ghi</option><option value="citizen">Người dân</option><option value="organization">Đại diện tổ chức, doanh nghiệp</option></select>
       <label for="phone">Số điện thoại (không bắt buộc, để hậu kiểm)</label><input id="phone" inputmode="tel" maxlength="15">
-      <p><button class="btn zalo" type="submit" id="create">Tạo phiếu</button></p>
+      <p><button class="btn primary" type="submit" id="create">Tạo phiếu</button></p>
       <p class="error" id="create-error"></p>
     </form>
   </section>
   <section class="card" id="slip-card" hidden>
     <div id="slip"><div id="slip-unit"></div><div id="slip-case"></div><div id="slip-qr"></div><div id="slip-code"></div><p id="slip-help"></p></div>
     <p><label for="size">Khổ in</label><select id="size"><option value="a6">A6</option><option value="receipt">Giấy in hóa đơn 80 mm</option></select></p>
-    <p><button class="btn telegram" type="button" id="print">In phiếu</button></p>
+    <p><button class="btn secondary" type="button" id="print">In phiếu</button></p>
   </section>
   <section class="card">
     <h2>Phiếu tạo hôm nay <button class="btn" type="button" id="refresh">Tải lại</button></h2>

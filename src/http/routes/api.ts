@@ -24,6 +24,7 @@ export function apiRoutes(deps: { invitations: Invitations; models: Models; auth
       id: c.id,
       name: c.name,
       units: c.units.map((u) => ({ code: u.code, name: u.name, fields: u.fields.map((f) => ({ code: f, name: fieldName.get(f) ?? f })) })),
+      channels: invitations.offeredChannels(),
     });
   });
 

@@ -1,0 +1,59 @@
+// Opening a survey reads and claims the Redis copy of the invitation (the
+// webhook path never waits on MongoDB); MongoDB is asked only when the copy is missing.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InboundEvent } from '../../src/conversations/runner.js';
+import { startTestService, type TestService } from '../helpers/context.js';
+
+let t: TestService;
+beforeAll(async () => {
+  t = await startTestService({ name: 'opening', listen: false });
+});
+afterAll(() => t.close());
+
+const admin = { keyId: 't', role: 'admin' as const };
+const start = (userKey: string, token: string) => t.service.runner.handle({ channel: 'telegram', userKey, kind: 'start', token } as InboundEvent);
+const firstText = (r: Awaited<ReturnType<typeof start>>) => {
+  const o = r.outputs[0];
+  return o && 'text' in o ? o.text : '';
+};
+
+describe('opening an invitation', () => {
+  it('gives the survey to exactly one of several chats opening it at once', async () => {
+    for (let round = 0; round < 5; round++) {
+      const { view } = await t.service.invitations.create({ caseCode: `RACE-${round}`, unit: 'PC06', field: 'can-cuoc' }, admin);
+      const results = await Promise.all(['a', 'b', 'c'].map((who) => start(`racer-${round}-${who}`, view.token)));
+      const surveys = results.filter((r) => r.events.some((e) => e.type === 'started'));
+      expect(surveys).toHaveLength(1);
+      const others = results.filter((r) => !r.events.length).map(firstText);
+      expect(others).toEqual([expect.stringContaining('đang được trả lời trên một tài khoản khác'), expect.stringContaining('tài khoản khác')]);
+    }
+  });
+
+  it('the winner can open it again (resume), and it stays claimed for the others', async () => {
+    const { view } = await t.service.invitations.create({ caseCode: 'CLAIM-1', unit: 'PC06', field: 'can-cuoc' }, admin);
+    await start('claimer', view.token);
+    expect(firstText(await start('claimer', view.token))).toContain('Mời ông/bà tiếp tục');
+    expect(firstText(await start('someone-else', view.token))).toContain('tài khoản khác');
+  });
+
+  it('falls back to MongoDB when the Redis copy is missing, and repairs the copy', async () => {
+    const { view } = await t.service.invitations.create({ caseCode: 'LOST-1', unit: 'PC06', field: 'can-cuoc' }, admin);
+    // Redis lost the copy (a restart without AOF, an eviction).
+    const keys = await t.service.redis.keys(`${t.prefix}inv*`);
+    expect(keys.length).toBeGreaterThanOrEqual(3);
+    await t.service.redis.del(...keys);
+    const r = await start('after-loss', view.token);
+    expect(r.events).toContainEqual({ type: 'started' });
+    expect(await t.service.redis.exists(`${t.prefix}inv:${view.id}`)).toBe(1);
+    // The claim of the first opener survives another loss: MongoDB has it once the opening is recorded.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await t.service.redis.del(...(await t.service.redis.keys(`${t.prefix}inv*`)));
+    expect(firstText(await start('intruder', view.token))).toContain('tài khoản khác');
+  });
+
+  it('a cancelled invitation is refused at once, from the copy', async () => {
+    const { view } = await t.service.invitations.create({ caseCode: 'CXL-1', unit: 'PC06', field: 'can-cuoc' }, admin);
+    await t.service.invitations.cancel(view.id, admin);
+    expect(firstText(await start('late', view.token))).toContain('đã bị hủy');
+  });
+});
