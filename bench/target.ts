@@ -33,6 +33,7 @@ export const asked = citizen.questions.filter((q) => q.type === 'choice' || q.ty
 interface Ready {
   port: number;
   starts: string[];
+  createMs?: number[];
   report: () => Promise<Record<string, number>>;
 }
 
@@ -54,15 +55,20 @@ async function ours(): Promise<Ready> {
   service.startWorkers();
   const { port } = await service.listen(0);
   const starts: string[] = [];
+  const createMs: number[] = [];
   for (let i = 0; i < users; i++) {
-    starts.push(
-      (await service.invitations.create({ caseCode: `B-${i}`, unit: 'PC06', field: 'can-cuoc', respondentType: 'citizen' }, { keyId: 'bench', role: 'admin' }))
-        .view.token,
+    const t0 = performance.now();
+    const { view } = await service.invitations.create(
+      { caseCode: `B-${i}`, unit: 'PC06', field: 'can-cuoc', respondentType: 'citizen' },
+      { keyId: 'bench', role: 'admin' },
     );
+    createMs.push(performance.now() - t0);
+    starts.push(view.token);
   }
   return {
     port,
     starts,
+    createMs,
     report: async () => {
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       const sum = Number(/webhook_handle_seconds_sum\{channel="telegram"\} ([\d.e-]+)/.exec(metrics)?.[1]);
@@ -132,7 +138,7 @@ if (process.argv[2]) {
   const ready = await (process.argv[2] === 'ours' ? ours() : baseline());
   const cpu0 = process.cpuUsage();
   const calls0 = redisCalls;
-  process.send!({ port: ready.port, starts: ready.starts });
+  process.send!({ port: ready.port, starts: ready.starts, createMs: ready.createMs });
   process.on('message', async (m) => {
     if (m !== 'report') return;
     const cpu = process.cpuUsage(cpu0);

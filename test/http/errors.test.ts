@@ -19,7 +19,12 @@ describe('errors at the HTTP edge', () => {
   it('a MongoDB server rejecting a bad document is 500, not 503', async () => {
     const client = await new mongoose.mongo.MongoClient(inject('mongoUrl')).connect();
     try {
-      const err = await rejectionOf(client.db('t_errors').collection('x').insertOne({ $bad: 1 } as never));
+      const err = await rejectionOf(
+        client
+          .db('t_errors')
+          .collection('x')
+          .insertOne({ $bad: 1 } as never),
+      );
       expect((err as Error).name).toMatch(/^Mongo/);
       expect(toHttpError(err).status).toBe(500);
     } finally {
