@@ -281,11 +281,15 @@ export class Invitations implements InvitationOpener {
 
   /** Records the first opening in MongoDB (a durable job). Returns the invitation when this call opened it, else null. */
   async markOpened(ref: string, who: Respondent, at: number) {
-    return this.o.models.Invitation.findOneAndUpdate(
+    const opened = { openedAt: new Date(at), openedBy: pseudonym(this.o.pseudonymKey, who.channel, who.userKey) };
+    const inv = await this.o.models.Invitation.findOneAndUpdate(
       { _id: ref, status: 'created' },
-      { $set: { status: 'opened', openedAt: new Date(at), openedBy: pseudonym(this.o.pseudonymKey, who.channel, who.userKey) } },
+      { $set: { status: 'opened', ...opened } },
       { returnDocument: 'after' },
     ).lean();
+    // The completion may land first (both jobs waited for MongoDB): the opening is still recorded, without reminders.
+    if (!inv) await this.o.models.Invitation.updateOne({ _id: ref, openedAt: { $exists: false } }, { $set: opened });
+    return inv;
   }
 
   /** The invitation if `who` opened it (status still "opened"), else null. */
