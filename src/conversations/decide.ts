@@ -41,6 +41,8 @@ export function decide(flows: FlowRegistry, conv: Conversation, ev: EventInput, 
     if (s?.ref === start.ref) {
       if (s.status === 'completed') return say(RUNNER_MSG.used);
       if (s.status === 'active') return resume({ ...conv, offer: undefined }, s);
+      // Stopped earlier: the engine resumes where it stopped, answers kept.
+      if (s.end === 'stopped') return run(flows, { ...conv, offer: undefined }, s, { type: 'resume' }, now);
     } else if (s?.status === 'active') {
       const outputs: Output[] = [
         {
@@ -77,7 +79,11 @@ export function decide(flows: FlowRegistry, conv: Conversation, ev: EventInput, 
     return s?.status === 'active' ? resume(conv, s) : say(RUNNER_MSG.howToStart);
   }
 
-  if (!s) return say(RUNNER_MSG.howToStart);
+  if (s?.status !== 'active') {
+    // Something that looks like a code (none was found: the opener saw no valid code) gets a word about the code, not the welcome again.
+    if (ev.kind === 'text' && looksLikeCode(ev.text)) return say(RUNNER_MSG.notACode);
+    if (!s) return say(RUNNER_MSG.howToStart);
+  }
   if (ev.kind === 'start') return s.status === 'active' ? resume(conv, s) : say(RUNNER_MSG.howToStart);
   const input: Input = ev.kind === 'choice' ? { type: 'choice', seq: ev.seq, key: ev.key } : { type: 'text', text: ev.text };
   return run(flows, { s }, s, input, now);
@@ -107,4 +113,13 @@ function run(flows: FlowRegistry, conv: Conversation, s: Session, input: Input, 
   const r = step(flows.get(s.flow), s, input, now);
   const outputs: Output[] = [...before.map((text) => ({ type: 'text' as const, text })), ...r.outputs];
   return { conversation: { ...conv, s: r.session }, outputs, events: r.events };
+}
+
+/** A word of 6-12 letters and digits with both (e.g. "ABCD1234"): the respondent is trying to type a code. */
+export function looksLikeCode(text: string): boolean {
+  return text
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .split(/[\s,.;:!?()"'-]+/)
+    .some((w) => /^[A-Za-z0-9]{6,12}$/.test(w) && /\d/.test(w) && /[A-Za-z]/.test(w));
 }

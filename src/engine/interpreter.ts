@@ -9,7 +9,9 @@ export interface Session {
   /** The invitation (or audit contact) this conversation answers. */
   ref: string;
   status: 'active' | 'completed' | 'abandoned';
-  /** Current question id; null once finished. */
+  /** Why an abandoned survey ended: the respondent stopped (it can be resumed) or it expired. */
+  end?: 'stopped' | 'expired';
+  /** Current question id; null once finished. A stopped survey keeps it: that is where it resumes. */
   q: string | null;
   /** Prompt number: changes whenever a different question is asked; buttons carry it to detect stale taps. */
   seq: number;
@@ -23,10 +25,12 @@ export interface Session {
   startedAt: number;
   updatedAt: number;
   completedAt?: number;
+  /** A finished survey has answered one old tap: later ones get no reply (a keyboard left on screen is not a way to spam). */
+  toldDone?: boolean;
 }
 
 export interface Choice {
-  /** '1'..'n' for options, 'skip' or 'stop'. */
+  /** '1'..'n' for options, 'skip', 'back' or 'stop'. */
   key: string;
   label: string;
 }
@@ -76,8 +80,22 @@ export function step(flow: Flow, prev: Session, input: Input, now: number): Step
   const s = r.session;
 
   if (s.status !== 'active') {
+    if (input.type === 'resume' && s.end === 'stopped' && s.q) {
+      // Opened again after "stop": carry on where it stopped, with the answers kept.
+      s.status = 'active';
+      delete s.end;
+      s.bad = 0;
+      r.outputs.push({ type: 'text', text: MSG.resumedAfterStop });
+      ask(flow, r, flow.questions[flow.indexOf.get(s.q)!]!, false);
+      return r;
+    }
     if (input.type === 'tick' || input.type === 'expire' || input.type === 'resume') return result(prev, []);
-    r.session = prev;
+    if (s.status === 'completed') {
+      if (prev.toldDone) return result(prev, [{ type: 'stale' }]);
+      s.toldDone = true;
+    } else {
+      r.session = prev;
+    }
     r.outputs.push({ type: 'text', text: s.status === 'completed' ? MSG.alreadyCompleted : MSG.alreadyStopped });
     r.events.push({ type: 'stale' });
     return r;
@@ -95,7 +113,12 @@ export function step(flow: Flow, prev: Session, input: Input, now: number): Step
         return r;
       }
       if (input.key === 'stop') return stop(r, 'stopped');
-      if (input.key === 'skip') return skip(flow, r, q, now);
+      if (input.key === 'back') return step(flow, prev, { type: 'back' }, now);
+      if (input.key === 'skip') {
+        // Mark the tapped question (its keyboard goes) as for any other button.
+        if (q.type === 'text' && q.optional) r.outputs.push({ type: 'chosen', questionId: q.id, label: MSG.skipLabel });
+        return skip(flow, r, q, now);
+      }
       return answerOption(flow, r, q, Number(input.key), true, now);
     case 'text': {
       const command = matchCommand(input.text, q.type === 'text');
@@ -152,7 +175,8 @@ function result(session: Session, events: FlowEvent[]): StepResult {
 
 function stop(r: StepResult, reason: 'stopped' | 'expired', say = true): StepResult {
   r.session.status = 'abandoned';
-  r.session.q = null;
+  r.session.end = reason;
+  if (reason === 'expired') r.session.q = null;
   r.events.push({ type: 'abandoned', reason });
   if (say) r.outputs.push({ type: 'text', text: MSG.stopped });
   return r;
@@ -190,12 +214,9 @@ function hintFor(q: Question, n: number): string {
 function invalid(flow: Flow, r: StepResult, q: Question, hint: string): StepResult {
   r.session.bad += 1;
   r.events.push({ type: 'invalid', questionId: q.id });
-  if (r.session.bad >= 3) {
-    r.outputs.push({ type: 'text', text: MSG.stuck });
-    ask(flow, r, q, true);
-  } else {
-    r.outputs.push({ type: 'text', text: hint });
-  }
+  // The hint comes with the question again, so the buttons it speaks of are right below it.
+  r.outputs.push({ type: 'text', text: r.session.bad >= 3 ? MSG.stuck : hint });
+  ask(flow, r, q, r.session.bad >= 3);
   return r;
 }
 
@@ -243,6 +264,7 @@ function ask(flow: Flow, r: StepResult, q: Question, offerStop: boolean): void {
   const options = flow.optionsOf.get(q.id);
   const choices: Choice[] = options ? options.map((o, i) => ({ key: String(i + 1), label: o.label })) : [];
   if (q.type === 'text' && q.optional) choices.push({ key: 'skip', label: MSG.skipLabel });
+  if (r.session.hist.length > 0) choices.push({ key: 'back', label: MSG.backLabel });
   if (offerStop) choices.push({ key: 'stop', label: MSG.stopLabel });
   r.outputs.push({ type: 'question', questionId: q.id, seq: r.session.seq, text: fill(q.text, r.session.ctx), choices });
 }

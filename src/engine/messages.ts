@@ -12,11 +12,15 @@ export const MSG = {
   cannotGoBack: 'Đây là câu hỏi đầu tiên, không thể quay lại.',
   wentBack: 'Ông/bà có thể trả lời lại câu hỏi trước.',
   restarted: 'Khảo sát được bắt đầu lại từ đầu.',
-  stopped: 'Đã dừng khảo sát. Cảm ơn ông/bà đã dành thời gian. Ông/bà sẽ không nhận thêm tin nhắn nào về khảo sát này.',
+  stopped:
+    'Đã dừng khảo sát. Cảm ơn ông/bà đã dành thời gian; ông/bà sẽ không nhận thêm tin nhắn nhắc nhở. ' +
+    'Các câu trả lời đã có vẫn được giữ: nếu muốn tiếp tục, ông/bà gửi lại mã khảo sát hoặc quét lại mã QR trên phiếu.',
   staleButton: 'Câu hỏi đó đã được trả lời. Mời ông/bà trả lời câu hỏi hiện tại:',
   alreadyCompleted: 'Khảo sát này đã hoàn thành. Cảm ơn ông/bà!',
-  alreadyStopped: 'Khảo sát này đã dừng.',
+  alreadyStopped: 'Khảo sát này đã dừng. Nếu muốn tiếp tục từ câu đã dừng, ông/bà gửi lại mã khảo sát hoặc quét lại mã QR trên phiếu.',
+  resumedAfterStop: 'Mời ông/bà tiếp tục khảo sát từ câu đã dừng. Các câu trả lời trước vẫn được giữ.',
   reminder: 'Nhắc nhở: ông/bà chưa hoàn thành phiếu khảo sát. Xin mời tiếp tục trả lời câu hỏi dưới đây.',
   skipLabel: 'Bỏ qua',
+  backLabel: '« Quay lại',
   stopLabel: 'Dừng khảo sát',
 } as const;

@@ -54,7 +54,7 @@ describe('reminders', () => {
     const before = u.messages().length;
     await (await followUp(`remind-${inv.id}-0`)).promote();
     await u.waitForText('Nhắc nhở', before);
-    await u.waitFor((m) => m.slice(before).some((x) => x.text.includes('Nơi tiếp nhận hồ sơ dễ tìm') && x.buttons.length === 5), 'the current question again');
+    await u.waitFor((m) => m.slice(before).some((x) => x.text.includes('Nơi tiếp nhận hồ sơ dễ tìm') && x.buttons.length === 6), 'the current question again');
     // The reminder's keyboard answers the survey as usual.
     await u.tap('Hài lòng');
     await u.waitForText('Nơi tiếp nhận có đủ chỗ ngồi', before);

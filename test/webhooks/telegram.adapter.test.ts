@@ -99,7 +99,7 @@ describe('Telegram render: outputs -> operations', () => {
         { type: 'text', text: 'B' },
       ],
       undefined,
-      [{ m: 'send', text: 'A\n\nB' }],
+      [{ m: 'send', text: 'A\n\nB', clearPrevious: true }],
     ],
     ['a tap with no message to edit (a send we started)', [{ type: 'chosen', questionId: 'p', label: 'Có' }], undefined, []],
   ] as Array<[string, Output[], unknown, unknown[]]>)('%s', (_name, outputs, replyTo, ops) => {

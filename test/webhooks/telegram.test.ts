@@ -158,7 +158,7 @@ describe('Telegram: what a respondent sees in edge cases', () => {
     // The current question is asked again, with its keyboard, under the note.
     await u.waitForText('Câu hỏi đó đã được trả lời', before);
     expect(u.last()!.text).toMatch(/^Câu hỏi đó đã được trả lời.*\n\nÔng\/bà thực hiện thủ tục/s);
-    expect(u.last()!.buttons.map((b) => b.text)).toEqual(['Người dân', 'Đại diện tổ chức, doanh nghiệp']);
+    expect(u.last()!.buttons.map((b) => b.text)).toEqual(['Người dân', 'Đại diện tổ chức, doanh nghiệp', '« Quay lại']);
     await answer(u, { tap: 'Người dân' });
     await u.waitForText('Nơi tiếp nhận hồ sơ dễ tìm', before);
   });
@@ -302,4 +302,76 @@ describe('Telegram under load', () => {
       if (level <= 2) expect(values.unsatisfied_reason).toMatch(/^Lý do \d+$/);
     }
   }, 120_000);
+});
+
+describe('Telegram: first contact (what a citizen meets)', () => {
+  /** Through every question to the optional suggestion, tapping. */
+  async function toLastQuestion(caseCode: string) {
+    const inv = await invite(caseCode, { respondentType: 'citizen' });
+    const u = newUser();
+    await u.send(`/start ${inv.token}`);
+    await u.waitForText('Kính chào');
+    await answer(u, { tap: 1 });
+    for (let q = 0; q < 14; q++) await answer(u, { tap: 4 });
+    await answer(u, { tap: 'Không' });
+    await answer(u, { tap: 'Không' });
+    await answer(u, { tap: 4 });
+    await u.waitForText('Ông/bà có góp ý gì');
+    return { inv, u, last: u.lastWithButtons()! };
+  }
+
+  it('answered by "Bỏ qua", the last question keeps no keyboard, and old taps get one answer at most', async () => {
+    const { u, last } = await toLastQuestion('FC-SKIP');
+    const snapshot = { ...last, buttons: [...last.buttons] };
+    await u.tap('Bỏ qua');
+    await u.waitForText('Xin chân thành cảm ơn');
+    await eventually(async () => last.buttons.length === 0, 'the keyboard of the last question removed');
+    expect(u.messages().filter((m) => m.buttons.length > 0)).toEqual([]);
+    const before = u.messages().length;
+    for (let i = 0; i < 21; i++) expect((await u.tap('Bỏ qua', snapshot)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(u.messages().length - before).toBeLessThanOrEqual(1);
+  });
+
+  it('answered by typing, the last question keeps no keyboard either', async () => {
+    const { u, last } = await toLastQuestion('FC-TYPE');
+    await u.send('Nên có thêm chỗ ngồi');
+    await u.waitForText('Xin chân thành cảm ơn');
+    await eventually(async () => last.buttons.length === 0, 'the keyboard of the last question removed');
+    expect(u.messages().filter((m) => m.buttons.length > 0)).toEqual([]);
+  });
+
+  it('offers "Quay lại" as a button from the second question on', async () => {
+    const inv = await invite('FC-BACK', { respondentType: 'citizen' });
+    const u = newUser();
+    await u.send(`/start ${inv.token}`);
+    await u.waitForText('Kính chào');
+    expect(u.lastWithButtons()!.buttons.map((b) => b.text)).not.toContain('« Quay lại');
+    await answer(u, { tap: 1 });
+    await answer(u, { tap: 'Hài lòng' });
+    const before = u.messages().length;
+    await u.tap('« Quay lại');
+    await u.waitForText('Nơi tiếp nhận hồ sơ dễ tìm', before);
+  });
+
+  it('after "dừng", opening the survey again resumes where it stopped, answers kept', async () => {
+    const inv = await invite('FC-STOP', { respondentType: 'citizen' });
+    const u = newUser();
+    await u.send(`/start ${inv.token}`);
+    await u.waitForText('Kính chào');
+    await answer(u, { tap: 1 });
+    await answer(u, { tap: 'Hài lòng' });
+    await u.send('/stop');
+    await u.waitForText('gửi lại mã khảo sát hoặc quét lại mã QR');
+    const before = u.messages().length;
+    await u.send(`/start ${inv.token}`);
+    await u.waitForText('tiếp tục khảo sát từ câu đã dừng', before);
+    expect(u.last()!.text).toContain('Nơi tiếp nhận có đủ chỗ ngồi');
+  });
+
+  it('a code-like text that is no code says where the code is on the slip', async () => {
+    const u = newUser();
+    await u.send('ABCD1234');
+    await u.waitForText('in dưới mã QR trên phiếu');
+  });
 });

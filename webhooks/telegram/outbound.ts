@@ -31,12 +31,15 @@ export class TelegramSender {
       }
       const reply_markup = op.keyboard ? { inline_keyboard: op.keyboard.map((b) => [{ text: b.text, callback_data: b.data }]) } : undefined;
       const sent = await this.call<{ message_id: number }>('sendMessage', { chat_id: chat, text: op.text, ...(reply_markup ? { reply_markup } : {}) });
-      if (op.keyboard) {
-        const previous = await this.redis.set(this.keyboardKey(chat), String(sent.message_id), 'EX', 14 * 86_400, 'GET');
-        if (op.clearPrevious && previous && Number(previous) !== sent.message_id) {
-          // Best effort: a keyboard left behind is only cosmetic (taps on it are answered as stale).
-          await this.call('editMessageReplyMarkup', { chat_id: chat, message_id: Number(previous), reply_markup: { inline_keyboard: [] } }).catch(() => {});
-        }
+      const key = this.keyboardKey(chat);
+      const previous = op.keyboard
+        ? await this.redis.set(key, String(sent.message_id), 'EX', 14 * 86_400, 'GET')
+        : op.clearPrevious
+          ? await this.redis.getdel(key)
+          : null;
+      if (op.clearPrevious && previous && Number(previous) !== sent.message_id) {
+        // Best effort: a keyboard left behind is only cosmetic (taps on it are answered as stale, once after the end).
+        await this.call('editMessageReplyMarkup', { chat_id: chat, message_id: Number(previous), reply_markup: { inline_keyboard: [] } }).catch(() => {});
       }
       return { ok: true };
     } catch (err) {

@@ -67,6 +67,7 @@ export function renderTelegram(outputs: Output[], replyTo?: unknown): TelegramOp
         break;
     }
   }
-  if (texts.length) sendTexts();
+  // A reply to typed text (or the thanks after it) retires the keyboard still on screen.
+  if (texts.length) sendTexts(tapped ? undefined : { clearPrevious: true });
   return ops;
 }
