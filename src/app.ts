@@ -17,6 +17,7 @@ import { pseudonym } from './crypto.js';
 import { type Database, openDatabase } from './db.js';
 import { type FlowRegistry, loadFlows } from './engine/load.js';
 import { createHttp } from './http/server.js';
+import { periodOver } from './invitations/campaign.js';
 import { InvitationCopies } from './invitations/copies.js';
 import { GuessLimiter } from './invitations/guess-limit.js';
 import { Invitations } from './invitations/invitations.js';
@@ -73,6 +74,11 @@ export class App {
     const campaign = await this.invitations.currentCampaign();
     this.store.sessionTtlMs = campaign.sessionTtlDays * 86_400_000;
     this.log.info({ campaign: campaign.id, sessionTtlDays: campaign.sessionTtlDays }, 'running campaign');
+    if (periodOver(campaign, this.invitations.now()))
+      this.log.warn(
+        { campaign: campaign.id, periodTo: campaign.period.to },
+        `the running campaign "${campaign.name}" ended on ${campaign.period.to}: it still works (e.g. for training); activate the current campaign for real use`,
+      );
   }
 
   startWorkers() {

@@ -45,6 +45,10 @@ export async function openDatabase(uri: string, dbName?: string): Promise<Databa
  */
 export async function ensureIndexes(models: Models, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  // Indexes an earlier version created and the schema no longer has (case codes became unique per unit).
+  for (const [model, name] of [[models.Invitation, 'campaign_1_caseCode_1']] as const) {
+    await model.collection.dropIndex(name).catch(() => {}); // absent: nothing to do
+  }
   for (const model of Object.values(models)) {
     const left = deadline - Date.now();
     await Promise.race([

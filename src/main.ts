@@ -69,6 +69,12 @@ async function main() {
   if (config.role !== 'worker') {
     const addr = await app.listen(config.port, config.host);
     log.info({ role: config.role, port: addr.port, publicBaseUrl: config.publicBaseUrl }, `listening on ${addr.address}:${addr.port}`);
+    const channels = app.channels.map((c) => c.name);
+    log.info(
+      { channels },
+      `officer page: ${config.publicBaseUrl}/officer (sign in with a unit key: npm run admin -- keys:create --role officer --unit PC06). ` +
+        `Chat channels on: ${channels.length ? channels.join(', ') : 'none (set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET, see the README)'}`,
+    );
   } else {
     log.info({ role: config.role }, 'workers running');
   }

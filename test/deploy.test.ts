@@ -29,3 +29,16 @@ describe('deployment files', () => {
     expect(df).toMatch(/CMD \["node", "dist\/src\/main.js"\]/);
   });
 });
+
+describe('the command-line scripts', () => {
+  it('build only when a source changed (an admin command does not wait for a full compile)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { statSync } = await import('node:fs');
+    const stamp = join(projectRoot, 'dist/.build-stamp');
+    const before = statSync(stamp).mtimeMs;
+    const t0 = Date.now();
+    execFileSync(process.execPath, [join(projectRoot, 'scripts/build-if-stale.mjs')], { cwd: projectRoot });
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    expect(statSync(stamp).mtimeMs).toBe(before);
+  });
+});

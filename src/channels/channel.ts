@@ -84,6 +84,8 @@ export interface ChannelPlugin<Name extends string = string> {
   readonly name: Name;
   /** How pages name the channel to a citizen ("Zalo"), and whether the citizen starts by sending the code (no deep-link payload reaches the webhook). */
   readonly display: { title: string; sendsCode: boolean };
+  /** Where a citizen sends the code, as printed on the slip ("@tthc_bot", the Official Account's name). */
+  handle(config: Config): string;
   /** The channel's start link for an invitation (a deep link), or null. Known even where this process does not run the channel. */
   link(config: Config, invitation: { token: string; code: string }): string | null;
   /** The running channel, or why it is disabled (missing configuration). */

@@ -18,6 +18,18 @@ import { apiRoutes } from './routes/api.js';
 import { type Check, healthRoutes } from './routes/health.js';
 import { webhookHandler } from './webhook.js';
 
+/**
+ * Every answer: no inline script may run, no page may be framed, no type
+ * sniffing, and no referrer (survey URLs carry tokens). Styles stay inline
+ * (no build step); scripts are served from /assets.
+ */
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
+const securityHeaders: express.RequestHandler = (_req, res, next) => {
+  res.set({ 'content-security-policy': CSP, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY' });
+  next();
+};
+
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 export interface HttpDeps {
@@ -34,6 +46,9 @@ export interface HttpDeps {
 export function createHttp(d: HttpDeps): { app: Express; listener: RequestListener } {
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders);
+  // A newcomer at the root lands on the officer page (the only page without a token).
+  app.get('/', (_req, res) => res.redirect(302, '/officer'));
   app.use(healthRoutes(d.checks, d.metrics.registry));
   app.use('/webhooks/:channel', () => {
     throw new HttpError(404, 'channel_disabled', 'this channel is not configured on this server');

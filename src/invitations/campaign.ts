@@ -8,24 +8,45 @@ import { z } from 'zod';
 const code = z.string().regex(/^[A-Za-z0-9_-]{2,32}$/, 'codes are 2-32 characters of A-Z a-z 0-9 _ -');
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'dates are YYYY-MM-DD');
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'times are HH:MM');
+const timezone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'an IANA time zone such as Asia/Ho_Chi_Minh');
+/** "<unit>:<field>"; no "." or "$" (they cannot be MongoDB keys). */
+const unitFieldKey = z.string().regex(/^[A-Za-z0-9_-]{2,32}:[A-Za-z0-9_-]{2,32}$/, 'keys are "<unit code>:<field code>"');
 
 export const campaignSchema = z
   .strictObject({
     id: code,
     name: z.string().min(1),
+    /** Who runs it, as printed on slips ("Công an tỉnh Sóc Trăng"). */
+    organization: z.string().min(1).max(120).default('Công an tỉnh'),
     period: z.strictObject({ from: date, to: date }),
-    timezone: z.string().default('Asia/Ho_Chi_Minh'),
+    timezone: timezone.default('Asia/Ho_Chi_Minh'),
     fields: z.array(z.strictObject({ code, name: z.string().min(1) })).min(1),
     units: z.array(z.strictObject({ code, name: z.string().min(1), parent: code.optional(), fields: z.array(code).min(1) })).min(1),
     agencies: z.array(z.strictObject({ code, name: z.string().min(1) })).default([]),
     flows: z.strictObject({ citizen: z.string(), agency: z.string().optional(), audit: z.string().optional() }),
     /** Target ballots per unit and field; `default` applies where no row is given. */
-    quotas: z.strictObject({ default: z.number().int().min(0), byUnitField: z.record(z.string(), z.number().int().min(0)).default({}) }),
+    quotas: z.strictObject({ default: z.number().int().min(0), byUnitField: z.record(unitFieldKey, z.number().int().min(0).max(1_000_000)).default({}) }),
     deadlines: z.array(z.strictObject({ code, date, label: z.string() })).default([]),
-    invitationLifetimeDays: z.number().positive().default(14),
-    sessionTtlDays: z.number().positive().default(7),
+    invitationLifetimeDays: z.number().positive().max(365, 'at most 365 days').default(14),
+    sessionTtlDays: z.number().positive().max(90, 'at most 90 days').default(7),
     /** Minutes after opening an unfinished survey. */
-    reminderDelaysMinutes: z.array(z.number().int().positive()).default([120, 1440]),
+    reminderDelaysMinutes: z
+      .array(
+        z
+          .number()
+          .int()
+          .positive()
+          .max(30 * 1440, 'at most 30 days'),
+      )
+      .max(5)
+      .default([120, 1440]),
     quietHours: z.strictObject({ from: hhmm, to: hhmm }).default({ from: '21:00', to: '07:00' }),
     scoring: z
       .strictObject({
@@ -64,3 +85,9 @@ export function loadCampaignFiles(dir: string): Campaign[] {
 }
 
 export const unitOf = (c: Campaign, unit: string) => c.units.find((u) => u.code === unit);
+
+/** Whether the campaign's period ended before `now` (in its time zone): it may still run, e.g. for training. */
+export function periodOver(c: Campaign, now: number): boolean {
+  const today = new Intl.DateTimeFormat('en-CA', { timeZone: c.timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+  return c.period.to < today;
+}

@@ -105,8 +105,12 @@ export class Invitations implements InvitationOpener {
   }
 
   /** The chat channels a citizen can be sent to (those with a start link configured), in the order pages offer them. */
-  offeredChannels(): Array<{ name: string; title: string; sendsCode: boolean }> {
-    return CHANNEL_PLUGINS.filter((p) => p.link(this.o.config, { token: 'x', code: 'x' }) !== null).map((p) => ({ name: p.name, ...p.display }));
+  offeredChannels(): Array<{ name: string; title: string; sendsCode: boolean; handle: string }> {
+    return CHANNEL_PLUGINS.filter((p) => p.link(this.o.config, { token: 'x', code: 'x' }) !== null).map((p) => ({
+      name: p.name,
+      ...p.display,
+      handle: p.handle(this.o.config),
+    }));
   }
 
   view(inv: InvitationDoc & { _id: Types.ObjectId }): InvitationView {
@@ -148,8 +152,8 @@ export class Invitations implements InvitationOpener {
       );
     }
     const { Invitation } = this.o.models;
-    const existing = await Invitation.findOne({ campaign: campaign.id, caseCode: body.caseCode }).lean();
-    if (existing) return { created: false, view: await this.existingFor(existing, actor) };
+    const existing = await Invitation.findOne({ campaign: campaign.id, unit: unit.code, caseCode: body.caseCode }).lean();
+    if (existing) return { created: false, view: await this.reprint(existing) };
 
     const now = this.now();
     for (let attempt = 0; ; attempt++) {
@@ -176,16 +180,13 @@ export class Invitations implements InvitationOpener {
       } catch (err) {
         if ((err as { code?: number }).code !== 11000 || attempt >= 5) throw err;
         // Either the same case was created concurrently (return it) or a code collided (draw again).
-        const raced = await Invitation.findOne({ campaign: campaign.id, caseCode: body.caseCode }).lean();
-        if (raced) return { created: false, view: await this.existingFor(raced, actor) };
+        const raced = await Invitation.findOne({ campaign: campaign.id, unit: unit.code, caseCode: body.caseCode }).lean();
+        if (raced) return { created: false, view: await this.reprint(raced) };
       }
     }
   }
 
-  private async existingFor(inv: InvitationDoc & { _id: Types.ObjectId }, actor: Actor): Promise<InvitationView> {
-    if (actor.role === 'officer' && inv.unit !== actor.unit) {
-      throw new InvitationError('conflict', 'case_of_other_unit', 'caseCode: this case already has an invitation of another unit');
-    }
+  private async reprint(inv: InvitationDoc & { _id: Types.ObjectId }): Promise<InvitationView> {
     // A reprint: make sure the copy the webhook path reads exists (the first write may have failed).
     await this.o.copies.put(copyOf(inv), this.now());
     return this.view(inv);

@@ -39,8 +39,8 @@ const invitationSchema = new Schema(
   },
   { versionKey: false },
 );
-// One invitation per case and campaign: the unique index makes concurrent creation safe.
-invitationSchema.index({ campaign: 1, caseCode: 1 }, { unique: true });
+// One invitation per case of a unit and campaign (case codes are unique within a unit): the unique index makes concurrent creation safe.
+invitationSchema.index({ campaign: 1, unit: 1, caseCode: 1 }, { unique: true });
 invitationSchema.index({ unit: 1, createdAt: -1 });
 
 const apiKeySchema = new Schema(

@@ -41,6 +41,11 @@ describe('the service process', () => {
     expect(log).toContain('seeded campaigns');
     expect(log).toMatch(/"campaign":"soc-trang-2024","sessionTtlDays":7,"msg":"running campaign"/);
     expect(log).not.toContain('started local'); // REDIS_URL and MONGODB_URI given: it starts nothing
+    // What a newcomer needs is in the start log: the officer page, how to get a key, the channels, and that the 2024 campaign is over.
+    expect(log).toContain('officer page: http://localhost:3000/officer');
+    expect(log).toContain('npm run admin -- keys:create --role officer');
+    expect(log).toContain('Chat channels on: none');
+    expect(log).toContain('ended on 2024-09-30');
 
     // On an empty database it serves the seeded 2024 campaign.
     const db = await openDatabase(`${inject('mongoUrl')}/${dbName}`);

@@ -127,8 +127,10 @@ describe('scope', () => {
     }
     expect((await api(t.baseUrl, pc06, 'POST', `/api/invitations/${own.id}/cancel`)).status).toBe(404);
     expect((await api(t.baseUrl, pc06, 'GET', '/api/invitations?unit=PC07')).status).toBe(403);
-    // The same case code of another unit is not handed over either.
-    expect((await create(pc06, { caseCode: 'PCCC-2', unit: 'PC06', field: 'con-dau' })).status).toBe(409);
+    // Case codes are unique within a unit: the same code in PC06 is PC06's own case, and says nothing about PC07's.
+    const mine = await create(pc06, { caseCode: 'PCCC-2', unit: 'PC06', field: 'con-dau' });
+    expect(mine.status).toBe(201);
+    expect(mine.body.id).not.toBe(own.id);
     // PV01 and admin see every unit.
     expect((await api(t.baseUrl, pv01, 'GET', `/api/invitations/${own.id}`)).body.status).toBe('created');
     expect((await api(t.baseUrl, admin, 'GET', `/api/invitations/${own.id}`)).status).toBe(200);

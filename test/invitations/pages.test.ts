@@ -30,6 +30,9 @@ describe('officer page', () => {
     await pageObj.fill('#key', 'wrong');
     await pageObj.click('#signin button[type=submit]');
     await pageObj.waitForSelector('#signin-error:has-text("Không đăng nhập được")');
+    // In the officer's language: no English from the API reaches the page.
+    expect(await pageObj.textContent('#signin-error')).toContain('Khóa đơn vị không đúng');
+    expect(await pageObj.textContent('#signin-error')).not.toMatch(/Authorization|Bearer|key/);
 
     await pageObj.fill('#key', key);
     await pageObj.click('#signin button[type=submit]');
@@ -49,7 +52,23 @@ describe('officer page', () => {
     expect(await pageObj.textContent('#slip-unit')).toBe('Công an huyện Mỹ Xuyên');
     expect(await pageObj.textContent('#slip-case')).toBe('Hồ sơ: H52-240612-0042');
     expect(await pageObj.textContent('#slip-help')).toContain(code);
+    // The slip says what it is, whose it is, and where to send the code without scanning.
+    expect(await pageObj.textContent('#slip-title')).toBe('PHIẾU KHẢO SÁT SỰ HÀI LÒNG');
+    expect(await pageObj.textContent('#slip-org')).toBe('Công an tỉnh Sóc Trăng');
+    expect(await pageObj.textContent('#slip-help')).toContain(`gửi mã ${code} tới "Công an tỉnh" trên Zalo`);
+    expect(await pageObj.textContent('#slip-help')).toContain(`tới @tthc_test_bot trên Telegram`);
     await pageObj.waitForSelector('#today tr:has-text("H52-240612-0042") .status:has-text("Chưa mở")');
+    // One form of the code everywhere; the form is ready for the next case.
+    expect(await pageObj.textContent('#today tr:has-text("H52-240612-0042") .code-cell')).toBe(code);
+    expect(await pageObj.inputValue('#caseCode')).toBe('');
+    expect(await pageObj.textContent('#create-note')).toContain('Đã tạo phiếu');
+    // The same case again is a reprint of the same slip, and says so.
+    await pageObj.fill('#caseCode', 'H52-240612-0042');
+    await pageObj.click('#create');
+    await pageObj.waitForSelector('#create-note:has-text("bản in lại")');
+    expect(await pageObj.textContent('#slip-code')).toBe(code);
+    // The 2024 campaign runs in 2026: the page says so.
+    expect(await pageObj.textContent('#warnings')).toContain('đã kết thúc (2024-09-30)');
 
     // The printed slip: only the slip is on paper.
     await pageObj.selectOption('#size', 'receipt');
@@ -57,20 +76,28 @@ describe('officer page', () => {
     expect(await pageObj.isVisible('#create-form')).toBe(false);
     expect(await pageObj.isVisible('#slip')).toBe(true);
     const slipBox = (await pageObj.locator('#slip').boundingBox())!;
-    expect(Math.round(slipBox.width)).toBe(Math.round((80 / 25.4) * 96)); // 80 mm
+    expect(Math.round(slipBox.width)).toBe(Math.round((72 / 25.4) * 96)); // 80 mm paper less its margins
     await pageObj.locator('#slip').screenshot({ path: join(shots, 'slip-receipt.png') });
     await pageObj.emulateMedia({ media: 'screen' });
     await pageObj.selectOption('#size', 'a6');
     await pageObj.emulateMedia({ media: 'print' });
-    expect(Math.round((await pageObj.locator('#slip').boundingBox())!.width)).toBe(Math.round((105 / 25.4) * 96)); // A6 width
+    expect(Math.round((await pageObj.locator('#slip').boundingBox())!.width)).toBe(Math.round((97 / 25.4) * 96)); // A6 less its margins
     await pageObj.locator('#slip').screenshot({ path: join(shots, 'slip-a6.png') });
+    // Printed at A6 it is one page (it used to spill onto a second).
+    const pdf = await pageObj.pdf({ format: 'A6', printBackground: true, path: join(shots, 'slip-a6.pdf') });
+    expect(pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g)).toHaveLength(1);
+    await pageObj.emulateMedia({ media: 'screen' });
+    await pageObj.selectOption('#size', 'receipt');
+    await pageObj.emulateMedia({ media: 'print' });
+    const receipt = await pageObj.pdf({ width: '80mm', height: '200mm', printBackground: true, path: join(shots, 'slip-receipt.pdf') });
+    expect(receipt.toString('latin1').match(/\/Type\s*\/Page[^s]/g)).toHaveLength(1);
 
     const invs = (await api(t.baseUrl, key, 'GET', '/api/invitations')).body.invitations;
     expect(invs[0]).toMatchObject({ caseCode: 'H52-240612-0042', field: 'cu-tru', status: 'created', code: code.replace('-', '') });
     await pageObj.close();
   }, 60_000);
 
-  it('shows a creation error in Vietnamese context with the server message', async () => {
+  it('shows a creation error in Vietnamese', async () => {
     const p = await browser.newPage();
     await p.goto(`${t.baseUrl}/officer`);
     await p.fill('#key', key);
@@ -78,8 +105,29 @@ describe('officer page', () => {
     await p.waitForSelector('#work:not([hidden])');
     await p.fill('#caseCode', 'has spaces');
     await p.click('#create');
-    await p.waitForSelector('#create-error:has-text("caseCode")');
+    await p.waitForSelector('#create-error:has-text("Thông tin chưa hợp lệ")');
+    expect(await p.textContent('#create-error')).not.toMatch(/caseCode|letters|digits/);
     await p.close();
+  });
+
+  it('with no chat channel, warns the officer and the slip asks only for the QR code', async () => {
+    const bare = await startTestService({ name: 'pages_bare', workers: false });
+    try {
+      const k = await bare.key('officer', 'PC06');
+      const p = await browser.newPage();
+      await p.goto(`${bare.baseUrl}/officer`);
+      await p.fill('#key', k);
+      await p.click('#signin button[type=submit]');
+      await p.waitForSelector('#warnings:not([hidden])');
+      expect(await p.textContent('#warnings')).toContain('Chưa bật kênh Zalo hay Telegram nào');
+      await p.fill('#caseCode', 'BARE-1');
+      await p.click('#create');
+      await p.waitForSelector('#slip-card:not([hidden]) #slip-qr svg');
+      expect(await p.textContent('#slip-help')).not.toMatch(/Zalo|Telegram/);
+      await p.close();
+    } finally {
+      await bare.close();
+    }
   });
 });
 

@@ -8,6 +8,7 @@ import { renderTelegram } from './render.js';
 export const telegram: ChannelPlugin<'telegram'> = {
   name: 'telegram',
   display: { title: 'Telegram', sendsCode: false },
+  handle: (config) => `@${config.telegramUsername ?? 'bot'}`,
   link: (config, inv) => (config.telegramUsername ? `https://t.me/${config.telegramUsername}?start=${inv.token}` : null),
   create({ config, redis, prefix }) {
     const tg = config.telegram;

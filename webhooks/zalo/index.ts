@@ -7,6 +7,7 @@ import type { ChannelPlugin } from '../../src/channels/channel.js';
 export const zalo: ChannelPlugin<'zalo'> = {
   name: 'zalo',
   display: { title: 'Zalo', sendsCode: true },
+  handle: (config) => `"${config.zalo.ZALO_OA_NAME ?? 'Công an tỉnh'}"`,
   link: (config) => (config.zalo.ZALO_OA_ID ? `https://zalo.me/${config.zalo.ZALO_OA_ID}` : null),
   create: () => ({ disabled: 'not implemented yet' }),
 };

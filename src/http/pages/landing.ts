@@ -13,8 +13,16 @@ const CLOSED: Record<string, string> = {
   cancelled: 'Phiếu khảo sát này đã bị hủy.',
 };
 
+const LANDING_JS = `document.querySelectorAll('.copy').forEach(function (b) {
+  b.addEventListener('click', function () {
+    if (navigator.clipboard) navigator.clipboard.writeText(b.dataset.code);
+    b.textContent = 'Đã sao chép';
+  });
+});`;
+
 export function landingRoutes(invitations: Invitations): Router {
   const r = Router();
+  r.get('/assets/landing.js', (_req, res) => void res.type('text/javascript').set('cache-control', 'public, max-age=3600').send(LANDING_JS));
   r.get('/s/:token', async (req, res) => {
     const inv = await invitations.byToken(String(req.params.token));
     res.set('cache-control', 'no-store').set('x-robots-tag', 'noindex');
@@ -48,12 +56,13 @@ export function landingRoutes(invitations: Invitations): Router {
       return `<div class="card" id="${p.name}"><h2>Trả lời qua ${esc(p.display.title)}</h2>
 <p>Mở ${esc(p.display.title)}, rồi gửi mã sau vào khung chat của Công an tỉnh:</p>
 <div class="code">${esc(code)}</div>
-<p><button class="btn copy" type="button">Sao chép mã</button> ${button}</p></div>`;
+<p><button class="btn copy" type="button" data-code="${esc(view.code)}">Sao chép mã</button> ${button}</p></div>`;
     }).join('');
     // Leave room for the browser channel (a coming issue).
     const web = `<div class="card" id="web"><h2>Trả lời ngay trên trình duyệt</h2><p><button class="btn" disabled>Sắp có</button></p></div>`;
     const fallback = codeShown ? '' : `<div class="card">Mã khảo sát của ông/bà: <div class="code">${esc(code)}</div></div>`;
-    const script = `<script>document.querySelectorAll('.copy').forEach(function(b){b.addEventListener('click',function(){navigator.clipboard&&navigator.clipboard.writeText(${JSON.stringify(view.code)});b.textContent='Đã sao chép';});});</script>`;
+    // No inline script (the Content Security Policy allows none): the copy buttons carry the code.
+    const script = '<script src="/assets/landing.js" defer></script>';
     res
       .type('html')
       .send(

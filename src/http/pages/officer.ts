@@ -1,6 +1,7 @@
 // GET /officer: the desk officer's page. Sign in with the unit key, create an
 // invitation, print the slip (A6 or 80 mm receipt), see today's invitations.
-// Plain HTML and script: no front-end build step.
+// Plain HTML and a script served from /assets (no inline script, no build step).
+// Everything the officer reads is Vietnamese: API errors are shown by their code.
 import { Router } from 'express';
 import { page } from './html.js';
 
@@ -8,23 +9,45 @@ const SCRIPT = `
 const $ = (id) => document.getElementById(id);
 const state = { key: sessionStorage.getItem('officerKey') || '', me: null, campaign: null };
 const STATUS = { created: 'Chưa mở', opened: 'Đang trả lời', completed: 'Đã hoàn thành', expired: 'Hết hạn', cancelled: 'Đã hủy' };
+// API error codes in the officer's words (the API itself speaks to integrators, in English).
+const ERRORS = {
+  unauthorized: 'Khóa đơn vị không đúng hoặc đã bị thu hồi. Xin kiểm tra lại khóa (liên hệ PV01 nếu cần khóa mới).',
+  forbidden: 'Khóa này không được dùng cho đơn vị đã chọn.',
+  invalid_body: 'Thông tin chưa hợp lệ. Xin kiểm tra mã hồ sơ (chỉ gồm chữ, số và các dấu _ . / -) và số điện thoại.',
+  unknown_unit: 'Đơn vị không có trong đợt khảo sát.',
+  unknown_field: 'Lĩnh vực không thuộc đơn vị đã chọn.',
+  no_campaign: 'Chưa có đợt khảo sát nào đang chạy. Xin liên hệ PV01.',
+  not_found: 'Không tìm thấy phiếu.',
+  already_completed: 'Phiếu đã được trả lời, không thể hủy.',
+  too_large: 'Nội dung gửi lên quá lớn.',
+  unavailable: 'Hệ thống đang bận, xin thử lại sau ít phút.',
+};
+const say = (e) => ERRORS[e.code] || 'Có lỗi xảy ra (' + (e.code || 'không rõ') + '). Xin thử lại hoặc liên hệ PV01.';
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+const formatCode = (c) => c.slice(0, 4) + '-' + c.slice(4);
 
 async function call(method, path, body) {
-  const res = await fetch(path, { method, headers: Object.assign({ authorization: 'Bearer ' + state.key }, body ? { 'content-type': 'application/json' } : {}), body: body ? JSON.stringify(body) : undefined });
+  let res;
+  try {
+    res = await fetch(path, { method, headers: Object.assign({ authorization: 'Bearer ' + state.key }, body ? { 'content-type': 'application/json' } : {}), body: body ? JSON.stringify(body) : undefined });
+  } catch {
+    throw Object.assign(new Error('network'), { code: 'unavailable' });
+  }
   const isJson = (res.headers.get('content-type') || '').includes('json');
   const data = isJson ? await res.json() : await res.text();
-  if (!res.ok) throw new Error((data && data.error && data.error.message) || res.statusText);
-  return data;
+  if (!res.ok) throw Object.assign(new Error('api'), { code: (data && data.error && data.error.code) || (res.status === 401 ? 'unauthorized' : 'unknown') });
+  return { status: res.status, data };
 }
 
 async function signIn(key) {
   state.key = key.trim();
+  $('signin-error').textContent = '';
   try {
-    state.me = await call('GET', '/api/me');
-    state.campaign = await call('GET', '/api/campaigns/current');
+    state.me = (await call('GET', '/api/me')).data;
+    state.campaign = (await call('GET', '/api/campaigns/current')).data;
   } catch (e) {
-    $('signin-error').textContent = 'Không đăng nhập được: ' + e.message;
+    $('signin-error').textContent = 'Không đăng nhập được: ' + say(e);
+    sessionStorage.removeItem('officerKey');
     return;
   }
   sessionStorage.setItem('officerKey', state.key);
@@ -34,6 +57,11 @@ async function signIn(key) {
   $('signin').hidden = true;
   $('work').hidden = false;
   $('who').textContent = units.length === 1 ? units[0].name : 'PV01 / quản trị';
+  const warnings = [];
+  if (!state.campaign.channels.length) warnings.push('Chưa bật kênh Zalo hay Telegram nào: người dân chỉ trả lời được khi quét mã QR. Xin báo quản trị hệ thống.');
+  if (state.campaign.periodOver) warnings.push('Đợt khảo sát "' + state.campaign.name + '" đã kết thúc (' + state.campaign.period.to + '). Phiếu vẫn tạo được, nhưng chỉ nên dùng để tập huấn, thử nghiệm.');
+  $('warnings').innerHTML = warnings.map((w) => '<p class="error">' + esc(w) + '</p>').join('');
+  $('warnings').hidden = !warnings.length;
   await refresh();
 }
 
@@ -45,39 +73,43 @@ function fillFields() {
 async function create(ev) {
   ev.preventDefault();
   $('create-error').textContent = '';
+  $('create-note').textContent = '';
   const body = { caseCode: $('caseCode').value.trim(), unit: $('unit').value, field: $('field').value };
   if ($('procedure').value.trim()) body.procedure = $('procedure').value.trim();
   if ($('respondentType').value) body.respondentType = $('respondentType').value;
   if ($('phone').value.trim()) body.phone = $('phone').value.trim();
   try {
-    const inv = await call('POST', '/api/invitations', body);
+    const { status, data: inv } = await call('POST', '/api/invitations', body);
     await showSlip(inv);
+    // 200: the case already had an invitation; this is a reprint of the same slip.
+    $('create-note').textContent = status === 200 ? 'Hồ sơ ' + inv.caseCode + ' đã có phiếu từ trước: đây là bản in lại của phiếu đó (cùng mã ' + formatCode(inv.code) + ').' : 'Đã tạo phiếu cho hồ sơ ' + inv.caseCode + '.';
+    for (const id of ['caseCode', 'procedure', 'phone']) $(id).value = '';
+    $('respondentType').value = '';
     await refresh();
   } catch (e) {
-    $('create-error').textContent = e.message;
+    $('create-error').textContent = say(e);
   }
 }
 
 async function showSlip(inv) {
   const unit = state.campaign.units.find((u) => u.code === inv.unit);
-  const svg = await call('GET', '/api/invitations/' + inv.id + '/qr.svg');
-  const code = inv.code.slice(0, 4) + '-' + inv.code.slice(4);
+  const svg = (await call('GET', '/api/invitations/' + inv.id + '/qr.svg')).data;
+  const code = formatCode(inv.code);
+  $('slip-org').textContent = state.campaign.organization || '';
   $('slip-unit').textContent = unit ? unit.name : inv.unit;
   $('slip-case').textContent = 'Hồ sơ: ' + inv.caseCode;
   $('slip-qr').innerHTML = svg;
   $('slip-code').textContent = code;
-  const chats = state.campaign.channels.map((c) => c.title).join(' hoặc ');
-  $('slip-help').textContent = chats
-    ? 'Quét mã QR, hoặc gửi mã ' + code + ' cho Công an tỉnh trên ' + chats + ', để đánh giá mức độ hài lòng (2-3 phút).'
-    : 'Quét mã QR để đánh giá mức độ hài lòng (2-3 phút).';
+  const chats = state.campaign.channels.map((c) => 'gửi mã ' + code + ' tới ' + c.handle + ' trên ' + c.title).join(', hoặc ');
+  $('slip-help').textContent = 'Quét mã QR' + (chats ? ', hoặc ' + chats : '') + ' để đánh giá mức độ hài lòng (2-3 phút). Câu trả lời được giữ kín.';
   $('slip-card').hidden = false;
 }
 
 async function refresh() {
   const unit = $('unit').value;
-  const { invitations } = await call('GET', '/api/invitations?unit=' + encodeURIComponent(unit));
+  const { invitations } = (await call('GET', '/api/invitations?unit=' + encodeURIComponent(unit))).data;
   $('today').innerHTML = invitations.length
-    ? invitations.map((i) => '<tr data-id="' + esc(i.id) + '"><td>' + esc(i.caseCode) + '</td><td>' + esc(i.code) + '</td><td class="status">' + esc(STATUS[i.status] || i.status) + '</td><td>' + new Date(i.createdAt).toLocaleTimeString('vi-VN') + '</td></tr>').join('')
+    ? invitations.map((i) => '<tr data-id="' + esc(i.id) + '"><td>' + esc(i.caseCode) + '</td><td class="code-cell">' + esc(formatCode(i.code)) + '</td><td class="status">' + esc(STATUS[i.status] || i.status) + '</td><td>' + new Date(i.createdAt).toLocaleTimeString('vi-VN') + '</td></tr>').join('')
     : '<tr><td colspan="4" class="muted">Chưa có phiếu nào hôm nay.</td></tr>';
 }
 
@@ -91,15 +123,20 @@ $('signout').addEventListener('click', () => { sessionStorage.removeItem('office
 if (state.key) signIn(state.key);
 `;
 
+// A6 is 105 x 148 mm: the slip fits inside the page margins, so the printout is one page.
 const STYLE = `<style>
-  #slip { background: #fff; border: 1px dashed #999; padding: 6mm; text-align: center; margin: 0 auto; }
-  body[data-slip="a6"] #slip { width: 105mm; min-height: 148mm; box-sizing: border-box; }
-  body[data-slip="receipt"] #slip { width: 80mm; box-sizing: border-box; }
-  #slip-qr svg { width: 60mm; height: 60mm; }
-  #slip-unit { font-weight: 700; font-size: 1.05rem; } #slip-code { font: 700 1.8rem ui-monospace, monospace; letter-spacing: .12em; }
+  #slip { background: #fff; border: 1px dashed #999; padding: 4mm; text-align: center; margin: 0 auto; box-sizing: border-box; overflow: hidden; }
+  body[data-slip="a6"] #slip { width: 97mm; height: 138mm; }
+  body[data-slip="receipt"] #slip { width: 72mm; }
+  #slip-title { font-weight: 700; font-size: 1rem; letter-spacing: .02em; }
+  #slip-org { font-size: .8rem; }
+  #slip-qr svg { width: 52mm; height: 52mm; }
+  body[data-slip="receipt"] #slip-qr svg { width: 50mm; height: 50mm; }
+  #slip-unit { font-weight: 700; font-size: .95rem; } #slip-code { font: 700 1.6rem ui-monospace, monospace; letter-spacing: .12em; }
+  #slip-help { font-size: .8rem; margin: 2mm 0 0; }
   @media print {
-    body { background: #fff; } main > h1, #signin, #work > section:not(#slip-card) { display: none !important; }
-    #slip-card { box-shadow: none; padding: 0; } #slip-card > *:not(#slip) { display: none !important; }
+    body { background: #fff; } main { padding: 0; } main > h1, #signin, #work > section:not(#slip-card) { display: none !important; }
+    #slip-card { box-shadow: none; padding: 0; margin: 0; } #slip-card > *:not(#slip) { display: none !important; }
     #slip { border: 0; }
     @page { margin: 4mm; }
   }
@@ -112,10 +149,12 @@ const BODY = `
     <label for="key">Khóa đơn vị (API key)</label>
     <input id="key" type="password" autocomplete="off" required>
     <p><button class="btn primary" type="submit">Đăng nhập</button></p>
-    <p class="error" id="signin-error"></p>
+    <p class="error" id="signin-error" role="alert"></p>
+    <p class="muted">Chưa có khóa? Quản trị hệ thống tạo bằng lệnh <code>npm run admin -- keys:create --role officer --unit &lt;mã đơn vị&gt;</code>.</p>
   </form>
 </section>
 <div id="work" hidden>
+  <section class="card" id="warnings" hidden></section>
   <section class="card">
     <div><strong id="who"></strong> <button class="btn" type="button" id="signout">Đăng xuất</button></div>
     <form id="create-form">
@@ -127,11 +166,16 @@ const BODY = `
       <select id="respondentType"><option value="">Không ghi</option><option value="citizen">Người dân</option><option value="organization">Đại diện tổ chức, doanh nghiệp</option></select>
       <label for="phone">Số điện thoại (không bắt buộc, để hậu kiểm)</label><input id="phone" inputmode="tel" maxlength="15">
       <p><button class="btn primary" type="submit" id="create">Tạo phiếu</button></p>
-      <p class="error" id="create-error"></p>
+      <p class="error" id="create-error" role="alert"></p>
+      <p id="create-note" role="status"></p>
     </form>
   </section>
   <section class="card" id="slip-card" hidden>
-    <div id="slip"><div id="slip-unit"></div><div id="slip-case"></div><div id="slip-qr"></div><div id="slip-code"></div><p id="slip-help"></p></div>
+    <div id="slip">
+      <div id="slip-title">PHIẾU KHẢO SÁT SỰ HÀI LÒNG</div>
+      <div id="slip-org"></div>
+      <div id="slip-unit"></div><div id="slip-case"></div><div id="slip-qr"></div><div id="slip-code"></div><p id="slip-help"></p>
+    </div>
     <p><label for="size">Khổ in</label><select id="size"><option value="a6">A6</option><option value="receipt">Giấy in hóa đơn 80 mm</option></select></p>
     <p><button class="btn secondary" type="button" id="print">In phiếu</button></p>
   </section>
@@ -143,7 +187,11 @@ const BODY = `
 
 export function officerRoutes(): Router {
   const r = Router();
-  const html = page('Phiếu khảo sát - Cán bộ một cửa', `${BODY}<script>${SCRIPT}</script>`, STYLE).replace('<body>', '<body data-slip="a6">');
+  const html = page('Phiếu khảo sát - Cán bộ một cửa', `${BODY}<script src="/assets/officer.js" defer></script>`, STYLE).replace(
+    '<body>',
+    '<body data-slip="a6">',
+  );
+  r.get('/assets/officer.js', (_req, res) => void res.type('text/javascript').set('cache-control', 'no-cache').send(SCRIPT));
   r.get('/officer', (_req, res) => {
     res.set('cache-control', 'no-store').type('html').send(html);
   });

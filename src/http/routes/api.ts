@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import QRCode from 'qrcode';
 import type { Models } from '../../db.js';
+import { periodOver } from '../../invitations/campaign.js';
 import { type Actor, createInvitationBody, type Invitations } from '../../invitations/invitations.js';
 import type { authenticator } from '../auth.js';
 import { HttpError } from '../errors.js';
@@ -24,6 +25,9 @@ export function apiRoutes(deps: { invitations: Invitations; models: Models; auth
       id: c.id,
       name: c.name,
       units: c.units.map((u) => ({ code: u.code, name: u.name, fields: u.fields.map((f) => ({ code: f, name: fieldName.get(f) ?? f })) })),
+      organization: c.organization,
+      period: c.period,
+      periodOver: periodOver(c, invitations.now()),
       channels: invitations.offeredChannels(),
     });
   });
