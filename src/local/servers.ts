@@ -70,8 +70,8 @@ const ours = (pidFile: string) => {
   return pid !== undefined && alive(pid);
 };
 
-/** Resolves true when something accepts TCP connections on the port. */
-export function portInUse(port: number, timeoutMs = 500): Promise<boolean> {
+/** Resolves true when something accepts TCP connections on the port (and, with `redisPing`, answers PING). */
+function tcpProbe(port: number, timeoutMs: number, redisPing: boolean): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
     const done = (ok: boolean) => {
@@ -80,24 +80,15 @@ export function portInUse(port: number, timeoutMs = 500): Promise<boolean> {
     };
     socket.setTimeout(timeoutMs, () => done(false));
     socket.on('error', () => done(false));
-    socket.on('connect', () => done(true));
-  });
-}
-
-/** Redis answers PING within the timeout. */
-export function redisAnswers(port: number, timeoutMs = 1_000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.on('error', () => done(false));
-    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('connect', () => (redisPing ? socket.write('PING\r\n') : done(true)));
     socket.on('data', (d) => done(d.toString().startsWith('+PONG')));
   });
 }
+
+export const portInUse = (port: number, timeoutMs = 500) => tcpProbe(port, timeoutMs, false);
+
+/** Redis answers PING within the timeout. */
+export const redisAnswers = (port: number, timeoutMs = 1_000) => tcpProbe(port, timeoutMs, true);
 
 /** The MongoDB-compatible server answers a real `ping` command within the timeout (a TCP accept is not enough: a hung FerretDB accepts). */
 export async function mongoAnswers(port: number, timeoutMs = 3_000): Promise<boolean> {
