@@ -2,6 +2,7 @@
 //   keys:create --role officer|pv01|admin [--unit PC06] [--label "..."]   prints the key once
 //   keys:revoke --id <key id>
 //   counters:check [--campaign id] [--fix]
+//   zalo:reset-tokens                     forget the stored Zalo token pair (after Zalo refused it)
 import { createApiKey, type Role } from '../src/http/auth.js';
 import { type Campaign, unitOf } from '../src/invitations/campaign.js';
 import { checkCounters } from '../src/responses/counters.js';
@@ -45,8 +46,15 @@ try {
       if (r.mismatches.length && f.fix !== 'true') exit = 1;
       break;
     }
+    case 'zalo:reset-tokens': {
+      // After Zalo refused the refresh token: forget the stored pair, so the next start uses ZALO_ACCESS_TOKEN / ZALO_REFRESH_TOKEN.
+      const r = await db.conn.collection('zalo_tokens').deleteMany({});
+      await db.models.AuditLog.create({ at: new Date(), actor: 'cli', role: 'admin', action: 'zalo.reset-tokens', target: String(r.deletedCount) });
+      console.log(`removed ${r.deletedCount} stored Zalo token pair(s); restart the service with a new ZALO_ACCESS_TOKEN and ZALO_REFRESH_TOKEN`);
+      break;
+    }
     default:
-      throw new Error('commands: keys:create --role <role> [--unit <code>], keys:revoke --id <id>, counters:check [--fix]');
+      throw new Error('commands: keys:create --role <role> [--unit <code>], keys:revoke --id <id>, counters:check [--fix], zalo:reset-tokens');
   }
 } catch (err) {
   console.error((err as Error).message);

@@ -144,7 +144,7 @@ export async function createApp(o: AppOptions): Promise<App> {
 
   const outlets = new Map<ChannelName, Outlet>();
   for (const plugin of CHANNEL_PLUGINS) {
-    const created = plugin.create({ config, redis, prefix, log });
+    const created = plugin.create({ config, redis, prefix, log, conn: db.conn, encryptionKey: o.encryptionKey, now: clock });
     if ('disabled' in created) {
       log.warn(`${plugin.name} channel disabled: ${created.disabled}`);
       continue;
@@ -198,7 +198,10 @@ export async function createApp(o: AppOptions): Promise<App> {
     },
     { name: 'mongodb', check: () => db.ping() },
   ];
-  const http = createHttp({ channels, handle, checks, metrics, models: db.models, flows, invitations, log });
+  const unreachable = async (channel: string, userKey: string) => {
+    await outlets.get(channel as ChannelName)?.limiter.markUnreachable(userKey);
+  };
+  const http = createHttp({ channels, handle, unreachable, checks, metrics, models: db.models, flows, invitations, log });
 
   const workerDeps = { redisUrl: o.redisUrl, prefix, models: db.models, flows, runner, invitations, queues, outlets, locks: new ChatLock(redis, prefix), log };
   return new App(http.app, runner, db, redis, queues, invitations, flows, channels, store, background, () => startWorkers(workerDeps), http.listener, log);

@@ -4,6 +4,7 @@
 // it never sees a platform's field names.
 import type { IncomingMessage } from 'node:http';
 import type { Redis } from 'ioredis';
+import type { Connection } from 'mongoose';
 import type { z } from 'zod';
 import type { Config } from '../config.js';
 import type { InboundEvent } from '../conversations/runner.js';
@@ -41,6 +42,8 @@ export class InboundRejected extends Error {
 export interface InboundBatch {
   /** Events to process, in order (none: acknowledge and ignore). */
   events: InboundEvent[];
+  /** Users who can no longer be reached (unfollowed, blocked): nothing more is sent to them. */
+  unreachable?: string[];
   /** The JSON answer once they are processed (e.g. a platform method to run, such as acknowledging a tap). */
   answer?: unknown;
 }
@@ -69,6 +72,10 @@ export interface Channel<Op = unknown> {
   concurrent(op: Op): boolean;
   /** Per-chat and global send limits of the platform. */
   limits: { globalPerSec: number; chatIntervalMs: number; chatBurst: number };
+  /** How long the platform waits for the webhook's answer before it gives up (the handler answers 503 before that). */
+  webhookTimeoutMs?: number;
+  /** A problem an operator must fix (e.g. a refresh token the platform refused), shown on /readyz without failing it; undefined when fine. */
+  trouble?(): Promise<string | undefined>;
   stop?(): Promise<void>;
 }
 
@@ -77,6 +84,11 @@ export interface ChannelDeps {
   redis: Redis;
   prefix: string;
   log: Logger;
+  /** The MongoDB connection, for what a channel must keep durably (e.g. rotated tokens), in its own collections. */
+  conn: Connection;
+  /** AES-256-GCM key for secrets a channel stores. */
+  encryptionKey: Buffer;
+  now: () => number;
 }
 
 /** A channel type, registered once in ./registry.ts. */

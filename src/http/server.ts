@@ -35,6 +35,8 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
 export interface HttpDeps {
   channels: Channel[];
   handle: (ev: InboundEvent) => Promise<unknown>;
+  /** A channel reported users who can no longer be reached. */
+  unreachable: (channel: string, userKey: string) => Promise<void>;
   checks: Check[];
   metrics: Metrics;
   models: Models;
@@ -49,7 +51,8 @@ export function createHttp(d: HttpDeps): { app: Express; listener: RequestListen
   app.use(securityHeaders);
   // A newcomer at the root lands on the officer page (the only page without a token).
   app.get('/', (_req, res) => res.redirect(302, '/officer'));
-  app.use(healthRoutes(d.checks, d.metrics.registry));
+  const warnings = d.channels.filter((c) => c.trouble).map((c) => ({ name: c.name, check: () => c.trouble!() }));
+  app.use(healthRoutes(d.checks, d.metrics.registry, warnings));
   app.use('/webhooks/:channel', () => {
     throw new HttpError(404, 'channel_disabled', 'this channel is not configured on this server');
   });
@@ -62,7 +65,16 @@ export function createHttp(d: HttpDeps): { app: Express; listener: RequestListen
   });
   app.use(errorHandler(d.log));
 
-  const webhooks = new Map(d.channels.map((c) => [`/webhooks/${c.name}`, webhookHandler(c.inbound, d.handle, { log: d.log })]));
+  const webhooks = new Map(
+    d.channels.map((c) => [
+      `/webhooks/${c.name}`,
+      webhookHandler(c.inbound, d.handle, {
+        log: d.log,
+        ...(c.webhookTimeoutMs ? { timeoutMs: c.webhookTimeoutMs } : {}),
+        unreachable: (u) => d.unreachable(c.name, u),
+      }),
+    ]),
+  );
   const listener: RequestListener = (req, res) => {
     const hook = req.method === 'POST' ? webhooks.get(req.url ?? '') : undefined;
     if (hook) void hook(req, res);

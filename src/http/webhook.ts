@@ -12,6 +12,7 @@ export interface WebhookOptions {
   /** Answer within this time or say 503 so the platform retries. */
   timeoutMs?: number;
   log: Logger;
+  unreachable?: (userKey: string) => Promise<void>;
 }
 
 export function webhookHandler(inbound: WebhookInbound, handle: (ev: InboundEvent) => Promise<unknown>, o: WebhookOptions) {
@@ -24,6 +25,7 @@ export function webhookHandler(inbound: WebhookInbound, handle: (ev: InboundEven
       const parsed = inbound.parse(raw, req.headers);
       await withTimeout(
         (async () => {
+          for (const u of parsed.unreachable ?? []) await o.unreachable?.(u);
           for (const ev of parsed.events) await handle(ev);
         })(),
         timeoutMs,

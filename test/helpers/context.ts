@@ -11,9 +11,24 @@ import { ensureIndexes } from '../../src/db.js';
 import { createApiKey, type Role } from '../../src/http/auth.js';
 import { seedCampaigns } from '../../src/invitations/seed.js';
 import { projectRoot } from '../../src/local/paths.js';
+import type { ZaloEmulator } from './zalo-emulator.js';
 
 export const TEST_SECRET = 'test-webhook-secret_0123';
 export const TEST_TOKEN = '123456:TEST-token_for-emulator';
+
+export function zaloEnv(emu: ZaloEmulator, tokens: { access: string; refresh: string }): Record<string, string> {
+  return {
+    ZALO_APP_ID: emu.appId,
+    ZALO_APP_SECRET: emu.appSecret,
+    ZALO_OA_ID: emu.oaId,
+    ZALO_OA_SECRET_KEY: emu.oaSecretKey,
+    ZALO_ACCESS_TOKEN: tokens.access,
+    ZALO_REFRESH_TOKEN: tokens.refresh,
+    ZALO_OA_API_BASE: emu.base,
+    ZALO_OAUTH_BASE: emu.base,
+    ZALO_SEND_RATE: '1000',
+  };
+}
 
 export function isolation(name: string) {
   const id = `${name.replace(/\W/g, '_')}_${randomBytes(4).toString('hex')}`;
@@ -26,6 +41,9 @@ export interface TestServiceOptions {
   name: string;
   env?: Record<string, string>;
   telegramApiRoot?: string;
+  /** Enables the Zalo channel against this emulator (with a fresh token pair unless `zaloTokens` is given). */
+  zalo?: ZaloEmulator;
+  zaloTokens?: { access: string; refresh: string };
   mongoUrl?: string;
   redisUrl?: string;
   workers?: boolean;
@@ -58,6 +76,7 @@ export async function startTestService(o: TestServiceOptions): Promise<TestServi
           TELEGRAM_SEND_RATE: '1000',
         }
       : {}),
+    ...(o.zalo ? zaloEnv(o.zalo, o.zaloTokens ?? o.zalo.issuePair()) : {}),
     ...o.env,
   });
   const service = await createApp({

@@ -10,7 +10,8 @@ function within<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
 }
 
-export function healthRoutes(checks: Check[], registry: Registry): Router {
+/** `warnings`: problems shown in /readyz's detail that do not make the process unready (one channel's trouble must not stop the others). */
+export function healthRoutes(checks: Check[], registry: Registry, warnings: Array<{ name: string; check(): Promise<string | undefined> }> = []): Router {
   const r = Router();
   r.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   r.get('/readyz', async (_req, res) => {
@@ -25,7 +26,8 @@ export function healthRoutes(checks: Check[], registry: Registry): Router {
       }),
     );
     const down = results.filter(([, s]) => s !== 'ok');
-    const body = Object.fromEntries(results);
+    const trouble = await Promise.all(warnings.map(async (w) => [w.name, await within(w.check(), 2_000).catch((e: Error) => e.message)] as const));
+    const body = Object.fromEntries([...results, ...trouble.map(([n, t]) => [n, t ? `trouble: ${t}` : 'ok'] as const)]);
     if (down.length === 0) return void res.json({ status: 'ready', checks: body });
     res.status(503).json({ error: { code: 'not_ready', message: down.map(([n, s]) => `${n} ${s}`).join('; ') }, checks: body });
   });
