@@ -9,7 +9,8 @@ import type { Express } from 'express';
 import { Redis } from 'ioredis';
 import { BackgroundTasks } from './background.js';
 import type { Channel } from './channels/channel.js';
-import { CHANNEL_PLUGINS, type ChannelName } from './channels/registry.js';
+import type { Notifier } from './channels/notifier.js';
+import { CHANNEL_PLUGINS, type ChannelName, NOTIFIER_PLUGINS } from './channels/registry.js';
 import type { Config } from './config.js';
 import { ConversationRunner, type Effects, type InboundEvent } from './conversations/runner.js';
 import { ConversationStore } from './conversations/store.js';
@@ -136,6 +137,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     models: db.models,
     copies: new InvitationCopies(redis, prefix),
     limiter: new GuessLimiter(redis, prefix),
+    queues,
     config,
     pseudonymKey: o.pseudonymKey,
     encryptionKey: o.encryptionKey,
@@ -150,6 +152,13 @@ export async function createApp(o: AppOptions): Promise<App> {
       continue;
     }
     outlets.set(plugin.name, { channel: created, limiter: new SendLimiter(redis, prefix, plugin.name, created.limits) });
+  }
+
+  const notifiers = new Map<string, Notifier>();
+  for (const plugin of NOTIFIER_PLUGINS) {
+    const created = plugin.create({ config, redis, prefix, log, conn: db.conn, encryptionKey: o.encryptionKey, now: clock });
+    if ('disabled' in created) log.info(`${plugin.name} notifier disabled: ${created.disabled}`);
+    else notifiers.set(plugin.name, created);
   }
 
   const background = new BackgroundTasks(log);
@@ -201,8 +210,21 @@ export async function createApp(o: AppOptions): Promise<App> {
   const unreachable = async (channel: string, userKey: string) => {
     await outlets.get(channel as ChannelName)?.limiter.markUnreachable(userKey);
   };
-  const http = createHttp({ channels, handle, unreachable, checks, metrics, models: db.models, flows, invitations, log });
+  const delivered = async (trackingId: string) => void (await queues.addZnsDelivered(trackingId));
+  const http = createHttp({ channels, handle, unreachable, delivered, checks, metrics, models: db.models, flows, invitations, log });
 
-  const workerDeps = { redisUrl: o.redisUrl, prefix, models: db.models, flows, runner, invitations, queues, outlets, locks: new ChatLock(redis, prefix), log };
+  const workerDeps = {
+    redisUrl: o.redisUrl,
+    prefix,
+    models: db.models,
+    flows,
+    runner,
+    invitations,
+    queues,
+    outlets,
+    notifiers,
+    locks: new ChatLock(redis, prefix),
+    log,
+  };
   return new App(http.app, runner, db, redis, queues, invitations, flows, channels, store, background, () => startWorkers(workerDeps), http.listener, log);
 }

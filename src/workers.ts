@@ -1,6 +1,7 @@
 // Every BullMQ worker of the service, wired in one place. Each queue's
 // processor lives with its domain; this file only connects them.
 import { UnrecoverableError, Worker } from 'bullmq';
+import type { Notifier } from './channels/notifier.js';
 import type { ConversationRunner } from './conversations/runner.js';
 import type { Models } from './db.js';
 import type { FlowRegistry } from './engine/load.js';
@@ -23,6 +24,7 @@ export interface WorkerDeps {
   invitations: Invitations;
   queues: Queues;
   outlets: Outlets;
+  notifiers: ReadonlyMap<string, Notifier>;
   locks: ChatLock;
   log: Logger;
   outboundConcurrency?: number;
@@ -46,7 +48,7 @@ export function startWorkers(d: WorkerDeps): Worker[] {
     { ...base, concurrency: 8 },
   );
   const outbound = new Worker(QUEUE.outbound, (job, token) => processOutbound(job, token, d), { ...base, concurrency: d.outboundConcurrency ?? 32 });
-  const followUps = new Worker(QUEUE.reminders, (job) => processFollowUp(job, d), { ...base, concurrency: 8 });
+  const followUps = new Worker(QUEUE.reminders, (job, token) => processFollowUp(job, d, token), { ...base, concurrency: 8 });
   for (const w of [completion, outbound, followUps]) {
     w.on('failed', (job, err) => d.log.warn({ queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'));
     w.on('error', (err) => d.log.error({ queue: w.name, err: err.message }, 'worker error'));

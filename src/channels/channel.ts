@@ -44,6 +44,8 @@ export interface InboundBatch {
   events: InboundEvent[];
   /** Users who can no longer be reached (unfollowed, blocked): nothing more is sent to them. */
   unreachable?: string[];
+  /** Tracking ids of template messages (ZNS) the platform reports delivered. */
+  delivered?: string[];
   /** The JSON answer once they are processed (e.g. a platform method to run, such as acknowledging a tap). */
   answer?: unknown;
 }

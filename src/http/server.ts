@@ -37,6 +37,8 @@ export interface HttpDeps {
   handle: (ev: InboundEvent) => Promise<unknown>;
   /** A channel reported users who can no longer be reached. */
   unreachable: (channel: string, userKey: string) => Promise<void>;
+  /** A template message (ZNS) was delivered. */
+  delivered: (trackingId: string) => Promise<void>;
   checks: Check[];
   metrics: Metrics;
   models: Models;
@@ -72,6 +74,7 @@ export function createHttp(d: HttpDeps): { app: Express; listener: RequestListen
         log: d.log,
         ...(c.webhookTimeoutMs ? { timeoutMs: c.webhookTimeoutMs } : {}),
         unreachable: (u) => d.unreachable(c.name, u),
+        delivered: d.delivered,
       }),
     ]),
   );

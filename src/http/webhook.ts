@@ -13,6 +13,7 @@ export interface WebhookOptions {
   timeoutMs?: number;
   log: Logger;
   unreachable?: (userKey: string) => Promise<void>;
+  delivered?: (trackingId: string) => Promise<void>;
 }
 
 export function webhookHandler(inbound: WebhookInbound, handle: (ev: InboundEvent) => Promise<unknown>, o: WebhookOptions) {
@@ -26,6 +27,7 @@ export function webhookHandler(inbound: WebhookInbound, handle: (ev: InboundEven
       await withTimeout(
         (async () => {
           for (const u of parsed.unreachable ?? []) await o.unreachable?.(u);
+          for (const id of parsed.delivered ?? []) await o.delivered?.(id);
           for (const ev of parsed.events) await handle(ev);
         })(),
         timeoutMs,

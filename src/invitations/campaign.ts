@@ -17,6 +17,13 @@ const timezone = z.string().refine((tz) => {
   }
 }, 'an IANA time zone such as Asia/Ho_Chi_Minh');
 /** "<unit>:<field>"; no "." or "$" (they cannot be MongoDB keys). */
+/** A ZNS template approved for the OA, and what fills each of its parameters. */
+const znsTemplate = z.strictObject({
+  templateId: z.string().regex(/^\d{1,20}$/, 'the numeric id Zalo gave the approved template'),
+  params: z.record(z.string().regex(/^[A-Za-z0-9_]{1,40}$/), z.enum(['code', 'unitName', 'caseCode', 'link', 'organization', 'expiresAt'])),
+});
+export type ZnsTemplate = z.output<typeof znsTemplate>;
+
 const unitFieldKey = z.string().regex(/^[A-Za-z0-9_-]{2,32}:[A-Za-z0-9_-]{2,32}$/, 'keys are "<unit code>:<field code>"');
 
 export const campaignSchema = z
@@ -48,6 +55,8 @@ export const campaignSchema = z
       .max(5)
       .default([120, 1440]),
     quietHours: z.strictObject({ from: hhmm, to: hhmm }).default({ from: '21:00', to: '07:00' }),
+    /** ZNS templates (to a phone the officer entered): the invitation of a survey never opened, a reminder, post-audit verification. */
+    zns: z.strictObject({ invitation: znsTemplate.optional(), reminder: znsTemplate.optional(), verification: znsTemplate.optional() }).default({}),
     scoring: z
       .strictObject({
         rule: z.enum(['proportional', 'banded']).default('proportional'),

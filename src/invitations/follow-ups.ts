@@ -2,23 +2,33 @@
 // recorded in MongoDB and schedules the reminders and the expiry; a reminder
 // or an expiry acts only if, when it runs, the survey is still the chat's
 // active one and its invitation is still open (stale-safe).
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
+import type { Notifier } from '../channels/notifier.js';
+import { normalizePhone } from '../channels/notifier.js';
 import type { ConversationRunner } from '../conversations/runner.js';
-import { followUpJob, type OpenedJob, openedJob } from '../queues/jobs.js';
+import { followUpJob, type OpenedJob, openedJob, znsJob } from '../queues/jobs.js';
 import type { Queues } from '../queues/queues.js';
-import type { Invitations } from './invitations.js';
-import { reminderTimes } from './schedule.js';
+import { type Invitations, ZNS_NIGHT } from './invitations.js';
+import { outsideQuietHours, reminderTimes } from './schedule.js';
 
-export type FollowUpOutcome = 'opened' | 'reopened' | 'reminded' | 'expired' | 'stale';
+export type FollowUpOutcome = 'opened' | 'reopened' | 'reminded' | 'expired' | 'stale' | 'notified' | 'not-notified' | 'delivered';
 
 export interface FollowUpDeps {
   runner: ConversationRunner;
   invitations: Invitations;
   queues: Queues;
+  notifiers: ReadonlyMap<string, Notifier>;
 }
 
-export async function processFollowUp(job: Job, deps: FollowUpDeps): Promise<FollowUpOutcome> {
+export async function processFollowUp(job: Job, deps: FollowUpDeps, token?: string): Promise<FollowUpOutcome> {
   const { invitations, runner } = deps;
+  if (job.name === 'zns-invite') return znsInvitation(job, token, deps);
+  if (job.name === 'zns-delivered') {
+    const { trackingId } = znsJob.parse(job.data);
+    if (!trackingId?.startsWith('inv-')) return 'stale';
+    await invitations.recordZnsDelivered(trackingId.slice(4), invitations.now());
+    return 'delivered';
+  }
   if (job.name === 'sweep') {
     await invitations.expireDue();
     return 'expired';
@@ -47,4 +57,31 @@ async function recordOpening(o: OpenedJob, retried: boolean, { invitations, queu
   const times = reminderTimes(o.at, campaign.reminderDelaysMinutes, campaign.timezone, campaign.quietHours);
   await queues.scheduleFollowUps({ ...who, ref: o.ref }, times, inv.expiresAt.getTime(), invitations.now());
   return 'opened';
+}
+
+/** The one ZNS invitation of a survey still not opened: to the phone the officer entered, never at night, at most once (tracking id = invitation). */
+async function znsInvitation(job: Job, token: string | undefined, { invitations, notifiers }: FollowUpDeps): Promise<FollowUpOutcome> {
+  const { ref } = znsJob.parse(job.data);
+  const zns = notifiers.get('zns');
+  const campaign = await invitations.currentCampaign();
+  const template = campaign.zns.invitation;
+  const inv = ref && zns && template ? await invitations.forZns(ref) : undefined;
+  if (!ref || !zns || !template || !inv?.phone || inv.status !== 'created') return 'stale';
+  const now = invitations.now();
+  const morning = outsideQuietHours(now, 'Asia/Ho_Chi_Minh', ZNS_NIGHT);
+  if (morning > now) return postpone(job, token, morning - now);
+  const data = Object.fromEntries(Object.entries(template.params).map(([param, source]) => [param, inv.sources[source] ?? '']));
+  const r = await zns.send({ phone: normalizePhone(inv.phone), templateId: template.templateId, data, trackingId: `inv-${ref}` });
+  if (r.ok) {
+    await invitations.recordZns(ref, { sentAt: now });
+    return 'notified';
+  }
+  if (r.kind === 'retry_after') return postpone(job, token, r.ms);
+  await invitations.recordZns(ref, { problem: r.reason });
+  return 'not-notified';
+}
+
+async function postpone(job: Job, token: string | undefined, ms: number): Promise<never> {
+  await job.moveToDelayed(Date.now() + ms, token);
+  throw new DelayedError();
 }

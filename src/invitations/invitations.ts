@@ -8,15 +8,17 @@ import { CHANNEL_PLUGINS } from '../channels/registry.js';
 import type { Config } from '../config.js';
 import type { Respondent } from '../conversations/conversation.js';
 import type { InvitationOpener, OpenResult } from '../conversations/runner.js';
-import { encrypt, pseudonym } from '../crypto.js';
+import { decrypt, encrypt, pseudonym } from '../crypto.js';
 import type { Models } from '../db.js';
 import { DomainError, type DomainErrorKind } from '../errors.js';
+import type { Queues } from '../queues/queues.js';
 import type { Campaign } from './campaign.js';
 import { unitOf } from './campaign.js';
-import { findCode, newCode, newToken, TOKEN_PATTERN } from './codes.js';
+import { findCode, formatCode, newCode, newToken, TOKEN_PATTERN } from './codes.js';
 import type { InvitationCopies, InvitationCopy } from './copies.js';
 import type { GuessLimiter } from './guess-limit.js';
 import type { InvitationDoc } from './models.js';
+import { outsideQuietHours } from './schedule.js';
 
 /** A request the caller can fix, in domain terms (mapped to 400/403/404/409 at the HTTP edge). */
 export class InvitationError extends DomainError {
@@ -25,6 +27,9 @@ export class InvitationError extends DomainError {
     super(kind, code, message);
   }
 }
+
+/** ZNS refuses to send between 22:00 and 06:00 (error -133): such sends are postponed to the morning. */
+export const ZNS_NIGHT = { from: '22:00', to: '06:00' };
 
 /** How long opening waits for MongoDB when the Redis copy is missing. */
 const FALLBACK_TIMEOUT_MS = 3_000;
@@ -75,6 +80,8 @@ export interface InvitationsOptions {
   models: Models;
   copies: InvitationCopies;
   limiter: GuessLimiter;
+  /** Schedules what follows a creation (the ZNS invitation of a survey never opened). */
+  queues: Pick<Queues, 'addZnsInvitation'>;
   config: Config;
   pseudonymKey: string;
   encryptionKey: Buffer;
@@ -176,6 +183,11 @@ export class Invitations implements InvitationOpener {
         });
         const inv = doc.toObject();
         await this.o.copies.put(copyOf(inv), this.now());
+        if (body.phone && campaign.zns.invitation) {
+          // One ZNS invitation if the survey is still not opened after the first reminder delay, never at night.
+          const at = outsideQuietHours(now + (campaign.reminderDelaysMinutes[0] ?? 120) * 60_000, campaign.timezone, ZNS_NIGHT);
+          await this.o.queues.addZnsInvitation(String(inv._id), at - now);
+        }
         return { created: true, view: this.view(inv) };
       } catch (err) {
         if ((err as { code?: number }).code !== 11000 || attempt >= 5) throw err;
@@ -296,6 +308,37 @@ export class Invitations implements InvitationOpener {
   /** The invitation if `who` opened it (status still "opened"), else null. */
   async openedBy(ref: string, who: Respondent) {
     return this.o.models.Invitation.findOne({ _id: ref, status: 'opened', openedBy: pseudonym(this.o.pseudonymKey, who.channel, who.userKey) }).lean();
+  }
+
+  /** What a ZNS invitation needs: the phone (decrypted here only) and the template's sources; undefined when gone. */
+  async forZns(ref: string): Promise<{ status: string; phone?: string; sources: Record<string, string> } | undefined> {
+    const inv = await this.o.models.Invitation.findById(ref).lean();
+    if (!inv) return undefined;
+    const campaign = await this.currentCampaign();
+    const view = this.view(inv);
+    return {
+      status: view.status,
+      ...(inv.phoneEnc ? { phone: decrypt(this.o.encryptionKey, inv.phoneEnc) } : {}),
+      sources: {
+        code: formatCode(inv.code),
+        unitName: inv.unitName ?? inv.unit,
+        caseCode: inv.caseCode,
+        link: view.links.landing,
+        organization: campaign.organization,
+        expiresAt: inv.expiresAt.toISOString().slice(0, 10),
+      },
+    };
+  }
+
+  async recordZns(ref: string, outcome: { sentAt: number } | { problem: string }): Promise<void> {
+    await this.o.models.Invitation.updateOne(
+      { _id: ref },
+      { $set: 'sentAt' in outcome ? { znsSentAt: new Date(outcome.sentAt) } : { znsProblem: outcome.problem } },
+    );
+  }
+
+  async recordZnsDelivered(ref: string, at: number): Promise<void> {
+    await this.o.models.Invitation.updateOne({ _id: ref, znsDeliveredAt: { $exists: false } }, { $set: { znsDeliveredAt: new Date(at) } });
   }
 
   /** A response was written: the invitation is used, in MongoDB and in its Redis copy. */

@@ -36,6 +36,10 @@ const invitationSchema = new Schema(
     openedAt: Date,
     completedAt: Date,
     cancelledAt: Date,
+    /** ZNS invitation to the phone: sent (or why not), and Zalo's delivery receipt. */
+    znsSentAt: Date,
+    znsProblem: String,
+    znsDeliveredAt: Date,
   },
   { versionKey: false },
 );

@@ -40,6 +40,10 @@ export const followUpJob = z.strictObject({
 });
 export type FollowUpJob = z.infer<typeof followUpJob>;
 
+/** A ZNS message of an invitation: the invitation to a survey never opened, or Zalo's delivery receipt of one. */
+export const znsJob = z.strictObject({ ref: z.string().optional(), trackingId: z.string().max(48).optional() });
+export type ZnsJob = z.infer<typeof znsJob>;
+
 /** A survey was started from an invitation (recorded in MongoDB by a job, never on the webhook path). */
 export const openedJob = z.strictObject({ ref: z.string(), channel, userKey: z.string(), at: z.number() });
 export type OpenedJob = z.infer<typeof openedJob>;

@@ -2,7 +2,18 @@
 // fast when Redis is down (the webhook answers 503 and the platform retries);
 // workers wait for Redis. The workers themselves are wired in ../workers.ts.
 import { type ConnectionOptions, Queue } from 'bullmq';
-import { type CompletionJob, completionJob, type FollowUpJob, followUpJob, type OpenedJob, type OutboundJob, openedJob, outboundJob, QUEUE } from './jobs.js';
+import {
+  type CompletionJob,
+  completionJob,
+  type FollowUpJob,
+  followUpJob,
+  type OpenedJob,
+  type OutboundJob,
+  openedJob,
+  outboundJob,
+  QUEUE,
+  znsJob,
+} from './jobs.js';
 
 /** Exponential backoff capped at one minute: a long MongoDB outage is retried every minute, not never. */
 export const cappedBackoff = (attemptsMade: number) => Math.min(60_000, 500 * 2 ** attemptsMade);
@@ -51,6 +62,28 @@ export class Queues {
   /** The first opening of a survey, recorded in MongoDB by the follow-ups worker; one job per invitation and respondent event. */
   addOpened(job: OpenedJob) {
     return this.followUps.add('opened', openedJob.parse(job), { jobId: `opened-${job.ref}-${job.at}`, ...retry, removeOnComplete: 1000, removeOnFail: false });
+  }
+
+  /** One ZNS invitation per invitation, at `at` (job id = invitation: never two). */
+  addZnsInvitation(ref: string, delayMs: number) {
+    return this.followUps.add('zns-invite', znsJob.parse({ ref }), {
+      jobId: `zns-invite-${ref}`,
+      delay: Math.max(0, delayMs),
+      attempts: 20,
+      backoff: { type: 'capped' },
+      removeOnComplete: 1000,
+      removeOnFail: 1000,
+    });
+  }
+
+  /** Zalo reported a ZNS message delivered (recorded by a job: the webhook never waits on MongoDB). */
+  addZnsDelivered(trackingId: string) {
+    return this.followUps.add('zns-delivered', znsJob.parse({ trackingId }), {
+      jobId: `zns-delivered-${trackingId}`,
+      ...retry,
+      removeOnComplete: 1000,
+      removeOnFail: 1000,
+    });
   }
 
   addOutbound(job: Omit<OutboundJob, 'done'> & { done?: number }, delayMs = 0) {

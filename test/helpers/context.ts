@@ -26,6 +26,7 @@ export function zaloEnv(emu: ZaloEmulator, tokens: { access: string; refresh: st
     ZALO_REFRESH_TOKEN: tokens.refresh,
     ZALO_OA_API_BASE: emu.base,
     ZALO_OAUTH_BASE: emu.base,
+    ZALO_ZNS_API_BASE: emu.base,
     ZALO_SEND_RATE: '1000',
   };
 }

@@ -32,6 +32,14 @@ export class ZaloEmulator extends EventEmitter {
   /** Per user: the next sends fail with these Zalo error codes, in order. */
   readonly failures = new Map<string, number[]>();
   readonly unfollowed = new Set<string>();
+  /** ZNS: templates the OA had approved, and what was delivered (once per tracking_id). */
+  readonly approvedTemplates = new Set(['500123']);
+  readonly znsSent: Array<{ phone: string; template_id: string; template_data: Record<string, string>; tracking_id: string; at: number }> = [];
+  znsCalls = 0;
+  /** The next ZNS sends fail with these error codes. */
+  readonly znsFailures: number[] = [];
+  /** The next ZNS send is delivered, but the answer is lost (the connection drops): the sender cannot know it went out. */
+  znsDropAnswerOnce = false;
   private server?: Server;
   private nextId = 1;
   private issued = 0;
@@ -59,6 +67,14 @@ export class ZaloEmulator extends EventEmitter {
         res.end(JSON.stringify(payload));
       };
       if (req.method === 'POST' && req.url === '/v3.0/oa/message/cs') return reply(200, this.send(String(req.headers.access_token ?? ''), raw));
+      if (req.method === 'POST' && req.url === '/message/template') {
+        const answer = this.template(String(req.headers.access_token ?? ''), raw);
+        if (this.znsDropAnswerOnce) {
+          this.znsDropAnswerOnce = false;
+          return void req.socket.destroy();
+        }
+        return reply(200, answer);
+      }
       if (req.method === 'POST' && req.url === '/v4/oa/access_token') return reply(200, this.refresh(String(req.headers.secret_key ?? ''), raw));
       reply(404, { error: 404, message: 'not found' });
     });
@@ -116,6 +132,28 @@ export class ZaloEmulator extends EventEmitter {
     else this.messages.set(user, [msg]);
     this.emit('message', msg);
     return { error: 0, message: 'Success', data: { message_id: `m${msg.id}`, user_id: user } };
+  }
+
+  private template(token: string, raw: string) {
+    this.znsCalls++;
+    if (!this.validAccess.has(token)) return { error: -124, message: 'Access token is invalid' };
+    let b: any;
+    try {
+      b = JSON.parse(raw);
+    } catch {
+      return { error: -100, message: 'body is not JSON' };
+    }
+    if (typeof b.phone !== 'string' || !/^84\d{9,10}$/.test(b.phone)) return { error: -108, message: 'Phone number is invalid' };
+    if (!this.approvedTemplates.has(String(b.template_id))) return { error: -131, message: 'Template is not approved' };
+    if (typeof b.tracking_id !== 'string' || b.tracking_id.length > 48 || typeof b.template_data !== 'object')
+      return { error: -100, message: 'Parameters are invalid' };
+    const failure = this.znsFailures.shift();
+    if (failure) return { error: failure, message: 'emulated failure' };
+    // tracking_id is the idempotency key: a retry is not delivered twice.
+    const seen = this.znsSent.find((x) => x.tracking_id === b.tracking_id);
+    if (!seen)
+      this.znsSent.push({ phone: b.phone, template_id: String(b.template_id), template_data: b.template_data, tracking_id: b.tracking_id, at: Date.now() });
+    return { error: 0, message: 'Success', data: { msg_id: `zns-${b.tracking_id}`, sent_time: String(Date.now()) } };
   }
 
   private refresh(secretKey: string, raw: string) {

@@ -75,6 +75,11 @@ export function toBatch(e: ZaloEvent): InboundBatch {
       const user = e.follower?.id ?? e.sender?.id;
       return user ? { events: [{ ...base(user, `zl:follow:${user}:${e.timestamp}`), kind: 'start' }] } : { events: [] };
     }
+    case 'user_received_message': {
+      // A ZNS delivery receipt.
+      const id = e.message?.tracking_id;
+      return id ? { events: [], delivered: [id] } : { events: [] };
+    }
     case 'unfollow': {
       const user = e.follower?.id ?? e.sender?.id;
       return user ? { events: [], unreachable: [user] } : { events: [] };

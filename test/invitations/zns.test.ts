@@ -1,0 +1,112 @@
+// The ZNS invitation of a survey never opened (Zalo emulator, controlled clock):
+// once, after the first reminder delay, never at night, idempotent on retry,
+// its delivery receipt recorded.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, eventually, startTestService, type TestService } from '../helpers/context.js';
+import { ZaloEmulator, ZaloUser } from '../helpers/zalo-emulator.js';
+
+const vn = (iso: string) => Date.parse(`${iso}+07:00`);
+const clock = { t: vn('2024-06-12T10:00:00') };
+let emu: ZaloEmulator;
+let t: TestService;
+let officer: string;
+
+beforeAll(async () => {
+  emu = await new ZaloEmulator().start();
+  t = await startTestService({ name: 'zns', zalo: emu, now: () => clock.t });
+  const admin = await t.key('admin');
+  const campaign = (await api(t.baseUrl, admin, 'GET', '/api/admin/campaigns/soc-trang-2024')).body;
+  const { active: _a, ...data } = campaign;
+  const put = await api(t.baseUrl, admin, 'PUT', '/api/admin/campaigns/soc-trang-2024', {
+    ...data,
+    zns: { invitation: { templateId: '500123', params: { ma_khao_sat: 'code', don_vi: 'unitName', ho_so: 'caseCode', duong_dan: 'link' } } },
+  });
+  expect(put.status).toBe(200);
+  officer = await t.key('officer', 'PC08');
+});
+afterAll(async () => {
+  await t.close();
+  await emu.stop();
+});
+
+const invite = async (caseCode: string, phone?: string) =>
+  (await api(t.baseUrl, officer, 'POST', '/api/invitations', { caseCode, unit: 'PC08', field: 'dang-ky-xe', ...(phone ? { phone } : {}) })).body as {
+    id: string;
+    code: string;
+  };
+const job = (id: string) => eventually(() => t.service.queues.followUps.getJob(`zns-invite-${id}`), 'the ZNS job');
+const run = async (id: string, outcome: string) => {
+  await (await job(id)).promote();
+  await eventually(async () => (await t.service.queues.followUps.getJob(`zns-invite-${id}`))?.returnvalue === outcome, `the ZNS job to end ${outcome}`);
+};
+
+describe('ZNS invitation of a survey never opened', () => {
+  it('goes once to the phone after the first reminder delay, with the template parameters', async () => {
+    const inv = await invite('ZNS-1', '0912 345 678');
+    expect((await job(inv.id)).opts.delay).toBe(120 * 60_000);
+    await run(inv.id, 'notified');
+    expect(emu.znsSent.filter((x) => x.tracking_id === `inv-${inv.id}`)).toEqual([
+      {
+        phone: '84912345678',
+        template_id: '500123',
+        template_data: {
+          ma_khao_sat: `${inv.code.slice(0, 4)}-${inv.code.slice(4)}`,
+          don_vi: 'Phòng Cảnh sát giao thông (PC08)',
+          ho_so: 'ZNS-1',
+          duong_dan: expect.stringMatching(/^http:\/\/survey\.test\/s\//),
+        },
+        tracking_id: `inv-${inv.id}`,
+        at: expect.any(Number),
+      },
+    ]);
+    expect((await t.service.db.models.Invitation.findById(inv.id).lean())!.znsSentAt).toBeInstanceOf(Date);
+  });
+
+  it('is not sent when the survey was opened, or without a phone', async () => {
+    const opened = await invite('ZNS-2', '0912345679');
+    const u = new ZaloUser(emu, `${t.baseUrl}/webhooks/zalo`, '9007199254740993100');
+    await u.send(opened.code);
+    await u.waitForText('Kính chào');
+    await eventually(async () => (await t.service.db.models.Invitation.findById(opened.id).lean())?.status === 'opened', 'the opening recorded');
+    await run(opened.id, 'stale');
+    const none = await invite('ZNS-3');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await t.service.queues.followUps.getJob(`zns-invite-${none.id}`)).toBeUndefined();
+    expect(emu.znsSent.some((x) => x.tracking_id === `inv-${opened.id}`)).toBe(false);
+  });
+
+  it('is postponed out of the night hours (22:00-06:00)', async () => {
+    const at = clock.t;
+    clock.t = vn('2024-06-12T21:00:00');
+    try {
+      const inv = await invite('ZNS-NIGHT', '0912345680');
+      // 21:00 + 2 h = 23:00: postponed to 06:00 the next morning, 9 h after creation.
+      expect((await job(inv.id)).opts.delay).toBe(9 * 3600_000);
+      // A job that runs at night anyway (e.g. retried) waits for the morning instead of sending.
+      clock.t = vn('2024-06-13T02:00:00');
+      await (await job(inv.id)).promote();
+      await eventually(async () => (await (await job(inv.id)).getState()) === 'delayed', 'the job postponed');
+      expect(emu.znsSent.some((x) => x.tracking_id === `inv-${inv.id}`)).toBe(false);
+    } finally {
+      clock.t = at;
+    }
+  });
+
+  it('a retry after a lost answer is not delivered twice (tracking_id); a quota error postpones; the delivery receipt is recorded', async () => {
+    const inv = await invite('ZNS-RETRY', '0912345681');
+    const calls = emu.znsCalls;
+    emu.znsFailures.push(-115); // quota: postponed
+    await (await job(inv.id)).promote();
+    await eventually(async () => (await (await job(inv.id)).getState()) === 'delayed' && emu.znsCalls > calls, 'postponed after the quota error');
+    // Delivered, but the answer is lost: the job retries with the same tracking id, and Zalo sends nothing more.
+    emu.znsDropAnswerOnce = true;
+    await run(inv.id, 'notified');
+    expect(emu.znsCalls - calls).toBeGreaterThanOrEqual(3);
+    expect(emu.znsSent.filter((x) => x.tracking_id === `inv-${inv.id}`)).toHaveLength(1);
+
+    const u = new ZaloUser(emu, `${t.baseUrl}/webhooks/zalo`, '9007199254740993200');
+    const receipt = u.event('user_received_message', { message: { tracking_id: `inv-${inv.id}`, msg_id: 'zns-1' } });
+    expect(await u.post(receipt.raw, receipt.headers)).toBe(200);
+    await eventually(async () => (await t.service.db.models.Invitation.findById(inv.id).lean())?.znsDeliveredAt, 'the delivery recorded');
+  });
+});
