@@ -147,6 +147,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   const outlets = new Map<ChannelName, Outlet>();
   for (const plugin of CHANNEL_PLUGINS) {
     const created = plugin.create({ config, redis, prefix, log, conn: db.conn, encryptionKey: o.encryptionKey, now: clock });
+    if ('inline' in created) continue;
     if ('disabled' in created) {
       log.warn(`${plugin.name} channel disabled: ${created.disabled}`);
       continue;
@@ -211,7 +212,21 @@ export async function createApp(o: AppOptions): Promise<App> {
     await outlets.get(channel as ChannelName)?.limiter.markUnreachable(userKey);
   };
   const delivered = async (trackingId: string) => void (await queues.addZnsDelivered(trackingId));
-  const http = createHttp({ channels, handle, unreachable, delivered, checks, metrics, models: db.models, flows, invitations, log });
+  const http = createHttp({
+    channels,
+    handle,
+    unreachable,
+    delivered,
+    checks,
+    metrics,
+    models: db.models,
+    flows,
+    invitations,
+    runner,
+    csrfSecret: o.pseudonymKey,
+    publicBaseUrl: config.publicBaseUrl,
+    log,
+  });
 
   const workerDeps = {
     redisUrl: o.redisUrl,

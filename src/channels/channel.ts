@@ -101,8 +101,9 @@ export interface ChannelPlugin<Name extends string = string> {
   /** Where a citizen sends the code, as printed on the slip ("@tthc_bot", the Official Account's name). */
   handle(config: Config): string;
   /** The channel's start link for an invitation (a deep link), or null. Known even where this process does not run the channel. */
-  link(config: Config, invitation: { token: string; code: string }): string | null;
+  link?(config: Config, invitation: { token: string; code: string }): string | null;
   /** The running channel, or why it is disabled (missing configuration). */
   // Each channel has its own op type; the core treats ops as opaque.
-  create(deps: ChannelDeps): Channel<any> | { disabled: string };
+  /** `inline`: replies are the HTTP response of the respondent's own request (the browser); nothing is sent. */
+  create(deps: ChannelDeps): Channel<any> | { disabled: string } | { inline: true };
 }

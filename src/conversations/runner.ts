@@ -2,7 +2,7 @@
 // events are processed one at a time in this process; across processes the
 // compare-and-set save detects a stale read and the (pure) decision is
 // recomputed on fresh state.
-import type { FlowEvent, Output, Session } from '../engine/interpreter.js';
+import { type FlowEvent, type Output, type Session, step } from '../engine/interpreter.js';
 import type { FlowRegistry } from '../engine/load.js';
 import { type Conversation, conversationKey, type Respondent } from './conversation.js';
 import { answeringText, type Decision, decide, type EventInput, nudge, type OpenResult } from './decide.js';
@@ -113,6 +113,27 @@ export class ConversationRunner {
     if (d.opened) after.push(effects.opened(d.opened, { channel: ev.channel, userKey: ev.userKey }));
     await Promise.all(after);
     return { duplicate: false, outputs: d.outputs, events: d.events };
+  }
+
+  /** The conversation as it stands and what to show for it now (the current question again), without changing it. */
+  async current(who: Respondent): Promise<{ conversation: Conversation; outputs: Output[] }> {
+    const { conversation } = await this.deps.store.read(conversationKey(who));
+    const s = conversation.s;
+    if (s?.status !== 'active' || !s.q) return { conversation, outputs: [] };
+    return { conversation, outputs: step(this.deps.flows.get(s.flow), s, { type: 'resume' }, this.now()).outputs };
+  }
+
+  /** The respondent asks to go on with the survey they stopped (the browser's "continue" button): as reopening its invitation. */
+  resumeStopped(who: Respondent): Promise<HandleResult> {
+    const key = conversationKey(who);
+    return this.serial.run(key, async () => {
+      const result = await this.saveLoop(key, undefined, async (conv) => {
+        const s = conv.s;
+        if (s?.end !== 'stopped') return undefined;
+        return decide(this.deps.flows, conv, { kind: 'start' }, { ok: true, start: { ref: s.ref, flow: s.flow, ctx: s.ctx } }, this.now());
+      });
+      return result ? { duplicate: false, outputs: result.decision.outputs, events: result.decision.events } : DUPLICATE;
+    });
   }
 
   /**

@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
 import type { Channel } from '../channels/channel.js';
-import type { InboundEvent } from '../conversations/runner.js';
+import type { ConversationRunner, InboundEvent } from '../conversations/runner.js';
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import type { Invitations } from '../invitations/invitations.js';
@@ -13,6 +13,7 @@ import { authenticator } from './auth.js';
 import { errorHandler, HttpError } from './errors.js';
 import { landingRoutes } from './pages/landing.js';
 import { officerRoutes } from './pages/officer.js';
+import { surveyRoutes, webSession } from './pages/survey.js';
 import { adminRoutes } from './routes/admin.js';
 import { apiRoutes } from './routes/api.js';
 import { type Check, healthRoutes } from './routes/health.js';
@@ -44,6 +45,9 @@ export interface HttpDeps {
   models: Models;
   flows: FlowRegistry;
   invitations: Invitations;
+  runner: ConversationRunner;
+  csrfSecret: string;
+  publicBaseUrl: string;
   log: Logger;
 }
 
@@ -61,7 +65,10 @@ export function createHttp(d: HttpDeps): { app: Express; listener: RequestListen
   const auth = authenticator(d.models);
   app.use('/api/admin', express.json({ limit: '1mb' }), adminRoutes({ models: d.models, flows: d.flows, invitations: d.invitations, auth }));
   app.use('/api', express.json({ limit: '100kb' }), apiRoutes({ invitations: d.invitations, models: d.models, auth }));
-  app.use(landingRoutes(d.invitations), officerRoutes());
+  // The browser channel's cookie is Secure when the public URL is https.
+  const web = webSession(d.csrfSecret, d.publicBaseUrl.startsWith('https://'));
+  app.use(surveyRoutes({ runner: d.runner, flows: d.flows }, web));
+  app.use(landingRoutes(d.invitations, web), officerRoutes());
   app.use(() => {
     throw new HttpError(404, 'not_found', 'no such route');
   });

@@ -113,7 +113,7 @@ export class Invitations implements InvitationOpener {
 
   /** The chat channels a citizen can be sent to (those with a start link configured), in the order pages offer them. */
   offeredChannels(): Array<{ name: string; title: string; sendsCode: boolean; handle: string }> {
-    return CHANNEL_PLUGINS.filter((p) => p.link(this.o.config, { token: 'x', code: 'x' }) !== null).map((p) => ({
+    return CHANNEL_PLUGINS.filter((p) => (p.link?.(this.o.config, { token: 'x', code: 'x' }) ?? null) !== null).map((p) => ({
       name: p.name,
       ...p.display,
       handle: p.handle(this.o.config),
@@ -123,7 +123,7 @@ export class Invitations implements InvitationOpener {
   view(inv: InvitationDoc & { _id: Types.ObjectId }): InvitationView {
     const base = this.o.config.publicBaseUrl;
     const id = String(inv._id);
-    const links = Object.fromEntries(CHANNEL_PLUGINS.map((p) => [p.name, p.link(this.o.config, inv)]));
+    const links = Object.fromEntries(CHANNEL_PLUGINS.flatMap((p) => (p.link ? [[p.name, p.link(this.o.config, inv)]] : [])));
     return {
       id,
       status: this.effectiveStatus(inv),

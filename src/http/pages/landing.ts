@@ -6,6 +6,7 @@ import { CHANNEL_PLUGINS } from '../../channels/registry.js';
 import { formatCode } from '../../invitations/codes.js';
 import type { Invitations } from '../../invitations/invitations.js';
 import { esc, page } from './html.js';
+import type { WebSession } from './survey.js';
 
 const CLOSED: Record<string, string> = {
   completed: 'Phiếu khảo sát này đã được trả lời. Xin cảm ơn ông/bà!',
@@ -20,7 +21,7 @@ const LANDING_JS = `document.querySelectorAll('.copy').forEach(function (b) {
   });
 });`;
 
-export function landingRoutes(invitations: Invitations): Router {
+export function landingRoutes(invitations: Invitations, webSession: WebSession): Router {
   const r = Router();
   r.get('/assets/landing.js', (_req, res) => void res.type('text/javascript').set('cache-control', 'public, max-age=3600').send(LANDING_JS));
   r.get('/s/:token', async (req, res) => {
@@ -58,8 +59,8 @@ export function landingRoutes(invitations: Invitations): Router {
 <div class="code">${esc(code)}</div>
 <p><button class="btn copy" type="button" data-code="${esc(view.code)}">Sao chép mã</button> ${button}</p></div>`;
     }).join('');
-    // Leave room for the browser channel (a coming issue).
-    const web = `<div class="card" id="web"><h2>Trả lời ngay trên trình duyệt</h2><p><button class="btn" disabled>Sắp có</button></p></div>`;
+    const web = `<div class="card" id="web"><h2>Trả lời ngay trên trình duyệt</h2><p>Không cần Zalo hay Telegram: trả lời từng câu trên trang này.</p>
+<form method="post" action="/s/${esc(view.token)}/start">${webSession.fields(req, res)}<button class="btn primary" type="submit">Trả lời ngay trên trình duyệt</button></form></div>`;
     const fallback = codeShown ? '' : `<div class="card">Mã khảo sát của ông/bà: <div class="code">${esc(code)}</div></div>`;
     // No inline script (the Content Security Policy allows none): the copy buttons carry the code.
     const script = '<script src="/assets/landing.js" defer></script>';
