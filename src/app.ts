@@ -223,6 +223,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     flows,
     invitations,
     runner,
+    tryIt: tryItOn(config, channels) ? { redis, prefix } : undefined,
     csrfSecret: o.pseudonymKey,
     publicBaseUrl: config.publicBaseUrl,
     log,
@@ -243,3 +244,6 @@ export async function createApp(o: AppOptions): Promise<App> {
   };
   return new App(http.app, runner, db, redis, queues, invitations, flows, channels, store, background, () => startWorkers(workerDeps), http.listener, log);
 }
+
+/** The /try simulator is on when asked, or by default when no chat channel is configured (evaluators and training). */
+export const tryItOn = (config: Config, channels: Channel[]) => config.tryIt === 'on' || (config.tryIt === 'auto' && channels.length === 0);

@@ -52,6 +52,7 @@ const envSchema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
   MONGODB_URI: url(['mongodb:', 'mongodb+srv:']).optional(),
   ROLE: z.enum(['web', 'worker', 'all']).default('all'),
+  TRY_IT: z.enum(['auto', 'on', 'off']).default('auto'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 
   TELEGRAM_BOT_TOKEN: optionalString.pipe(
@@ -111,6 +112,8 @@ export interface Config {
   mongodbUri: string | undefined;
   role: 'web' | 'worker' | 'all';
   logLevel: Env['LOG_LEVEL'];
+  /** The /try simulator: on, off, or auto (on when no chat channel is configured). */
+  tryIt: Env['TRY_IT'];
   /** undefined: the channel is disabled, with `disabledReason` saying why. */
   telegram: TelegramConfig | undefined;
   telegramDisabledReason: string | undefined;
@@ -146,6 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mongodbUri: e.MONGODB_URI,
     role: e.ROLE,
     logLevel: e.LOG_LEVEL,
+    tryIt: e.TRY_IT,
     telegram:
       tgMissing.length === 0
         ? {

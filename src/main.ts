@@ -2,7 +2,7 @@
 // rest. Every start-up step is bounded: a server that does not answer stops
 // the start with a message naming it, never a silent hang.
 import { join } from 'node:path';
-import { createApp } from './app.js';
+import { createApp, tryItOn } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { ensureIndexes } from './db.js';
 import { checkFlowVersions, seedCampaigns } from './invitations/seed.js';
@@ -72,7 +72,7 @@ async function main() {
     const channels = app.channels.map((c) => c.name);
     log.info(
       { channels },
-      `officer page: ${config.publicBaseUrl}/officer (sign in with a unit key: npm run admin -- keys:create --role officer --unit PC06). ` +
+      `${tryItOn(config, app.channels) ? `try the survey without any account: ${config.publicBaseUrl}/try . ` : ''}officer page: ${config.publicBaseUrl}/officer (sign in with a unit key: npm run admin -- keys:create --role officer --unit PC06). ` +
         `Chat channels on: ${channels.length ? channels.join(', ') : 'none (set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET, see the README)'}`,
     );
   } else {

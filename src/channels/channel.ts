@@ -104,6 +104,13 @@ export interface ChannelPlugin<Name extends string = string> {
   link?(config: Config, invitation: { token: string; code: string }): string | null;
   /** The running channel, or why it is disabled (missing configuration). */
   // Each channel has its own op type; the core treats ops as opaque.
+  /**
+   * What a user of this channel would see for these outputs (the /try simulator):
+   * messages with their buttons, each button's value being what a tap sends back.
+   */
+  preview?(outputs: Output[]): Array<{ text: string; buttons: Array<{ title: string; value: string }> }>;
+  /** A tap's value (as in `preview`) back to the choice it makes. */
+  tapOf?(value: string): { seq: number; key: string } | undefined;
   /** `inline`: replies are the HTTP response of the respondent's own request (the browser); nothing is sent. */
   create(deps: ChannelDeps): Channel<any> | { disabled: string } | { inline: true };
 }

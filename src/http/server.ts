@@ -2,6 +2,7 @@
 // path), everything else through the express app.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
+import type { Redis } from 'ioredis';
 import type { Channel } from '../channels/channel.js';
 import type { ConversationRunner, InboundEvent } from '../conversations/runner.js';
 import type { Models } from '../db.js';
@@ -14,6 +15,7 @@ import { errorHandler, HttpError } from './errors.js';
 import { landingRoutes } from './pages/landing.js';
 import { officerRoutes } from './pages/officer.js';
 import { surveyRoutes, webSession } from './pages/survey.js';
+import { tryRoutes } from './pages/try.js';
 import { adminRoutes } from './routes/admin.js';
 import { apiRoutes } from './routes/api.js';
 import { type Check, healthRoutes } from './routes/health.js';
@@ -46,6 +48,8 @@ export interface HttpDeps {
   flows: FlowRegistry;
   invitations: Invitations;
   runner: ConversationRunner;
+  /** Serve the /try simulator (demonstration invitations). */
+  tryIt: { redis: Redis; prefix: string } | undefined;
   csrfSecret: string;
   publicBaseUrl: string;
   log: Logger;
@@ -68,6 +72,7 @@ export function createHttp(d: HttpDeps): { app: Express; listener: RequestListen
   // The browser channel's cookie is Secure when the public URL is https.
   const web = webSession(d.csrfSecret, d.publicBaseUrl.startsWith('https://'));
   app.use(surveyRoutes({ runner: d.runner, flows: d.flows }, web));
+  if (d.tryIt) app.use(tryRoutes({ runner: d.runner, invitations: d.invitations, ...d.tryIt }, web));
   app.use(landingRoutes(d.invitations, web), officerRoutes());
   app.use(() => {
     throw new HttpError(404, 'not_found', 'no such route');

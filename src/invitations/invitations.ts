@@ -28,6 +28,9 @@ export class InvitationError extends DomainError {
   }
 }
 
+/** The campaign of demonstration invitations: no report or count of a real campaign includes it. */
+export const DEMO_CAMPAIGN = 'try';
+
 /** ZNS refuses to send between 22:00 and 06:00 (error -133): such sends are postponed to the morning. */
 export const ZNS_NIGHT = { from: '22:00', to: '06:00' };
 
@@ -144,6 +147,32 @@ export class Invitations implements InvitationOpener {
   }
 
   /** Creates the invitation of a case, or returns the existing one (`created: false`). */
+  /**
+   * A demonstration invitation (the /try simulator): in the campaign "try" and
+   * the unit "DEMO", so its response and counters stay out of every real
+   * campaign's figures. It asks the running campaign's citizen questionnaire.
+   */
+  async createDemo(): Promise<InvitationView> {
+    const campaign = await this.currentCampaign();
+    const now = this.now();
+    const doc = await this.o.models.Invitation.create({
+      campaign: DEMO_CAMPAIGN,
+      unit: 'DEMO',
+      unitName: 'Đơn vị thử nghiệm',
+      field: 'demo',
+      caseCode: `THU-${newCode()}`,
+      code: newCode(),
+      token: newToken(),
+      flow: campaign.flows.citizen,
+      createdBy: 'try',
+      createdAt: new Date(now),
+      expiresAt: new Date(now + 86_400_000),
+    });
+    const inv = doc.toObject();
+    await this.o.copies.put(copyOf(inv), now);
+    return this.view(inv);
+  }
+
   async create(body: CreateInvitationBody, actor: Actor): Promise<{ created: boolean; view: InvitationView }> {
     const campaign = await this.currentCampaign();
     const unit = unitOf(campaign, body.unit);

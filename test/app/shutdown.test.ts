@@ -45,6 +45,7 @@ describe('the service process', () => {
     expect(log).toContain('officer page: http://localhost:3000/officer');
     expect(log).toContain('npm run admin -- keys:create --role officer');
     expect(log).toContain('Chat channels on: none');
+    expect(log).toContain('try the survey without any account: http://localhost:3000/try');
     expect(log).toContain('ended on 2024-09-30');
 
     // On an empty database it serves the seeded 2024 campaign.

@@ -3,13 +3,18 @@ import type { ChannelPlugin } from '../../src/channels/channel.js';
 import { checkSecret, parseUpdate } from './inbound.js';
 import { type TelegramOp, telegramOp } from './ops.js';
 import { createTelegramClient, TelegramSender } from './outbound.js';
-import { renderTelegram } from './render.js';
+import { parseCallbackData, renderTelegram } from './render.js';
 
 export const telegram: ChannelPlugin<'telegram'> = {
   name: 'telegram',
   display: { title: 'Telegram', sendsCode: false },
   handle: (config) => `@${config.telegramUsername ?? 'bot'}`,
   link: (config, inv) => (config.telegramUsername ? `https://t.me/${config.telegramUsername}?start=${inv.token}` : null),
+  preview: (outputs) =>
+    renderTelegram(outputs).flatMap((op) =>
+      op.m === 'send' ? [{ text: op.text, buttons: (op.keyboard ?? []).map((k) => ({ title: k.text, value: k.data })) }] : [],
+    ),
+  tapOf: parseCallbackData,
   create({ config, redis, prefix }) {
     const tg = config.telegram;
     if (!tg) return { disabled: config.telegramDisabledReason ?? 'not configured' };

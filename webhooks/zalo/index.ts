@@ -6,7 +6,7 @@ import type { ChannelPlugin } from '../../src/channels/channel.js';
 import { parseZaloWebhook } from './inbound.js';
 import { type ZaloOp, zaloOp } from './ops.js';
 import { ZaloSender } from './outbound.js';
-import { renderZalo } from './render.js';
+import { parseButtonPayload, renderZalo } from './render.js';
 import { ZaloTokens } from './tokens.js';
 
 const REQUIRED = ['ZALO_APP_ID', 'ZALO_APP_SECRET', 'ZALO_OA_ID', 'ZALO_OA_SECRET_KEY', 'ZALO_ACCESS_TOKEN', 'ZALO_REFRESH_TOKEN'] as const;
@@ -16,6 +16,8 @@ export const zalo: ChannelPlugin<'zalo'> = {
   display: { title: 'Zalo', sendsCode: true },
   handle: (config) => `"${config.zalo.ZALO_OA_NAME ?? 'Công an tỉnh'}"`,
   link: (config) => (config.zalo.ZALO_OA_ID ? `https://zalo.me/${config.zalo.ZALO_OA_ID}` : null),
+  preview: (outputs) => renderZalo(outputs).map((op) => ({ text: op.text, buttons: (op.buttons ?? []).map((b) => ({ title: b.title, value: b.payload })) })),
+  tapOf: parseButtonPayload,
   create({ config, redis, prefix, log, conn, encryptionKey }) {
     const z = config.zalo;
     const missing = REQUIRED.filter((k) => !z[k]);

@@ -43,7 +43,7 @@ export function webSession(secret: string, secure: boolean) {
     const found = /(?:^|;\s*)tthc_web=([A-Za-z0-9_-]{22})/.exec(req.headers.cookie ?? '')?.[1];
     if (found && BROWSER_ID.test(found)) return found;
     const id = randomBytes(16).toString('base64url');
-    res.append('set-cookie', `${COOKIE}=${id}; Path=/s; HttpOnly; SameSite=Lax; Max-Age=${30 * 86_400}${secure ? '; Secure' : ''}`);
+    res.append('set-cookie', `${COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${30 * 86_400}${secure ? '; Secure' : ''}`);
     return id;
   };
   const hidden = (browser: string) =>
