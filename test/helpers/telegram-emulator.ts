@@ -3,7 +3,7 @@
 // does (secret header, waits for the answer, executes a method in the answer).
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeNow, listenLocal } from './ports.js';
 
 export interface StoredMessage {
   message_id: number;
@@ -53,14 +53,12 @@ export class TelegramEmulator extends EventEmitter {
       const out = this.apply(m[2]!, body);
       reply(out.ok ? 200 : out.error_code, out);
     });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.apiRoot = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+    this.apiRoot = await listenLocal(this.server);
     return this;
   }
 
-  async stop() {
-    this.server?.closeAllConnections();
-    await new Promise((r) => this.server?.close(r));
+  stop() {
+    return closeNow(this.server);
   }
 
   private fail(f: Failure) {

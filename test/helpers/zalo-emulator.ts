@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { zaloSignature } from '../../webhooks/zalo/inbound.js';
+import { closeNow, listenLocal } from './ports.js';
 
 export interface ZaloMessage {
   id: number;
@@ -78,14 +78,12 @@ export class ZaloEmulator extends EventEmitter {
       if (req.method === 'POST' && req.url === '/v4/oa/access_token') return reply(200, this.refresh(String(req.headers.secret_key ?? ''), raw));
       reply(404, { error: 404, message: 'not found' });
     });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.base = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+    this.base = await listenLocal(this.server);
     return this;
   }
 
-  async stop() {
-    this.server?.closeAllConnections();
-    await new Promise((r) => this.server?.close(r));
+  stop() {
+    return closeNow(this.server);
   }
 
   private send(token: string, raw: string): { error: number; message: string; data?: unknown } {

@@ -1,31 +1,19 @@
 // The browser channel in headless Chromium: the same flow and engine as the
 // chats, plain form posts, a phone-sized viewport.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../src/local/paths.js';
-import { launchChromium } from '../helpers/browser.js';
-import { api, eventually, startTestService, type TestService } from '../helpers/context.js';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { browserSuite, SHOTS } from '../helpers/browser.js';
+import { api, eventually } from '../helpers/context.js';
 
-let t: TestService;
-let browser: Browser;
+const suite = browserSuite({ name: 'web_survey' });
 let officer: string;
-const shots = join(projectRoot, 'test-results');
-
 beforeAll(async () => {
-  t = await startTestService({ name: 'web_survey' });
-  officer = await t.key('officer', 'PC07');
-  browser = await launchChromium();
-  mkdirSync(shots, { recursive: true });
-}, 300_000);
-afterAll(async () => {
-  await browser?.close();
-  await t?.close();
+  officer = await suite.t.key('officer', 'PC07');
 });
 
 const invite = async (caseCode: string) =>
-  (await api(t.baseUrl, officer, 'POST', '/api/invitations', { caseCode, unit: 'PC07', field: 'pccc', respondentType: 'citizen' })).body as {
+  (await api(suite.t.baseUrl, officer, 'POST', '/api/invitations', { caseCode, unit: 'PC07', field: 'pccc', respondentType: 'citizen' })).body as {
     id: string;
     token: string;
     code: string;
@@ -61,19 +49,19 @@ async function answerAll(p: Page, reloadAt = -1) {
 describe('the survey in the browser', () => {
   it('from the landing page to the thanks in a 390x844 viewport, with a reload in the middle; one response with channel web', async () => {
     const inv = await invite('WEB-1');
-    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const ctx = await suite.browser.newContext({ viewport: { width: 390, height: 844 } });
     const p = await ctx.newPage();
-    await p.goto(`${t.baseUrl}/s/${inv.token}`);
+    await p.goto(`${suite.t.baseUrl}/s/${inv.token}`);
     await p.click('#web button[type=submit]');
     await p.waitForSelector('legend');
     expect(await p.textContent('legend')).toContain('Kính chào');
-    await p.screenshot({ path: join(shots, 'web-first-question.png'), fullPage: true });
+    await p.screenshot({ path: join(SHOTS, 'web-first-question.png'), fullPage: true });
     // A cheap phone on a slow line: small pages.
     expect((await p.content()).length).toBeLessThan(50_000);
     await answerAll(p, 6);
-    await p.screenshot({ path: join(shots, 'web-thanks.png'), fullPage: true });
+    await p.screenshot({ path: join(SHOTS, 'web-thanks.png'), fullPage: true });
 
-    const { Response } = t.service.db.models;
+    const { Response } = suite.t.service.db.models;
     const resp = await eventually(() => Response.findOne({ invitationId: inv.id }).lean(), 'the response');
     expect(resp.channel).toBe('web');
     expect(resp.answers.find((a) => a.q === 'suggestion')?.value).toBe('Nhân viên hướng dẫn tận tình');
@@ -82,38 +70,38 @@ describe('the survey in the browser', () => {
     const cookie = (await ctx.cookies()).find((c) => c.name === 'tthc_web')!;
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', secure: false });
     // Opening the link again later shows the end, not a new survey.
-    await p.goto(`${t.baseUrl}/s/survey`);
+    await p.goto(`${suite.t.baseUrl}/s/survey`);
     expect(await p.textContent('h1')).toBe('Cảm ơn ông/bà!');
     await ctx.close();
   }, 90_000);
 
   it('works with JavaScript off, and from the code typed on /s', async () => {
     const inv = await invite('WEB-NOJS');
-    const ctx = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 390, height: 844 } });
+    const ctx = await suite.browser.newContext({ javaScriptEnabled: false, viewport: { width: 390, height: 844 } });
     const p = await ctx.newPage();
-    await p.goto(`${t.baseUrl}/s`);
+    await p.goto(`${suite.t.baseUrl}/s`);
     await p.fill('#code', `${inv.code.slice(0, 4).toLowerCase()} ${inv.code.slice(4)}`);
     await p.click('button[type=submit]');
     await p.waitForSelector('legend');
     await answerAll(p);
-    await eventually(() => t.service.db.models.Response.findOne({ invitationId: inv.id }).lean(), 'the response');
+    await eventually(() => suite.t.service.db.models.Response.findOne({ invitationId: inv.id }).lean(), 'the response');
     await ctx.close();
   }, 90_000);
 
   it('a second browser opening a claimed invitation is told so; a wrong code is told so', async () => {
     const inv = await invite('WEB-CLAIM');
-    const first = await browser.newContext();
+    const first = await suite.browser.newContext();
     const a = await first.newPage();
-    await a.goto(`${t.baseUrl}/s/${inv.token}`);
+    await a.goto(`${suite.t.baseUrl}/s/${inv.token}`);
     await a.click('#web button[type=submit]');
     await a.waitForSelector('legend');
-    const second = await browser.newContext();
+    const second = await suite.browser.newContext();
     const b = await second.newPage();
-    await b.goto(`${t.baseUrl}/s/${inv.token}`);
+    await b.goto(`${suite.t.baseUrl}/s/${inv.token}`);
     await b.click('#web button[type=submit]');
     await b.waitForSelector('.note');
     expect(await b.textContent('.note')).toContain('đang được trả lời trên một tài khoản khác');
-    await b.goto(`${t.baseUrl}/s`);
+    await b.goto(`${suite.t.baseUrl}/s`);
     await b.fill('#code', 'BBBB-2222');
     await b.click('button[type=submit]');
     await b.waitForSelector('.note');
@@ -124,18 +112,18 @@ describe('the survey in the browser', () => {
 
   it('a post without the CSRF token of this browser changes nothing', async () => {
     const inv = await invite('WEB-CSRF');
-    const r = await fetch(`${t.baseUrl}/s/${inv.token}/start`, {
+    const r = await fetch(`${suite.t.baseUrl}/s/${inv.token}/start`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: 'csrf=forged',
     });
     expect(r.status).toBe(403);
     await new Promise((res) => setTimeout(res, 200));
-    expect((await api(t.baseUrl, officer, 'GET', `/api/invitations/${inv.id}`)).body.status).toBe('created');
+    expect((await api(suite.t.baseUrl, officer, 'GET', `/api/invitations/${inv.id}`)).body.status).toBe('created');
     // The invitation is still free for the citizen.
-    const ctx = await browser.newContext();
+    const ctx = await suite.browser.newContext();
     const p = await ctx.newPage();
-    await p.goto(`${t.baseUrl}/s/${inv.token}`);
+    await p.goto(`${suite.t.baseUrl}/s/${inv.token}`);
     await p.click('#web button[type=submit]');
     await p.waitForSelector('legend');
     await ctx.close();

@@ -1,26 +1,12 @@
 // The /try simulator in headless Chromium: the survey as a Telegram and as a
 // Zalo user sees it (the channels' own renderers), kept out of real figures.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../src/local/paths.js';
-import { launchChromium } from '../helpers/browser.js';
-import { eventually, startTestService, type TestService } from '../helpers/context.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { browserSuite, SHOTS } from '../helpers/browser.js';
+import { eventually, startTestService } from '../helpers/context.js';
 
-let t: TestService;
-let browser: Browser;
-const shots = join(projectRoot, 'test-results');
-
-beforeAll(async () => {
-  t = await startTestService({ name: 'try_it' }); // no chat channel: /try is on
-  browser = await launchChromium();
-  mkdirSync(shots, { recursive: true });
-}, 300_000);
-afterAll(async () => {
-  await browser?.close();
-  await t?.close();
-});
+const suite = browserSuite({ name: 'try_it' });
 
 /** Taps a button of the newest keyboard and waits for the page after it. */
 async function tap(p: Page, title: string) {
@@ -44,24 +30,24 @@ describe('the /try simulator', () => {
   it.each(['telegram', 'zalo'])(
     'completes a survey in the %s look, kept out of the real campaign',
     async (look) => {
-      const ctx = await browser.newContext({ viewport: { width: 390, height: 844 } });
+      const ctx = await suite.browser.newContext({ viewport: { width: 390, height: 844 } });
       const p = await ctx.newPage();
-      await p.goto(`${t.baseUrl}/try?look=${look}`);
+      await p.goto(`${suite.t.baseUrl}/try?look=${look}`);
       await p.waitForSelector('.msg.bot:has-text("Kính chào")');
       expect(await p.textContent('h1')).toContain(look === 'zalo' ? 'Zalo' : 'Telegram');
       // The buttons are the channel's own: Telegram carries "<seq>:<key>", Zalo its "#tthc:" payload.
       const value = await p.locator('.kb button:not(.old)').first().getAttribute('value');
       expect(value).toMatch(look === 'zalo' ? /^#tthc:1:1\|/ : /^1:1\|/);
-      await p.screenshot({ path: join(shots, `try-${look}-first.png`), fullPage: true });
+      await p.screenshot({ path: join(SHOTS, `try-${look}-first.png`), fullPage: true });
       await takeSurvey(p);
-      await p.screenshot({ path: join(shots, `try-${look}-thanks.png`), fullPage: true });
+      await p.screenshot({ path: join(SHOTS, `try-${look}-thanks.png`), fullPage: true });
       await ctx.close();
     },
     90_000,
   );
 
   it('counts nothing in the real campaign', async () => {
-    const { Response, Counter } = t.service.db.models;
+    const { Response, Counter } = suite.t.service.db.models;
     await eventually(async () => (await Response.countDocuments({ campaign: 'try' })) === 2, 'both demonstration responses');
     expect(await Response.countDocuments({ campaign: 'soc-trang-2024' })).toBe(0);
     expect(await Counter.countDocuments({ campaign: 'soc-trang-2024' })).toBe(0);

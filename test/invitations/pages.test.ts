@@ -1,32 +1,19 @@
 // The officer page and the landing page in headless Chromium.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../src/local/paths.js';
-import { launchChromium } from '../helpers/browser.js';
-import { api, startTestService, type TestService } from '../helpers/context.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { browserSuite, SHOTS } from '../helpers/browser.js';
+import { api, startTestService } from '../helpers/context.js';
 
-let t: TestService;
-let browser: Browser;
+const suite = browserSuite({ name: 'pages', env: { TELEGRAM_BOT_USERNAME: 'tthc_test_bot', ZALO_OA_ID: '4318700000000000001' }, workers: false });
 let key: string;
-const shots = join(projectRoot, 'test-results');
-
 beforeAll(async () => {
-  t = await startTestService({ name: 'pages', env: { TELEGRAM_BOT_USERNAME: 'tthc_test_bot', ZALO_OA_ID: '4318700000000000001' }, workers: false });
-  key = await t.key('officer', 'HMX');
-  browser = await launchChromium();
-  mkdirSync(shots, { recursive: true });
-}, 300_000);
-afterAll(async () => {
-  await browser?.close();
-  await t?.close();
+  key = await suite.t.key('officer', 'HMX');
 });
 
 describe('officer page', () => {
   it('signs in with the unit key, creates an invitation, prints the slip and lists it', async () => {
-    const pageObj = await browser.newPage({ viewport: { width: 900, height: 1200 } });
-    await pageObj.goto(`${t.baseUrl}/officer`);
+    const pageObj = await suite.browser.newPage({ viewport: { width: 900, height: 1200 } });
+    await pageObj.goto(`${suite.t.baseUrl}/officer`);
     await pageObj.fill('#key', 'wrong');
     await pageObj.click('#signin button[type=submit]');
     await pageObj.waitForSelector('#signin-error:has-text("Không đăng nhập được")');
@@ -77,29 +64,29 @@ describe('officer page', () => {
     expect(await pageObj.isVisible('#slip')).toBe(true);
     const slipBox = (await pageObj.locator('#slip').boundingBox())!;
     expect(Math.round(slipBox.width)).toBe(Math.round((72 / 25.4) * 96)); // 80 mm paper less its margins
-    await pageObj.locator('#slip').screenshot({ path: join(shots, 'slip-receipt.png') });
+    await pageObj.locator('#slip').screenshot({ path: join(SHOTS, 'slip-receipt.png') });
     await pageObj.emulateMedia({ media: 'screen' });
     await pageObj.selectOption('#size', 'a6');
     await pageObj.emulateMedia({ media: 'print' });
     expect(Math.round((await pageObj.locator('#slip').boundingBox())!.width)).toBe(Math.round((97 / 25.4) * 96)); // A6 less its margins
-    await pageObj.locator('#slip').screenshot({ path: join(shots, 'slip-a6.png') });
+    await pageObj.locator('#slip').screenshot({ path: join(SHOTS, 'slip-a6.png') });
     // Printed at A6 it is one page (it used to spill onto a second).
-    const pdf = await pageObj.pdf({ format: 'A6', printBackground: true, path: join(shots, 'slip-a6.pdf') });
+    const pdf = await pageObj.pdf({ format: 'A6', printBackground: true, path: join(SHOTS, 'slip-a6.pdf') });
     expect(pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g)).toHaveLength(1);
     await pageObj.emulateMedia({ media: 'screen' });
     await pageObj.selectOption('#size', 'receipt');
     await pageObj.emulateMedia({ media: 'print' });
-    const receipt = await pageObj.pdf({ width: '80mm', height: '200mm', printBackground: true, path: join(shots, 'slip-receipt.pdf') });
+    const receipt = await pageObj.pdf({ width: '80mm', height: '200mm', printBackground: true, path: join(SHOTS, 'slip-receipt.pdf') });
     expect(receipt.toString('latin1').match(/\/Type\s*\/Page[^s]/g)).toHaveLength(1);
 
-    const invs = (await api(t.baseUrl, key, 'GET', '/api/invitations')).body.invitations;
+    const invs = (await api(suite.t.baseUrl, key, 'GET', '/api/invitations')).body.invitations;
     expect(invs[0]).toMatchObject({ caseCode: 'H52-240612-0042', field: 'cu-tru', status: 'created', code: code.replace('-', '') });
     await pageObj.close();
   }, 60_000);
 
   it('shows a creation error in Vietnamese', async () => {
-    const p = await browser.newPage();
-    await p.goto(`${t.baseUrl}/officer`);
+    const p = await suite.browser.newPage();
+    await p.goto(`${suite.t.baseUrl}/officer`);
     await p.fill('#key', key);
     await p.click('#signin button[type=submit]');
     await p.waitForSelector('#work:not([hidden])');
@@ -114,7 +101,7 @@ describe('officer page', () => {
     const bare = await startTestService({ name: 'pages_bare', workers: false });
     try {
       const k = await bare.key('officer', 'PC06');
-      const p = await browser.newPage();
+      const p = await suite.browser.newPage();
       await p.goto(`${bare.baseUrl}/officer`);
       await p.fill('#key', k);
       await p.click('#signin button[type=submit]');
@@ -133,19 +120,19 @@ describe('officer page', () => {
 
 describe('landing page', () => {
   it('offers Zalo with the code to send, Telegram, and room for the browser', async () => {
-    const inv = (await api(t.baseUrl, key, 'POST', '/api/invitations', { caseCode: 'LAND-1', unit: 'HMX', field: 'can-cuoc' })).body;
-    const p = await browser.newPage({ viewport: { width: 390, height: 844 } });
-    await p.goto(inv.links.landing.replace('http://survey.test', t.baseUrl));
+    const inv = (await api(suite.t.baseUrl, key, 'POST', '/api/invitations', { caseCode: 'LAND-1', unit: 'HMX', field: 'can-cuoc' })).body;
+    const p = await suite.browser.newPage({ viewport: { width: 390, height: 844 } });
+    await p.goto(inv.links.landing.replace('http://survey.test', suite.t.baseUrl));
     expect(await p.textContent('#zalo .code')).toBe(`${inv.code.slice(0, 4)}-${inv.code.slice(4)}`);
     expect(await p.getAttribute('#zalo a', 'href')).toBe('https://zalo.me/4318700000000000001');
     expect(await p.getAttribute('#telegram a', 'href')).toBe(`https://t.me/tthc_test_bot?start=${inv.token}`);
     expect(await p.isEnabled('#web button[type=submit]')).toBe(true);
-    await p.screenshot({ path: join(shots, 'landing.png'), fullPage: true });
+    await p.screenshot({ path: join(SHOTS, 'landing.png'), fullPage: true });
 
-    await api(t.baseUrl, key, 'POST', `/api/invitations/${inv.id}/cancel`);
+    await api(suite.t.baseUrl, key, 'POST', `/api/invitations/${inv.id}/cancel`);
     await p.reload();
     expect(await p.textContent('main')).toContain('Phiếu khảo sát này đã bị hủy');
-    const missing = await p.goto(`${t.baseUrl}/s/AAAAAAAAAAAAAAAAAAAAAA`);
+    const missing = await p.goto(`${suite.t.baseUrl}/s/AAAAAAAAAAAAAAAAAAAAAA`);
     expect(missing!.status()).toBe(404);
     await p.close();
   });

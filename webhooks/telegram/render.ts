@@ -1,5 +1,6 @@
 // Engine outputs as Telegram operations: questions with inline keyboards,
 // and the tapped question edited to show the chosen answer.
+import { splitText } from '../../src/channels/text.js';
 import type { Output } from '../../src/engine/interpreter.js';
 import { TEXT_LIMIT, type TelegramOp } from './ops.js';
 
@@ -17,21 +18,6 @@ export function parseCallbackData(data: string): { seq: number; key: string } | 
   return m ? { seq: Number(m[1]), key: m[2]! } : undefined;
 }
 
-/** Splits a text over Telegram's limit at paragraph, line or word breaks. */
-export function splitText(text: string, limit = TEXT_LIMIT): string[] {
-  const parts: string[] = [];
-  let rest = text;
-  while (rest.length > limit) {
-    const window = rest.slice(0, limit);
-    const cut = Math.max(window.lastIndexOf('\n\n'), window.lastIndexOf('\n'), window.lastIndexOf(' '));
-    const at = cut > limit / 2 ? cut : limit;
-    parts.push(rest.slice(0, at).trimEnd());
-    rest = rest.slice(at).trimStart();
-  }
-  if (rest) parts.push(rest);
-  return parts;
-}
-
 /**
  * One Telegram message per run of texts and the question that follows them
  * (a section title, a hint, a reminder note): fewer messages reach the
@@ -43,7 +29,7 @@ export function renderTelegram(outputs: Output[], replyTo?: unknown): TelegramOp
   const ops: TelegramOp[] = [];
   let texts: string[] = [];
   const sendTexts = (final?: Omit<Extract<TelegramOp, { m: 'send' }>, 'm' | 'text'>) => {
-    const parts = splitText(texts.join('\n\n'));
+    const parts = splitText(texts.join('\n\n'), TEXT_LIMIT);
     texts = [];
     parts.forEach((text, i) => void ops.push({ m: 'send', text, ...(i === parts.length - 1 ? final : {}) }));
   };

@@ -3,11 +3,11 @@
 // sending the short code (no deep-link payload reaches the webhook; see
 // ../../../shared/CHANNELS.md).
 import type { ChannelPlugin } from '../../src/channels/channel.js';
+import { zaloTokens } from './api.js';
 import { parseZaloWebhook } from './inbound.js';
 import { type ZaloOp, zaloOp } from './ops.js';
 import { ZaloSender } from './outbound.js';
 import { parseButtonPayload, renderZalo } from './render.js';
-import { ZaloTokens } from './tokens.js';
 
 const REQUIRED = ['ZALO_APP_ID', 'ZALO_APP_SECRET', 'ZALO_OA_ID', 'ZALO_OA_SECRET_KEY', 'ZALO_ACCESS_TOKEN', 'ZALO_REFRESH_TOKEN'] as const;
 
@@ -18,23 +18,12 @@ export const zalo: ChannelPlugin<'zalo'> = {
   link: (config) => (config.zalo.ZALO_OA_ID ? `https://zalo.me/${config.zalo.ZALO_OA_ID}` : null),
   preview: (outputs) => renderZalo(outputs).map((op) => ({ text: op.text, buttons: (op.buttons ?? []).map((b) => ({ title: b.title, value: b.payload })) })),
   tapOf: parseButtonPayload,
-  create({ config, redis, prefix, log, conn, encryptionKey }) {
+  create(deps) {
+    const { config } = deps;
     const z = config.zalo;
-    const missing = REQUIRED.filter((k) => !z[k]);
-    if (missing.length) return { disabled: `${missing.join(', ')} not set` };
-    const tokens = new ZaloTokens({
-      appId: z.ZALO_APP_ID!,
-      appSecret: z.ZALO_APP_SECRET!,
-      oaId: z.ZALO_OA_ID!,
-      oauthBase: z.ZALO_OAUTH_BASE.replace(/\/+$/, ''),
-      initial: { access: z.ZALO_ACCESS_TOKEN!, refresh: z.ZALO_REFRESH_TOKEN! },
-      conn,
-      redis,
-      prefix,
-      encryptionKey,
-      log,
-    });
-    const sender = new ZaloSender(z.ZALO_OA_API_BASE.replace(/\/+$/, ''), tokens);
+    const tokens = zaloTokens(deps, REQUIRED);
+    if ('disabled' in tokens) return tokens;
+    const sender = new ZaloSender(z.ZALO_OA_API_BASE, tokens);
     const secrets = { appId: z.ZALO_APP_ID!, oaSecretKey: z.ZALO_OA_SECRET_KEY! };
     return {
       name: 'zalo',

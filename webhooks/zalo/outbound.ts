@@ -1,65 +1,32 @@
-// Zalo OA sends over axios (the project's HTTP client), with Zalo's errors
-// (HTTP 200 with error != 0) mapped to what the send loop does about them.
-import axios, { type AxiosInstance } from 'axios';
-import { type SendResult, TransientSendError } from '../../src/channels/channel.js';
+// Zalo OA consultation messages, with Zalo's error codes mapped to what the
+// send loop does about them.
+import type { SendResult } from '../../src/channels/channel.js';
+import { TransientSendError } from '../../src/channels/channel.js';
+import { ZaloApi } from './api.js';
 import type { ZaloOp } from './ops.js';
-import { ZaloTokenRefused, type ZaloTokens } from './tokens.js';
+import type { ZaloTokens } from './tokens.js';
 
-const SEND_TIMEOUT_MS = 15_000;
 const TOKEN_ERRORS = new Set([-216, -220]);
 /** Permanent for that user: not a follower, blocked, outside the 7-day window (no ZNS fallback yet), ... */
 const UNREACHABLE = new Set([-213, -217, -218, -227, -230, -232, -244]);
+/** Sends stop while the OA's refresh token is refused; the jobs wait instead of retrying in a storm. */
+export const REFUSED_PAUSE_MS = 10 * 60_000;
 
 export class ZaloSender {
-  private readonly http: AxiosInstance;
+  private readonly api: ZaloApi;
 
-  constructor(
-    apiBase: string,
-    private readonly tokens: ZaloTokens,
-  ) {
-    this.http = axios.create({ baseURL: apiBase, timeout: SEND_TIMEOUT_MS, validateStatus: () => true });
-  }
-
-  private body(user: string, op: ZaloOp) {
-    const message: Record<string, unknown> = { text: op.text };
-    if (op.buttons?.length) {
-      message.attachment = {
-        type: 'template',
-        payload: { buttons: op.buttons.map((b) => ({ title: b.title, type: 'oa.query.hide', payload: b.payload })) },
-      };
-    }
-    return { recipient: { user_id: user }, message };
+  constructor(apiBase: string, tokens: ZaloTokens) {
+    this.api = new ZaloApi(apiBase, tokens, TOKEN_ERRORS);
   }
 
   async send(user: string, op: ZaloOp): Promise<SendResult> {
-    let token: string;
-    try {
-      token = await this.tokens.access();
-    } catch (err) {
-      if (err instanceof ZaloTokenRefused) return { ok: false, kind: 'retry_after', ms: 10 * 60_000 };
-      throw new TransientSendError((err as Error).message);
+    const message: Record<string, unknown> = { text: op.text };
+    if (op.buttons?.length) {
+      message.attachment = { type: 'template', payload: { buttons: op.buttons.map((b) => ({ title: b.title, type: 'oa.query.hide', payload: b.payload })) } };
     }
-    for (let attempt = 0; ; attempt++) {
-      let res: { status: number; data: { error?: number; message?: string } };
-      try {
-        res = await this.http.post('/v3.0/oa/message/cs', this.body(user, op), { headers: { access_token: token } });
-      } catch (err) {
-        throw new TransientSendError(`Zalo: ${(err as Error).message}`);
-      }
-      if (res.status >= 500 || res.status === 429) throw new TransientSendError(`Zalo HTTP ${res.status}`);
-      const code = Number(res.data?.error ?? (res.status === 200 ? 0 : res.status));
-      if (code === 0) return { ok: true };
-      if (TOKEN_ERRORS.has(code) && attempt === 0) {
-        try {
-          token = await this.tokens.refresh(token);
-        } catch (err) {
-          if (err instanceof ZaloTokenRefused) return { ok: false, kind: 'retry_after', ms: 10 * 60_000 };
-          throw new TransientSendError((err as Error).message);
-        }
-        continue;
-      }
-      return mapZaloError(code, res.data?.message ?? '');
-    }
+    const a = await this.api.post('/v3.0/oa/message/cs', { recipient: { user_id: user }, message });
+    if ('refused' in a) return { ok: false, kind: 'retry_after', ms: REFUSED_PAUSE_MS };
+    return a.code === 0 ? { ok: true } : mapZaloError(a.code, a.message);
   }
 }
 

@@ -2,6 +2,7 @@
 // oa.query.hide buttons whose payload carries the prompt number, so a stale
 // tap is recognized. Zalo cannot edit a sent message: a tapped answer is not
 // marked (the next question follows it).
+import { splitText } from '../../src/channels/text.js';
 import type { Output } from '../../src/engine/interpreter.js';
 import { BUTTONS_LIMIT, TEXT_LIMIT, TITLE_LIMIT, type ZaloOp } from './ops.js';
 
@@ -13,28 +14,13 @@ export function parseButtonPayload(text: string): { seq: number; key: string } |
   return m ? { seq: Number(m[1]), key: m[2]! } : undefined;
 }
 
-/** Splits a text over Zalo's limit at paragraph, line or word breaks. */
-export function splitText(text: string, limit = TEXT_LIMIT): string[] {
-  const parts: string[] = [];
-  let rest = text;
-  while (rest.length > limit) {
-    const window = rest.slice(0, limit);
-    const cut = Math.max(window.lastIndexOf('\n\n'), window.lastIndexOf('\n'), window.lastIndexOf(' '));
-    const at = cut > limit / 2 ? cut : limit;
-    parts.push(rest.slice(0, at).trimEnd());
-    rest = rest.slice(at).trimStart();
-  }
-  if (rest) parts.push(rest);
-  return parts;
-}
-
 const title = (label: string) => (label.length > TITLE_LIMIT ? `${label.slice(0, TITLE_LIMIT - 1)}…` : label);
 
 export function renderZalo(outputs: Output[]): ZaloOp[] {
   const ops: ZaloOp[] = [];
   let texts: string[] = [];
   const flush = (buttons?: ZaloOp['buttons']) => {
-    const parts = splitText(texts.join('\n\n'));
+    const parts = splitText(texts.join('\n\n'), TEXT_LIMIT);
     texts = [];
     parts.forEach((text, i) => void ops.push({ text, ...(i === parts.length - 1 && buttons?.length ? { buttons } : {}) }));
   };
