@@ -29,15 +29,28 @@ const freePort = () =>
   });
 
 const agent = new Agent({ keepAlive: true, maxSockets: 40 });
+let inFlight = 0;
 const post = (url: string, headers: Record<string, string>, body: string) =>
   new Promise<{ status: number; text: string }>((resolve) => {
+    inFlight++;
+    let settled = false;
+    const done = (r: { status: number; text: string }) => {
+      if (settled) return;
+      settled = true;
+      inFlight--;
+      resolve(r);
+    };
     const req = request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-      res.on('error', () => resolve({ status: 0, text: '' }));
+      res.on('end', () => done({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+      res.on('error', () => done({ status: 0, text: '' }));
+      res.on('close', () => done({ status: 0, text: '' }));
     });
-    req.on('error', () => resolve({ status: 0, text: '' }));
+    req.on('error', () => done({ status: 0, text: '' }));
+    req.on('close', () => setTimeout(() => done({ status: 0, text: '' }), 50));
+    // Telegram gives up on an answer after about a minute and redelivers; a shorter wait keeps the run short.
+    req.setTimeout(15_000, () => req.destroy());
     req.end(body);
   });
 
@@ -97,6 +110,7 @@ async function main() {
 
   const results: string[] = [];
   let answered = 0;
+  let waiting = 0;
   let refused = 0;
   /** Every respondent answers until the thanks; an update refused (the service is down) is redelivered after 1 s. */
   const respondent = async ({ u, token }: { u: TelegramUser; token: string }) => {
@@ -112,7 +126,9 @@ async function main() {
     let before = u.messages().length;
     await deliver((id) => u.send(`/start ${token}`, id));
     for (let k = 0; k < 40; k++) {
+      waiting++;
       await u.waitFor((m) => m.length > before, 'a reply', 20_000).catch(() => {});
+      waiting--;
       if (u.messages().some((m) => m.text.includes('Xin chân thành cảm ơn'))) return true;
       const q = u.lastWithButtons();
       const nothing = u.messages().length === before;
@@ -125,7 +141,10 @@ async function main() {
     return false;
   };
   const load = Promise.all(users.map(respondent));
-  const progress = setInterval(() => console.log(`  ... ${answered} answers, ${refused} refused`), 5_000);
+  const progress = setInterval(
+    () => console.log(`  ... ${answered} answers, ${refused} refused, ${inFlight} requests in flight, ${waiting} waiting for a reply`),
+    5_000,
+  );
   for (let cycle = 1; cycle <= CYCLES; cycle++) {
     const target = answered + (USERS * 19) / (CYCLES + 1);
     while (answered < target) await new Promise((r) => setTimeout(r, 20));

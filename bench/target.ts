@@ -70,11 +70,19 @@ async function ours(): Promise<Ready> {
     starts,
     createMs,
     report: async () => {
+      // How long the records (responses, counters) lag behind the conversations: the completion queue drains.
+      const t0 = performance.now();
+      for (;;) {
+        const c = await service.queues.completion.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+        if (Object.values(c).every((n) => n === 0)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const drainMs = performance.now() - t0;
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       const sum = Number(/webhook_handle_seconds_sum\{channel="telegram"\} ([\d.e-]+)/.exec(metrics)?.[1]);
       const count = Number(/webhook_handle_seconds_count\{channel="telegram"\} (\d+)/.exec(metrics)?.[1]);
       await service.db.conn.dropDatabase();
-      return { runnerMeanMs: (sum / count) * 1000 };
+      return { runnerMeanMs: (sum / count) * 1000, drainMs };
     },
   };
 }

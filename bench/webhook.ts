@@ -43,6 +43,8 @@ interface Sample {
   cpuMs: number;
   redisCalls: number;
   createMs?: number[];
+  /** After the last answer, until every response was written to MongoDB. */
+  drainMs?: number;
 }
 
 /** Telegram's side: a pool of 40 connections to the webhook. */
@@ -147,7 +149,7 @@ async function run(kind: 'ours' | 'baseline', users: number, emu: TelegramEmulat
   s.redisCommands = (await commandsProcessed(redis)) - c0;
   child.send('report');
   const report = await new Promise<Record<string, number>>((resolve) => child.once('message', (m) => resolve(m as Record<string, number>)));
-  Object.assign(s, { rssMb: report.rssMb!, cpuMs: report.cpuMs!, redisCalls: report.redisCalls! });
+  Object.assign(s, { rssMb: report.rssMb!, cpuMs: report.cpuMs!, redisCalls: report.redisCalls!, drainMs: report.drainMs ?? 0 });
   await new Promise((r) => child.once('exit', r));
   return s;
 }
@@ -204,6 +206,7 @@ async function main() {
       ['Redis commands per update (server)', (s) => s.redisCommands / s.updates, 'lower'],
       ['server RSS after run (MB)', (s) => s.rssMb, 'lower'],
     ]);
+    say(`responses all in MongoDB (ours) ${((ours.drainMs ?? 0) / 1000).toFixed(1)} s after the last answer`);
     if (ours.createMs?.length)
       say(
         `creating an invitation (ours, one after another, ${ours.createMs.length}): p50 ${pct(ours.createMs, 50).toFixed(1)} ms, p99 ${pct(ours.createMs, 99).toFixed(1)} ms`,
