@@ -13,8 +13,9 @@ export interface ContractMessage {
   ref: unknown;
 }
 
-/** One respondent on the emulated platform. */
-export interface ContractUser {
+/** One respondent on the emulated platform (`platform`: the emulator's own user object). */
+export interface ContractUser<P = unknown> {
+  platform: P;
   /** The deep link of the channel, if it has one (undefined: the channel starts only by code). */
   startByLink?(token: string): Promise<number>;
   send(text: string): Promise<number>;
@@ -23,20 +24,20 @@ export interface ContractUser {
   messages(): ContractMessage[];
 }
 
-export interface ContractHarness {
+export interface ContractHarness<P = unknown> {
   t: TestService;
   channel: Channel;
   /** The platform's limit on one message text. */
   textLimit: number;
-  newUser(): ContractUser;
+  newUser(): ContractUser<P>;
   /** The platform answers the user's next send with "too many requests, retry after `seconds`". */
-  rateLimitNext(u: ContractUser, seconds: number): void;
+  rateLimitNext(u: ContractUser<P>, seconds: number): void;
   /** The user blocked the bot / unfollowed the account. */
-  block(u: ContractUser): void;
+  block(u: ContractUser<P>): void;
   /** Sends the platform received for this user (attempts, successful or not). */
-  sendAttempts(u: ContractUser): Array<{ at: number }>;
+  sendAttempts(u: ContractUser<P>): Array<{ at: number }>;
   /** Whether the core marked the user unreachable. */
-  isUnreachable(u: ContractUser): Promise<boolean>;
+  isUnreachable(u: ContractUser<P>): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -44,7 +45,7 @@ const CONSENT = 'Kính chào';
 const FIRST_ITEM = 'Nơi tiếp nhận hồ sơ dễ tìm';
 const SECOND_ITEM = 'Nơi tiếp nhận có đủ chỗ ngồi';
 
-async function waitForText(u: ContractUser, text: string, after = 0, timeoutMs = 10_000) {
+async function waitForText(u: ContractUser<unknown>, text: string, after = 0, timeoutMs = 10_000) {
   await eventually(
     async () =>
       u
@@ -60,9 +61,9 @@ async function waitForText(u: ContractUser, text: string, after = 0, timeoutMs =
     .find((m) => m.text.includes(text))!;
 }
 
-export function channelContract(name: string, setUp: () => Promise<ContractHarness>) {
+export function channelContract<P>(name: string, setUp: () => Promise<ContractHarness<P>>) {
   describe(`channel contract: ${name}`, () => {
-    let h: ContractHarness;
+    let h: ContractHarness<P>;
     let officer: string;
     let n = 0;
     beforeAll(async () => {

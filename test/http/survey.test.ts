@@ -129,3 +129,31 @@ describe('the survey in the browser', () => {
     await ctx.close();
   });
 });
+
+describe('accessibility', () => {
+  it('axe-core finds no serious or critical violation on the survey pages', async () => {
+    const axe = (await import('axe-core')).default;
+    const inv = await invite('WEB-A11Y');
+    // axe is injected as a script: the page's own CSP (no inline script) is bypassed for the check only.
+    const ctx = await suite.browser.newContext({ bypassCSP: true, viewport: { width: 390, height: 844 } });
+    const p = await ctx.newPage();
+    const check = async (what: string) => {
+      await p.addScriptTag({ content: axe.source });
+      const result = (await p.evaluate('axe.run(document, { resultTypes: ["violations"] })')) as {
+        violations: Array<{ id: string; impact: string; help: string }>;
+      };
+      const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+      expect(bad.map((v) => `${what}: ${v.id} (${v.impact}) ${v.help}`)).toEqual([]);
+    };
+    await p.goto(`${suite.t.baseUrl}/s/${inv.token}`);
+    await check('landing');
+    await p.click('#web button[type=submit]');
+    await p.waitForSelector('legend');
+    await check('consent');
+    await choose(p, 'Đồng ý tham gia');
+    await check('a scale question');
+    await p.goto(`${suite.t.baseUrl}/s`);
+    await check('code entry');
+    await ctx.close();
+  }, 60_000);
+});

@@ -1,37 +1,34 @@
 // The shared channel contract on Telegram: the real telegraf client against the emulator.
 
 import { TEXT_LIMIT } from '../../webhooks/telegram/ops.js';
-import { type ContractUser, channelContract } from '../channels/contract.js';
+import { channelContract } from '../channels/contract.js';
 import { startTestService, TEST_SECRET } from '../helpers/context.js';
 import { type StoredMessage, TelegramEmulator, TelegramUser } from '../helpers/telegram-emulator.js';
 
-channelContract('telegram', async () => {
+channelContract<TelegramUser>('telegram', async () => {
   const emu = await new TelegramEmulator().start();
   const t = await startTestService({ name: 'telegram_contract', telegramApiRoot: emu.apiRoot });
   let chat = 61_000;
-  const users = new Map<ContractUser, TelegramUser>();
-  const tg = (u: ContractUser) => users.get(u)!;
   return {
     t,
     channel: t.service.channels.find((c) => c.name === 'telegram')!,
     textLimit: TEXT_LIMIT,
     newUser() {
       const user = new TelegramUser(emu, { url: `${t.baseUrl}/webhooks/telegram`, secret: TEST_SECRET }, chat++);
-      const u: ContractUser = {
+      return {
+        platform: user,
         startByLink: async (token) => (await user.send(`/start ${token}`)).status,
         send: async (text) => (await user.send(text)).status,
         tap: async (label, on) => (await user.tap(label, on ? (on.ref as StoredMessage) : undefined)).status,
         // Snapshots: the emulator edits messages in place (a tapped keyboard is removed).
         messages: () => user.messages().map((m) => ({ text: m.text, buttons: m.buttons.map((b) => b.text), ref: { ...m, buttons: [...m.buttons] } })),
       };
-      users.set(u, user);
-      return u;
     },
     rateLimitNext: (u, seconds) =>
-      emu.failures.set(tg(u).chatId, [{ code: 429, description: `Too Many Requests: retry after ${seconds}`, retryAfter: seconds }]),
-    block: (u) => emu.blocked.add(tg(u).chatId),
-    sendAttempts: (u) => emu.callsOf('sendMessage', tg(u).chatId),
-    isUnreachable: async (u) => (await t.service.redis.exists(`${t.prefix}unreachable:telegram:${tg(u).chatId}`)) === 1,
+      emu.failures.set(u.platform.chatId, [{ code: 429, description: `Too Many Requests: retry after ${seconds}`, retryAfter: seconds }]),
+    block: (u) => emu.blocked.add(u.platform.chatId),
+    sendAttempts: (u) => emu.callsOf('sendMessage', u.platform.chatId),
+    isUnreachable: async (u) => (await t.service.redis.exists(`${t.prefix}unreachable:telegram:${u.platform.chatId}`)) === 1,
     async close() {
       await t.close();
       await emu.stop();

@@ -1,15 +1,13 @@
 // The shared channel contract on Zalo: the real axios sender against the emulator.
 import { TEXT_LIMIT } from '../../webhooks/zalo/ops.js';
-import { type ContractUser, channelContract } from '../channels/contract.js';
+import { channelContract } from '../channels/contract.js';
 import { startTestService } from '../helpers/context.js';
 import { ZaloEmulator, type ZaloMessage, ZaloUser } from '../helpers/zalo-emulator.js';
 
-channelContract('zalo', async () => {
+channelContract<ZaloUser>('zalo', async () => {
   const emu = await new ZaloEmulator().start();
   const t = await startTestService({ name: 'zalo_contract', zalo: emu });
   let n = 0;
-  const users = new Map<ContractUser, ZaloUser>();
-  const zl = (u: ContractUser) => users.get(u)!;
   return {
     t,
     channel: t.service.channels.find((c) => c.name === 'zalo')!,
@@ -17,19 +15,18 @@ channelContract('zalo', async () => {
     newUser() {
       // Zalo user ids exceed 2^53.
       const user = new ZaloUser(emu, `${t.baseUrl}/webhooks/zalo`, `90071992547409${String(100 + n++).padStart(5, '0')}`);
-      const u: ContractUser = {
+      return {
+        platform: user,
         send: (text) => user.send(text),
         tap: (label, on) => user.tap(label, on ? (on.ref as ZaloMessage) : undefined),
         messages: () => user.messages().map((m) => ({ text: m.text, buttons: m.buttons.map((b) => b.title), ref: m })),
       };
-      users.set(u, user);
-      return u;
     },
     // Zalo has no retry_after: -32 (rate limit) is backed off.
-    rateLimitNext: (u) => emu.failures.set(zl(u).userId, [-32]),
-    block: (u) => emu.unfollowed.add(zl(u).userId),
-    sendAttempts: (u) => emu.sends.filter((s) => s.user === zl(u).userId),
-    isUnreachable: async (u) => (await t.service.redis.exists(`${t.prefix}unreachable:zalo:${zl(u).userId}`)) === 1,
+    rateLimitNext: (u) => emu.failures.set(u.platform.userId, [-32]),
+    block: (u) => emu.unfollowed.add(u.platform.userId),
+    sendAttempts: (u) => emu.sends.filter((s) => s.user === u.platform.userId),
+    isUnreachable: async (u) => (await t.service.redis.exists(`${t.prefix}unreachable:zalo:${u.platform.userId}`)) === 1,
     async close() {
       await t.close();
       await emu.stop();
