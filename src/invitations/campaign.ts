@@ -22,7 +22,6 @@ const znsTemplate = z.strictObject({
   templateId: z.string().regex(/^\d{1,20}$/, 'the numeric id Zalo gave the approved template'),
   params: z.record(z.string().regex(/^[A-Za-z0-9_]{1,40}$/), z.enum(['code', 'unitName', 'caseCode', 'link', 'organization', 'expiresAt'])),
 });
-export type ZnsTemplate = z.output<typeof znsTemplate>;
 
 const unitFieldKey = z.string().regex(/^[A-Za-z0-9_-]{2,32}:[A-Za-z0-9_-]{2,32}$/, 'keys are "<unit code>:<field code>"');
 
