@@ -51,7 +51,7 @@ async function ours(): Promise<Ready> {
     log: pino({ level: 'silent' }),
   });
   await ensureIndexes(service.db.models);
-  await seedCampaigns(service.db.models, service.flows, join(projectRoot, 'campaigns'));
+  await seedCampaigns(service.db.models, service.flows, join(projectRoot, 'campaigns'), 'soc-trang-2024');
   service.startWorkers();
   const { port } = await service.listen(0);
   const starts: string[] = [];

@@ -1,14 +1,19 @@
 // npm run admin -- <command> [--flags]
-//   keys:create --role officer|pv01|admin [--unit PC06] [--label "..."]   prints the key once
+//   keys:create --role officer|pv01|admin [--unit PC06] [--sub-units] [--label "..."]   prints the key once
+//   units:import <file.csv> [--campaign id] [--dry-run]   add or update units (code,name,parent,fields)
 //   keys:revoke --id <key id>
 //   counters:check [--campaign id] [--fix]
 //   zalo:reset-tokens                     forget the stored Zalo token pair (after Zalo refused it)
+import { readFileSync } from 'node:fs';
 import { createApiKey, type Role } from '../src/http/auth.js';
-import { type Campaign, unitOf } from '../src/invitations/campaign.js';
+import { allocateQuotas, type Campaign, unitAndBelow, unitOf } from '../src/invitations/campaign.js';
+import { importUnits } from '../src/invitations/unit-import.js';
 import { checkCounters } from '../src/responses/counters.js';
 import { connectForCli, flags } from './cli.js';
 
-const [command, ...rest] = process.argv.slice(2);
+const [command, ...args] = process.argv.slice(2);
+// A command may take one plain argument (a file) before its flags.
+const [arg, rest] = args[0] && !args[0].startsWith('--') ? [args[0], args.slice(1)] : [undefined, args];
 const f = flags(rest);
 const { db } = await connectForCli();
 let exit = 0;
@@ -22,13 +27,24 @@ try {
     case 'keys:create': {
       const role = f.role as Role;
       if (!['officer', 'pv01', 'admin'].includes(role)) throw new Error('--role must be officer, pv01 or admin');
+      const subUnits = f['sub-units'] === 'true';
+      let covers = '';
       if (role === 'officer') {
         if (!f.unit) throw new Error('an officer key needs --unit <unit code>');
-        if (!unitOf(await campaign(), f.unit)) throw new Error(`--unit: unknown unit "${f.unit}" in the active campaign`);
-      }
-      const { id, key } = await createApiKey(db.models, role, f.unit, f.label);
-      await db.models.AuditLog.create({ at: new Date(), actor: 'cli', role: 'admin', action: 'key.create', target: id, details: { role, unit: f.unit } });
-      console.log(`created ${role} key ${id}${f.unit ? ` for unit ${f.unit}` : ''}. It is shown once; store it now:\n${key}`);
+        const c = await campaign();
+        if (!unitOf(c, f.unit)) throw new Error(`--unit: unknown unit "${f.unit}" in the active campaign`);
+        if (subUnits) covers = ` and the ${unitAndBelow(c, f.unit).size - 1} unit(s) under it`;
+      } else if (subUnits) throw new Error('--sub-units is for officer keys (pv01 and admin keys see every unit)');
+      const { id, key } = await createApiKey(db.models, role, f.unit, f.label, subUnits);
+      await db.models.AuditLog.create({
+        at: new Date(),
+        actor: 'cli',
+        role: 'admin',
+        action: 'key.create',
+        target: id,
+        details: { role, unit: f.unit, subUnits },
+      });
+      console.log(`created ${role} key ${id}${f.unit ? ` for unit ${f.unit}${covers}` : ''}. It is shown once; store it now:\n${key}`);
       break;
     }
     case 'keys:revoke': {
@@ -46,6 +62,30 @@ try {
       if (r.mismatches.length && f.fix !== 'true') exit = 1;
       break;
     }
+    case 'units:import': {
+      if (!arg) throw new Error('usage: units:import <file.csv> [--campaign id] [--dry-run]');
+      const c = await campaign();
+      const r = importUnits(c, readFileSync(arg, 'utf8'));
+      const passed = allocateQuotas(r.campaign).reduce((n, q) => n + q.passedDown, 0);
+      console.log(
+        `${c.id}: ${r.added.length} unit(s) added, ${r.updated.length} updated; ${r.campaign.units.length} units, ${passed} ballots passed down to sub-units`,
+      );
+      if (f['dry-run'] === 'true') {
+        console.log('dry run: nothing stored');
+        break;
+      }
+      await db.models.Campaign.updateOne({ _id: c.id }, { $set: { data: r.campaign, updatedAt: new Date() } });
+      await db.models.AuditLog.create({
+        at: new Date(),
+        actor: 'cli',
+        role: 'admin',
+        action: 'units.import',
+        target: c.id,
+        details: { added: r.added.length, updated: r.updated.length },
+      });
+      console.log('stored; running services pick it up within 30 s');
+      break;
+    }
     case 'zalo:reset-tokens': {
       // After Zalo refused the refresh token: forget the stored pair, so the next start uses ZALO_ACCESS_TOKEN / ZALO_REFRESH_TOKEN.
       const r = await db.conn.collection('zalo_tokens').deleteMany({});
@@ -54,7 +94,9 @@ try {
       break;
     }
     default:
-      throw new Error('commands: keys:create --role <role> [--unit <code>], keys:revoke --id <id>, counters:check [--fix], zalo:reset-tokens');
+      throw new Error(
+        'commands: keys:create --role <role> [--unit <code>] [--sub-units], keys:revoke --id <id>, units:import <file.csv> [--dry-run], counters:check [--fix], zalo:reset-tokens',
+      );
   }
 } catch (err) {
   console.error((err as Error).message);

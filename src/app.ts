@@ -18,6 +18,7 @@ import { pseudonym } from './crypto.js';
 import { type Database, openDatabase } from './db.js';
 import { type FlowRegistry, loadFlows } from './engine/load.js';
 import { createHttp } from './http/server.js';
+import { AgencyBallots } from './invitations/agency-ballots.js';
 import { periodOver } from './invitations/campaign.js';
 import { InvitationCopies } from './invitations/copies.js';
 import { GuessLimiter } from './invitations/guess-limit.js';
@@ -173,6 +174,7 @@ export async function createApp(o: AppOptions): Promise<App> {
         channel: c.channel,
         respondent: pseudonym(o.pseudonymKey, c.channel, c.userKey),
         answers: c.answers,
+        ...(c.lang ? { lang: c.lang } : {}),
         startedAt: c.startedAt,
         completedAt: c.completedAt,
       });
@@ -222,6 +224,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     models: db.models,
     flows,
     invitations,
+    agencyBallots: new AgencyBallots(invitations, db.models, o.encryptionKey),
     runner,
     tryIt: tryItOn(config, channels) ? { redis, prefix } : undefined,
     csrfSecret: o.pseudonymKey,

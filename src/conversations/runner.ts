@@ -30,6 +30,8 @@ export interface Completion extends Respondent {
   ref: string;
   flow: string;
   answers: Session['ans'];
+  /** The respondent's language when not Vietnamese. */
+  lang?: string;
   startedAt: number;
   completedAt: number;
 }
@@ -105,6 +107,7 @@ export class ConversationRunner {
           channel: ev.channel,
           userKey: ev.userKey,
           answers: s.ans,
+          ...(s.lang ? { lang: s.lang } : {}),
           startedAt: s.startedAt,
           completedAt: s.completedAt!,
         }),

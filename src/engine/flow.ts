@@ -1,12 +1,15 @@
 // The questionnaire model. Flows are data (flows/*.yaml); this schema is the
 // only place that knows their shape.
 import { z } from 'zod';
+import { type Messages, SOURCE_LANGUAGE, VI_MESSAGES } from './messages.js';
 
 export const optionSchema = z.strictObject({
   value: z.union([z.string().min(1), z.number()]),
   label: z.string().min(1).max(100),
   /** Extra typed forms that select this option (compared after normalization). */
   aliases: z.array(z.string()).default([]),
+  /** An answer left out of every denominator ("Không góp ý, phản ánh", "Không đủ thông tin để đánh giá"). */
+  excluded: z.boolean().default(false),
 });
 
 export type Condition = { question: string | string[]; in: Array<string | number> } | { all: Condition[] } | { any: Condition[] } | { not: Condition };
@@ -38,6 +41,8 @@ const choiceQuestion = z.strictObject({
   element: z.string().optional(),
   /** The overall-satisfaction question of the flow. */
   overall: z.boolean().default(false),
+  /** The respondent may skip it (a "Bỏ qua" button), e.g. the respondent profile. */
+  optional: z.boolean().default(false),
 });
 
 const yesNoQuestion = z.strictObject({ ...base, type: z.literal('yesno'), observation: z.boolean().default(false) });
@@ -97,30 +102,50 @@ export type Question = FlowData['questions'][number];
 export type Option = z.output<typeof optionSchema>;
 export type AnswerValue = string | number | null;
 
-/** A validated flow with its lookups precomputed once at load, never per update. */
+/** A validated flow in one language, with its lookups precomputed once at load, never per update. */
 export interface Flow extends FlowData {
   key: string;
+  /** The language of its texts, and what the engine says in it. */
+  lang: string;
+  msg: Messages;
+  /** The same flow in every language it is translated to (shared by all of them, the source language included). */
+  variants: Map<string, Flow>;
   indexOf: Map<string, number>;
   optionsOf: Map<string, Option[]>;
 }
 
-const YES_NO: Option[] = [
-  { value: 'yes', label: 'Có', aliases: ['co', 'yes', 'y', 'c', 'dung', 'phai', 'co a'] },
-  { value: 'no', label: 'Không', aliases: ['khong', 'no', 'n', 'k', 'ko', 'kg', 'khong a'] },
-];
+const YES_NO_ALIASES = { yes: ['co', 'yes', 'y', 'c', 'dung', 'phai', 'co a'], no: ['khong', 'no', 'n', 'k', 'ko', 'kg', 'khong a'] };
 
-export function compileFlow(data: FlowData): Flow {
+export function compileFlow(data: FlowData, lang = SOURCE_LANGUAGE, msg: Messages = VI_MESSAGES, variants = new Map<string, Flow>()): Flow {
+  const yesNo: Option[] = (['yes', 'no'] as const).map((v) => ({ value: v, label: msg[v], aliases: YES_NO_ALIASES[v], excluded: false }));
   const optionsOf = new Map<string, Option[]>();
   for (const q of data.questions) {
     if (q.type === 'choice') optionsOf.set(q.id, q.options ?? data.scales[q.scale!]!);
-    if (q.type === 'yesno') optionsOf.set(q.id, YES_NO);
+    if (q.type === 'yesno') optionsOf.set(q.id, yesNo);
   }
-  return {
+  const flow: Flow = {
     ...data,
     key: flowKey(data.id, data.version),
+    lang,
+    msg,
+    variants,
     indexOf: new Map(data.questions.map((q, i) => [q.id, i])),
     optionsOf,
   };
+  variants.set(lang, flow);
+  return flow;
+}
+
+/** The flow in `lang`, or in the source language when it has no such translation. */
+export const flowIn = (flow: Flow, lang: string | undefined) => flow.variants.get(lang ?? SOURCE_LANGUAGE) ?? flow.variants.get(SOURCE_LANGUAGE) ?? flow;
+
+/**
+ * About how many questions a respondent is asked, for the consent text
+ * ({questionCount}): those that always apply after the first, less those the
+ * invitation answers already. Conditional follow-ups are not counted.
+ */
+export function questionCount(flow: FlowData, ctx: Record<string, string>): number {
+  return flow.questions.slice(1).filter((q) => q.type !== 'info' && !q.when && !(q.type === 'choice' && q.prefill && ctx[q.prefill] !== undefined)).length;
 }
 
 export const flowKey = (id: string, version: number) => `${id}@${version}`;

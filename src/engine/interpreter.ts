@@ -1,8 +1,8 @@
 // The flow engine: pure. (flow, session, input, now) -> (session', outputs, events).
 // No I/O, no clock, no randomness: everything comes in as arguments.
-import type { AnswerValue, Condition, Flow, Question } from './flow.js';
-import { type Command, matchCommand, matchOption } from './match.js';
-import { MSG } from './messages.js';
+import { type AnswerValue, type Condition, type Flow, flowIn, type Question, questionCount } from './flow.js';
+import { type Command, LANGUAGE_KEY_PREFIX, matchCommand, matchLanguage, matchOption } from './match.js';
+import { SOURCE_LANGUAGE } from './messages.js';
 
 export interface Session {
   flow: string;
@@ -25,12 +25,14 @@ export interface Session {
   startedAt: number;
   updatedAt: number;
   completedAt?: number;
+  /** The respondent's language when not the source language (Vietnamese). */
+  lang?: string;
   /** A finished survey has answered one old tap: later ones get no reply (a keyboard left on screen is not a way to spam). */
   toldDone?: boolean;
 }
 
 export interface Choice {
-  /** '1'..'n' for options, 'skip', 'back' or 'stop'. */
+  /** '1'..'n' for options, 'skip', 'back', 'stop', or 'lang<code>' to switch language. */
   key: string;
   label: string;
 }
@@ -60,6 +62,8 @@ export type Input =
   | { type: 'resume' }
   /** The invitation expired or was cancelled. */
   | { type: 'expire' }
+  /** Switch language: to `lang`, or to the next language the flow has. */
+  | { type: 'lang'; lang?: string }
   | { type: Command };
 
 export interface StepResult {
@@ -75,7 +79,9 @@ export function startSession(flow: Flow, ref: string, ctx: Record<string, string
   return r;
 }
 
-export function step(flow: Flow, prev: Session, input: Input, now: number): StepResult {
+export function step(anyFlow: Flow, prev: Session, input: Input, now: number): StepResult {
+  const flow = flowIn(anyFlow, prev.lang);
+  const msg = flow.msg;
   const r = result({ ...prev, hist: [...prev.hist], ans: { ...prev.ans }, updatedAt: now }, []);
   const s = r.session;
 
@@ -85,7 +91,7 @@ export function step(flow: Flow, prev: Session, input: Input, now: number): Step
       s.status = 'active';
       delete s.end;
       s.bad = 0;
-      r.outputs.push({ type: 'text', text: MSG.resumedAfterStop });
+      r.outputs.push({ type: 'text', text: msg.resumedAfterStop });
       ask(flow, r, flow.questions[flow.indexOf.get(s.q)!]!, false);
       return r;
     }
@@ -96,27 +102,35 @@ export function step(flow: Flow, prev: Session, input: Input, now: number): Step
     } else {
       r.session = prev;
     }
-    r.outputs.push({ type: 'text', text: s.status === 'completed' ? MSG.alreadyCompleted : MSG.alreadyStopped });
+    r.outputs.push({ type: 'text', text: s.status === 'completed' ? msg.alreadyCompleted : msg.alreadyStopped });
     r.events.push({ type: 'stale' });
     return r;
   }
   const q = flow.questions[flow.indexOf.get(s.q!)!]!;
+
+  if (input.type === 'choice' && input.key.startsWith(LANGUAGE_KEY_PREFIX) && input.seq === s.seq) {
+    return step(anyFlow, prev, { type: 'lang', lang: input.key.slice(LANGUAGE_KEY_PREFIX.length) }, now);
+  }
+  if (input.type === 'text') {
+    const lang = matchLanguage(input.text, flow, q.type === 'text');
+    if (lang !== undefined) return step(anyFlow, prev, { type: 'lang', ...(lang ? { lang } : {}) }, now);
+  }
 
   switch (input.type) {
     case 'choice':
       if (input.seq !== s.seq) {
         // Re-asking also recovers a respondent whose newest question never arrived.
         r.session = prev;
-        r.outputs.push({ type: 'text', text: MSG.staleButton });
+        r.outputs.push({ type: 'text', text: msg.staleButton });
         r.events.push({ type: 'stale' });
         ask(flow, r, q, false);
         return r;
       }
-      if (input.key === 'stop') return stop(r, 'stopped');
+      if (input.key === 'stop') return stop(flow, r, 'stopped');
       if (input.key === 'back') return step(flow, prev, { type: 'back' }, now);
       if (input.key === 'skip') {
         // Mark the tapped question (its keyboard goes) as for any other button.
-        if (q.type === 'text' && q.optional) r.outputs.push({ type: 'chosen', questionId: q.id, label: MSG.skipLabel });
+        if (q.type !== 'info' && q.type !== 'yesno' && q.optional) r.outputs.push({ type: 'chosen', questionId: q.id, label: msg.skipLabel });
         return skip(flow, r, q, now);
       }
       return answerOption(flow, r, q, Number(input.key), true, now);
@@ -125,27 +139,37 @@ export function step(flow: Flow, prev: Session, input: Input, now: number): Step
       if (command) return step(flow, prev, { type: command }, now);
       return answerText(flow, r, q, input.text, now);
     }
+    case 'lang': {
+      const langs = [...flow.variants.keys()];
+      const next = input.lang && flow.variants.has(input.lang) ? input.lang : langs[(langs.indexOf(flow.lang) + 1) % langs.length]!;
+      if (next === SOURCE_LANGUAGE) delete s.lang;
+      else s.lang = next;
+      const switched = flowIn(flow, next);
+      r.outputs.push({ type: 'text', text: switched.msg.languageSwitched });
+      ask(switched, r, switched.questions[switched.indexOf.get(q.id)!]!, false);
+      return r;
+    }
     case 'tick':
-      r.outputs.push({ type: 'text', text: MSG.reminder });
+      r.outputs.push({ type: 'text', text: msg.reminder });
       ask(flow, r, q, false);
       return r;
     case 'resume':
       ask(flow, r, q, false);
       return r;
     case 'expire':
-      return stop(r, 'expired', false);
+      return stop(flow, r, 'expired', false);
     case 'stop':
-      return stop(r, 'stopped');
+      return stop(flow, r, 'stopped');
     case 'skip':
       return skip(flow, r, q, now);
     case 'help':
-      r.outputs.push({ type: 'text', text: MSG.help });
+      r.outputs.push({ type: 'text', text: msg.help });
       ask(flow, r, q, false);
       return r;
     case 'back': {
       const previous = s.hist.pop();
       if (previous === undefined) {
-        r.outputs.push({ type: 'text', text: MSG.cannotGoBack });
+        r.outputs.push({ type: 'text', text: msg.cannotGoBack });
         ask(flow, r, q, false);
         return r;
       }
@@ -154,7 +178,7 @@ export function step(flow: Flow, prev: Session, input: Input, now: number): Step
       s.seq += 1;
       s.bad = 0;
       r.events.push({ type: 'back', questionId: previous });
-      r.outputs.push({ type: 'text', text: MSG.wentBack });
+      r.outputs.push({ type: 'text', text: msg.wentBack });
       ask(flow, r, flow.questions[flow.indexOf.get(previous)!]!, false);
       return r;
     }
@@ -163,7 +187,7 @@ export function step(flow: Flow, prev: Session, input: Input, now: number): Step
       s.ans = {};
       s.bad = 0;
       r.events.push({ type: 'restarted' });
-      r.outputs.push({ type: 'text', text: MSG.restarted });
+      r.outputs.push({ type: 'text', text: msg.restarted });
       advance(flow, r, 0, now);
       return r;
   }
@@ -173,24 +197,24 @@ function result(session: Session, events: FlowEvent[]): StepResult {
   return { session, outputs: [], events };
 }
 
-function stop(r: StepResult, reason: 'stopped' | 'expired', say = true): StepResult {
+function stop(flow: Flow, r: StepResult, reason: 'stopped' | 'expired', say = true): StepResult {
   r.session.status = 'abandoned';
   r.session.end = reason;
   if (reason === 'expired') r.session.q = null;
   r.events.push({ type: 'abandoned', reason });
-  if (say) r.outputs.push({ type: 'text', text: MSG.stopped });
+  if (say) r.outputs.push({ type: 'text', text: flow.msg.stopped });
   return r;
 }
 
 function skip(flow: Flow, r: StepResult, q: Question, now: number): StepResult {
-  if (q.type !== 'text' || !q.optional) return invalid(flow, r, q, MSG.textRequired);
+  if ((q.type !== 'text' && q.type !== 'choice') || !q.optional) return invalid(flow, r, q, flow.msg.textRequired);
   return accept(flow, r, q, null, now);
 }
 
 function answerOption(flow: Flow, r: StepResult, q: Question, n: number, tapped: boolean, now: number): StepResult {
   const options = flow.optionsOf.get(q.id);
   const option = options?.[n - 1];
-  if (!options || !option) return invalid(flow, r, q, options ? hintFor(q, options.length) : MSG.textEmpty);
+  if (!options || !option) return invalid(flow, r, q, options ? hintFor(flow, q, options.length) : flow.msg.textEmpty);
   if (tapped) r.outputs.push({ type: 'chosen', questionId: q.id, label: option.label });
   return accept(flow, r, q, option.value, now);
 }
@@ -198,24 +222,24 @@ function answerOption(flow: Flow, r: StepResult, q: Question, n: number, tapped:
 function answerText(flow: Flow, r: StepResult, q: Question, text: string, now: number): StepResult {
   if (q.type === 'text') {
     const t = text.normalize('NFC').trim();
-    if (t === '') return invalid(flow, r, q, MSG.textEmpty);
-    if (t.length > q.maxLength) return invalid(flow, r, q, MSG.textTooLong(q.maxLength));
+    if (t === '') return invalid(flow, r, q, flow.msg.textEmpty);
+    if (t.length > q.maxLength) return invalid(flow, r, q, fill(flow.msg.textTooLong, { max: String(q.maxLength) }));
     return accept(flow, r, q, t, now);
   }
   const options = flow.optionsOf.get(q.id)!;
   const n = matchOption(options, text);
-  return n === undefined ? invalid(flow, r, q, hintFor(q, options.length)) : answerOption(flow, r, q, n, false, now);
+  return n === undefined ? invalid(flow, r, q, hintFor(flow, q, options.length)) : answerOption(flow, r, q, n, false, now);
 }
 
-function hintFor(q: Question, n: number): string {
-  return q.type === 'yesno' ? MSG.yesNoHint : MSG.chooseHint(n);
+function hintFor(flow: Flow, q: Question, n: number): string {
+  return q.type === 'yesno' ? flow.msg.yesNoHint : fill(flow.msg.chooseHint, { n: String(n) });
 }
 
 function invalid(flow: Flow, r: StepResult, q: Question, hint: string): StepResult {
   r.session.bad += 1;
   r.events.push({ type: 'invalid', questionId: q.id });
   // The hint comes with the question again, so the buttons it speaks of are right below it.
-  r.outputs.push({ type: 'text', text: r.session.bad >= 3 ? MSG.stuck : hint });
+  r.outputs.push({ type: 'text', text: r.session.bad >= 3 ? flow.msg.stuck : hint });
   ask(flow, r, q, r.session.bad >= 3);
   return r;
 }
@@ -236,7 +260,7 @@ function advance(flow: Flow, r: StepResult, from: number, now: number): void {
     const q = flow.questions[i]!;
     if (q.when && !holds(q.when, s.ans)) continue;
     if (q.type === 'info') {
-      r.outputs.push({ type: 'text', text: fill(q.text, s.ctx) });
+      r.outputs.push({ type: 'text', text: fillFor(flow, q.text, s.ctx) });
       continue;
     }
     if (q.type === 'choice' && q.prefill) {
@@ -256,17 +280,21 @@ function advance(flow: Flow, r: StepResult, from: number, now: number): void {
   s.status = 'completed';
   s.q = null;
   s.completedAt = now;
-  r.outputs.push({ type: 'text', text: fill(flow.thankYou, s.ctx) });
+  r.outputs.push({ type: 'text', text: fillFor(flow, flow.thankYou, s.ctx) });
   r.events.push({ type: 'completed' });
 }
 
 function ask(flow: Flow, r: StepResult, q: Question, offerStop: boolean): void {
   const options = flow.optionsOf.get(q.id);
   const choices: Choice[] = options ? options.map((o, i) => ({ key: String(i + 1), label: o.label })) : [];
-  if (q.type === 'text' && q.optional) choices.push({ key: 'skip', label: MSG.skipLabel });
-  if (r.session.hist.length > 0) choices.push({ key: 'back', label: MSG.backLabel });
-  if (offerStop) choices.push({ key: 'stop', label: MSG.stopLabel });
-  r.outputs.push({ type: 'question', questionId: q.id, seq: r.session.seq, text: fill(q.text, r.session.ctx), choices });
+  if ((q.type === 'text' || q.type === 'choice') && q.optional) choices.push({ key: 'skip', label: flow.msg.skipLabel });
+  if (r.session.hist.length > 0) choices.push({ key: 'back', label: flow.msg.backLabel });
+  else if (flow.variants.size > 1) {
+    // The first question offers the other languages; later, /lang switches.
+    for (const [lang, other] of flow.variants) if (lang !== flow.lang) choices.push({ key: LANGUAGE_KEY_PREFIX + lang, label: other.msg.languageName });
+  }
+  if (offerStop) choices.push({ key: 'stop', label: flow.msg.stopLabel });
+  r.outputs.push({ type: 'question', questionId: q.id, seq: r.session.seq, text: fillFor(flow, q.text, r.session.ctx), choices });
 }
 
 function holds(c: Condition, ans: Session['ans']): boolean {
@@ -277,6 +305,11 @@ function holds(c: Condition, ans: Session['ans']): boolean {
   if ('all' in c) return c.all.every((x) => holds(x, ans));
   if ('any' in c) return c.any.some((x) => holds(x, ans));
   return !holds(c.not, ans);
+}
+
+/** Fills a flow text: the invitation context, and {questionCount}. */
+function fillFor(flow: Flow, text: string, ctx: Record<string, string>): string {
+  return fill(text, text.includes('{questionCount}') ? { ...ctx, questionCount: String(questionCount(flow, ctx)) } : ctx);
 }
 
 /** Replaces {name} with the invitation context; unknown names are left as they are. */

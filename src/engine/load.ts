@@ -1,10 +1,12 @@
 // Loads flows/*.yaml once at start-up. An invalid file fails with the file, the
 // path inside it and the reason.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parse } from 'yaml';
-import { compileFlow, type Flow, flowSchema } from './flow.js';
+import { compileFlow, type Flow, flowKey, flowSchema } from './flow.js';
+import { type Messages, VI_MESSAGES } from './messages.js';
+import { flatten, flowTexts, isLanguageCode, messageTexts, translateFlow, translationProblems } from './translation.js';
 
 export class FlowFileError extends Error {
   override name = 'FlowFileError';
@@ -88,10 +90,69 @@ export function loadFlows(dir: string): FlowRegistry {
       else throw err;
     }
   }
+  errors.push(...addTranslations(join(dir, 'i18n'), flows));
   if (errors.length)
     throw new FlowFileError(
       dir,
       errors.map((e) => e.message),
     );
   return new FlowRegistry(flows);
+}
+
+function readYaml(path: string): unknown {
+  try {
+    return parse(readFileSync(path, 'utf8'), { prettyErrors: true }) ?? {};
+  } catch (err) {
+    throw new FlowFileError(path, [`not valid YAML: ${(err as Error).message}`]);
+  }
+}
+
+/**
+ * Reads flows/i18n: engine.<lang>.yaml, then <id>.v<version>.<lang>.yaml, and
+ * adds each translated flow as a variant of its flow. Returns the problems.
+ */
+function addTranslations(dir: string, flows: LoadedFlow[]): FlowFileError[] {
+  if (!existsSync(dir)) return [];
+  const errors: FlowFileError[] = [];
+  const files = readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
+  const messages = new Map<string, Messages>();
+  const attempt = (fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      if (err instanceof FlowFileError) errors.push(err);
+      else throw err;
+    }
+  };
+  for (const f of files.filter((f) => f.startsWith('engine.'))) {
+    const path = join(dir, f);
+    attempt(() => {
+      const lang = /^engine\.([a-z]{2,3})\.ya?ml$/.exec(f)?.[1];
+      if (!lang) throw new FlowFileError(path, ['name engine translations engine.<language code>.yaml (e.g. engine.en.yaml)']);
+      const texts = flatten(readYaml(path));
+      const problems = translationProblems(messageTexts(VI_MESSAGES), texts);
+      if (problems.length) throw new FlowFileError(path, problems);
+      messages.set(lang, Object.fromEntries(texts) as Messages);
+    });
+  }
+  const byKey = new Map(flows.map((f) => [f.key, f]));
+  for (const f of files.filter((f) => !f.startsWith('engine.'))) {
+    const path = join(dir, f);
+    attempt(() => {
+      const m = /^([a-z][a-z0-9-]{1,40})\.v(\d+)\.([a-z]{2,3})\.ya?ml$/.exec(f);
+      if (!m || !isLanguageCode(m[3]!)) throw new FlowFileError(path, ['name flow translations <flow id>.v<version>.<language code>.yaml']);
+      const [, id, version, lang] = m as unknown as [string, string, string, string];
+      const base = byKey.get(flowKey(id, Number(version)));
+      if (!base) throw new FlowFileError(path, [`no flow ${id} version ${version} in flows/`]);
+      const msg = messages.get(lang);
+      if (!msg) throw new FlowFileError(path, [`the engine has no ${lang} translation: add flows/i18n/engine.${lang}.yaml`]);
+      const texts = flatten(readYaml(path));
+      const problems = translationProblems(flowTexts(base), texts);
+      if (problems.length) throw new FlowFileError(path, problems);
+      compileFlow(translateFlow(base, texts), lang, msg, base.variants);
+    });
+  }
+  return errors;
 }

@@ -15,7 +15,7 @@ export function normalize(text: string): string {
 }
 
 /** The 1-based option number a typed answer selects, or undefined. */
-export function matchOption(options: readonly Option[], text: string): number | undefined {
+export function matchOption(options: ReadonlyArray<Pick<Option, 'value' | 'label' | 'aliases'>>, text: string): number | undefined {
   const t = normalize(text);
   if (/^\d{1,2}$/.test(t)) {
     const n = Number(t);
@@ -53,4 +53,22 @@ export function matchCommand(text: string, slashOnly: boolean): Command | undefi
   const t = normalize(text.replace(/@\w+$/, ''));
   if (slashOnly && !t.startsWith('/')) return t === 'bo qua' ? 'skip' : undefined;
   return COMMANDS[t];
+}
+
+/** Choice keys that switch language: "lang" + the language code ("langen"). */
+export const LANGUAGE_KEY_PREFIX = 'lang';
+
+/**
+ * A language switch in typed text: "/lang" (the next language), "/lang en", or
+ * a language's own name ("English"). Free text takes only the slash form.
+ */
+export function matchLanguage(text: string, flow: { variants: Map<string, { msg: { languageName: string } }> }, slashOnly: boolean): string | undefined {
+  if (flow.variants.size < 2) return undefined;
+  const t = normalize(text);
+  const slash = /^\/lang(?:uage)?(?: ([a-z]{2,3}))?$/.exec(t);
+  if (slash) return slash[1] && flow.variants.has(slash[1]) ? slash[1] : '';
+  if (slashOnly) return undefined;
+  if (t === 'ngon ngu' || t === 'language') return '';
+  for (const [lang, v] of flow.variants) if (normalize(v.msg.languageName) === t) return lang;
+  return undefined;
 }

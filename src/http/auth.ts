@@ -1,5 +1,5 @@
 // API keys: "<id>.<secret>"; only sha256(secret) is stored. Roles: officer
-// (one unit), pv01 (the whole campaign), admin.
+// (one unit, or a unit and the units under it), pv01 (the whole campaign), admin.
 import { randomBytes } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { safeEqual, sha256 } from '../crypto.js';
@@ -9,11 +9,20 @@ import { HttpError } from './errors.js';
 
 export type Role = Actor['role'];
 
-export async function createApiKey(models: Models, role: Role, unit?: string, label?: string): Promise<{ id: string; key: string }> {
+export async function createApiKey(models: Models, role: Role, unit?: string, label?: string, subUnits = false): Promise<{ id: string; key: string }> {
   if (role === 'officer' && !unit) throw new Error('an officer key needs --unit');
   const id = randomBytes(9).toString('base64url');
   const secret = randomBytes(24).toString('base64url');
-  await models.ApiKey.create({ _id: id, hash: sha256(secret), role, unit: role === 'officer' ? unit : undefined, label, createdAt: new Date() });
+  const officer = role === 'officer';
+  await models.ApiKey.create({
+    _id: id,
+    hash: sha256(secret),
+    role,
+    unit: officer ? unit : undefined,
+    ...(officer && subUnits ? { subUnits: true } : {}),
+    label,
+    createdAt: new Date(),
+  });
   return { id, key: `${id}.${secret}` };
 }
 
@@ -29,7 +38,7 @@ export function authenticator(models: Models, cacheMs = 30_000) {
     if (cached && Date.now() - cached.at < cacheMs) return cached.actor;
     const doc = await models.ApiKey.findById(id).lean();
     if (!doc || doc.revokedAt || !safeEqual(doc.hash, sha256(secret))) throw new HttpError(401, 'unauthorized', 'unknown or revoked API key');
-    const actor: Actor = { keyId: id, role: doc.role as Role, ...(doc.unit ? { unit: doc.unit } : {}) };
+    const actor: Actor = { keyId: id, role: doc.role as Role, ...(doc.unit ? { unit: doc.unit } : {}), ...(doc.subUnits ? { subUnits: true } : {}) };
     if (cache.size > 10_000) cache.clear();
     cache.set(header!, { actor, at: Date.now() });
     return actor;

@@ -7,6 +7,7 @@ import type { Channel } from '../channels/channel.js';
 import type { ConversationRunner, InboundEvent } from '../conversations/runner.js';
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
+import type { AgencyBallots } from '../invitations/agency-ballots.js';
 import type { Invitations } from '../invitations/invitations.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -47,6 +48,7 @@ export interface HttpDeps {
   models: Models;
   flows: FlowRegistry;
   invitations: Invitations;
+  agencyBallots: AgencyBallots;
   runner: ConversationRunner;
   /** Serve the /try simulator (demonstration invitations). */
   tryIt: { redis: Redis; prefix: string } | undefined;
@@ -68,7 +70,7 @@ export function createHttp(d: HttpDeps): { app: Express; listener: RequestListen
   });
   const auth = authenticator(d.models);
   app.use('/api/admin', express.json({ limit: '1mb' }), adminRoutes({ models: d.models, flows: d.flows, invitations: d.invitations, auth }));
-  app.use('/api', express.json({ limit: '100kb' }), apiRoutes({ invitations: d.invitations, models: d.models, auth }));
+  app.use('/api', express.json({ limit: '100kb' }), apiRoutes({ invitations: d.invitations, agencyBallots: d.agencyBallots, models: d.models, auth }));
   // The browser channel's cookie is Secure when the public URL is https.
   const web = webSession(d.csrfSecret, d.publicBaseUrl.startsWith('https://'));
   app.use(surveyRoutes({ runner: d.runner, flows: d.flows }, web));

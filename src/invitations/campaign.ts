@@ -33,9 +33,43 @@ export const campaignSchema = z
     organization: z.string().min(1).max(120).default('Công an tỉnh'),
     period: z.strictObject({ from: date, to: date }),
     timezone: timezone.default('Asia/Ho_Chi_Minh'),
-    fields: z.array(z.strictObject({ code, name: z.string().min(1) })).min(1),
-    units: z.array(z.strictObject({ code, name: z.string().min(1), parent: code.optional(), fields: z.array(code).min(1) })).min(1),
-    agencies: z.array(z.strictObject({ code, name: z.string().min(1) })).default([]),
+    fields: z
+      .array(
+        z.strictObject({
+          code,
+          name: z.string().min(1),
+          /** The field's procedures as a coded list, offered on /officer (free text stays possible). */
+          procedures: z.array(z.strictObject({ code, name: z.string().min(1).max(300) })).default([]),
+        }),
+      )
+      .min(1),
+    /**
+     * Units form a tree through `parent` (any depth): province departments and
+     * districts under the province police, communes under districts (2024), or
+     * communes directly under the province (2025). A unit with no field only groups others.
+     */
+    units: z
+      .array(
+        z.strictObject({
+          code,
+          name: z.string().min(1),
+          parent: code.optional(),
+          fields: z.array(code).default([]),
+          /** Share (0-1) of this unit's target per field passed on to its sub-units handling that field ("theo tỷ lệ quy định"). */
+          passDown: z.number().min(0).max(1).optional(),
+          /** This unit's weight when its parent's share is split among siblings. */
+          weight: z.number().positive().default(1),
+        }),
+      )
+      .min(1),
+    /** Agencies giving their opinion (Phụ lục 01b), each assessing one police unit. */
+    agencies: z
+      .array(z.strictObject({ code, name: z.string().min(1), level: z.enum(['province', 'district', 'commune']).default('province'), assesses: code }))
+      .default([]),
+    /** The period the agencies' opinion covers (2024: 15/9/2023 to 14/9/2024). */
+    opinionPeriod: z.strictObject({ from: date, to: date }).optional(),
+    /** Days after the last deadline that respondents' contacts are kept (for post-audit), then purged. */
+    contactRetentionDays: z.number().int().min(0).max(365).default(30),
     flows: z.strictObject({ citizen: z.string(), agency: z.string().optional(), audit: z.string().optional() }),
     /** Target ballots per unit and field; `default` applies where no row is given. */
     quotas: z.strictObject({ default: z.number().int().min(0), byUnitField: z.record(unitFieldKey, z.number().int().min(0).max(1_000_000)).default({}) }),
@@ -66,11 +100,38 @@ export const campaignSchema = z
   })
   .superRefine((c, ctx) => {
     const fields = new Set(c.fields.map((f) => f.code));
+    const units = new Map<string, number>();
     c.units.forEach((u, i) => {
+      if (units.has(u.code)) ctx.addIssue({ code: 'custom', path: ['units', i, 'code'], message: `duplicate unit "${u.code}"` });
+      units.set(u.code, i);
       u.fields.forEach((f, j) => {
         if (!fields.has(f)) ctx.addIssue({ code: 'custom', path: ['units', i, 'fields', j], message: `unknown field "${f}"` });
       });
     });
+    c.units.forEach((u, i) => {
+      if (u.parent && !units.has(u.parent)) ctx.addIssue({ code: 'custom', path: ['units', i, 'parent'], message: `unknown parent unit "${u.parent}"` });
+      // Walking up must reach a root: a unit that is its own ancestor would never be in anyone's scope.
+      const seen = new Set([u.code]);
+      for (let p = u.parent; p && units.has(p); p = c.units[units.get(p)!]!.parent) {
+        if (seen.has(p)) {
+          ctx.addIssue({ code: 'custom', path: ['units', i, 'parent'], message: `units ${[...seen].join(' > ')} form a loop` });
+          break;
+        }
+        seen.add(p);
+      }
+    });
+    const agencies = new Set<string>();
+    c.agencies.forEach((a, i) => {
+      if (agencies.has(a.code)) ctx.addIssue({ code: 'custom', path: ['agencies', i, 'code'], message: `duplicate agency "${a.code}"` });
+      agencies.add(a.code);
+      if (!units.has(a.assesses)) ctx.addIssue({ code: 'custom', path: ['agencies', i, 'assesses'], message: `unknown unit "${a.assesses}"` });
+    });
+    for (const key of Object.keys(c.quotas.byUnitField)) {
+      const [unit, field] = key.split(':') as [string, string];
+      const u = c.units[units.get(unit) ?? -1];
+      if (!u?.fields.includes(field))
+        ctx.addIssue({ code: 'custom', path: ['quotas', 'byUnitField', key], message: `unit ${unit} does not handle field ${field}` });
+    }
   });
 
 export type Campaign = z.output<typeof campaignSchema>;
@@ -93,6 +154,73 @@ export function loadCampaignFiles(dir: string): Campaign[] {
 }
 
 export const unitOf = (c: Campaign, unit: string) => c.units.find((u) => u.code === unit);
+
+/** `unit` and every unit under it, at any depth. */
+export function unitAndBelow(c: Campaign, unit: string): Set<string> {
+  const scope = new Set([unit]);
+  // Parents may be listed after their children: repeat until no unit joins.
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const u of c.units) {
+      if (u.parent && scope.has(u.parent) && !scope.has(u.code)) {
+        scope.add(u.code);
+        grew = true;
+      }
+    }
+  }
+  return scope;
+}
+
+export interface Allocation {
+  unit: string;
+  field: string;
+  /** The target before any share is passed down (explicit, the default, or the share received from the parent). */
+  quota: number;
+  /** Received from the parent's share. */
+  received: number;
+  /** Passed on to sub-units. */
+  passedDown: number;
+  /** What the unit itself collects: quota - passedDown. */
+  target: number;
+}
+
+/**
+ * Target ballots per unit and field. A unit's quota is its explicit
+ * `byUnitField` row, else its share of the parent's `passDown`, else the
+ * default. A parent's share is split among the sub-units handling the field by
+ * weight, largest remainder first, so the shares add up exactly.
+ */
+export function allocateQuotas(c: Campaign): Allocation[] {
+  const children = new Map<string, Campaign['units']>();
+  for (const u of c.units) if (u.parent) children.set(u.parent, [...(children.get(u.parent) ?? []), u]);
+  const received = new Map<string, number>();
+  const rows: Allocation[] = [];
+  const visit = (u: Campaign['units'][number]) => {
+    for (const field of u.fields) {
+      const key = `${u.code}:${field}`;
+      const explicit = c.quotas.byUnitField[key];
+      const got = received.get(key);
+      const quota = explicit ?? got ?? c.quotas.default;
+      const takers = (children.get(u.code) ?? []).filter((k) => k.fields.includes(field) && c.quotas.byUnitField[`${k.code}:${field}`] === undefined);
+      const pool = u.passDown && takers.length ? Math.round(quota * u.passDown) : 0;
+      for (const [k, n] of splitByWeight(pool, takers)) received.set(`${k.code}:${field}`, n);
+      rows.push({ unit: u.code, field, quota, received: explicit === undefined ? (got ?? 0) : 0, passedDown: pool, target: quota - pool });
+    }
+    for (const k of children.get(u.code) ?? []) visit(k);
+  };
+  for (const u of c.units) if (!u.parent) visit(u);
+  return rows;
+}
+
+function splitByWeight<T extends { weight: number }>(total: number, takers: T[]): Array<[T, number]> {
+  if (!takers.length) return [];
+  const sum = takers.reduce((a, k) => a + k.weight, 0);
+  const exact = takers.map((k) => (total * k.weight) / sum);
+  const shares = exact.map(Math.floor);
+  const order = exact.map((x, i) => [x - shares[i]!, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (let left = total - shares.reduce((a, b) => a + b, 0), j = 0; left > 0; left--, j++) shares[order[j]![1]]! += 1;
+  return takers.map((k, i) => [k, shares[i]!]);
+}
 
 /** Whether the campaign's period ended before `now` (in its time zone): it may still run, e.g. for training. */
 export function periodOver(c: Campaign, now: number): boolean {

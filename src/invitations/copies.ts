@@ -11,6 +11,8 @@ export interface InvitationCopy {
   unitName: string;
   caseCode: string;
   respondentType?: string;
+  /** What the flow's texts are filled with (invitations created before it existed have none). */
+  ctx?: Record<string, string>;
   status: 'created' | 'opened' | 'completed' | 'expired' | 'cancelled';
   expiresAt: number;
   token: string;

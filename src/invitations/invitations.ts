@@ -13,7 +13,7 @@ import type { Models } from '../db.js';
 import { DomainError, type DomainErrorKind } from '../errors.js';
 import type { Queues } from '../queues/queues.js';
 import type { Campaign } from './campaign.js';
-import { unitOf } from './campaign.js';
+import { unitAndBelow, unitOf } from './campaign.js';
 import { findCode, formatCode, newCode, newToken, TOKEN_PATTERN } from './codes.js';
 import type { InvitationCopies, InvitationCopy } from './copies.js';
 import type { GuessLimiter } from './guess-limit.js';
@@ -47,7 +47,16 @@ export const createInvitationBody = z.strictObject({
   unit: z.string().trim().min(1),
   field: z.string().trim().min(1),
   procedure: z.string().trim().min(1).max(300).optional(),
+  /** One of the field's coded procedures (campaign data); `procedure` may be free text instead. */
+  procedureCode: z.string().trim().min(1).max(64).optional(),
   respondentType: z.enum(['citizen', 'organization']).optional(),
+  submittedVia: z.enum(['direct', 'online', 'postal']).optional(),
+  /** The day the result was handed back; today when absent. */
+  handedBackOn: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'a date as YYYY-MM-DD')
+    .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a calendar date')
+    .optional(),
   phone: z
     .string()
     .trim()
@@ -62,13 +71,37 @@ export interface Actor {
   keyId: string;
   role: 'officer' | 'pv01' | 'admin';
   unit?: string;
+  /** An officer key for its unit and every unit under it. */
+  subUnits?: boolean;
+}
+
+/** Whether `actor` may act for `unit`: PV01 and admins anywhere, an officer in its unit (and below it, for a sub-unit key). */
+export function actorCovers(campaign: Campaign, actor: Actor, unit: string): boolean {
+  if (actor.role !== 'officer') return true;
+  if (actor.unit === unit) return true;
+  return !!actor.subUnits && !!actor.unit && unitAndBelow(campaign, actor.unit).has(unit);
+}
+
+/** dd/mm/yyyy, as dates are written for people. */
+export const dmy = (isoDate: string) => isoDate.split('-').reverse().join('/');
+
+/** The day in the campaign's time zone, YYYY-MM-DD. */
+export const dayIn = (timezone: string, at: number) =>
+  new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+
+/** The day contacts are purged: the last deadline (or the period's end) plus the retention period. */
+export function contactsKeptUntil(c: Campaign): string {
+  const last = [c.period.to, ...c.deadlines.map((d) => d.date)].sort().at(-1)!;
+  return new Date(Date.parse(`${last}T00:00:00Z`) + c.contactRetentionDays * 86_400_000).toISOString().slice(0, 10);
 }
 
 export interface InvitationView {
   id: string;
+  kind: string;
   status: string;
   unit: string;
-  field: string;
+  /** null for an agency ballot. */
+  field: string | null;
   caseCode: string;
   code: string;
   token: string;
@@ -123,6 +156,13 @@ export class Invitations implements InvitationOpener {
     }));
   }
 
+  /** The units `actor` may see: null for all (PV01, admin). */
+  async scopeOf(actor: Actor): Promise<Set<string> | null> {
+    if (actor.role !== 'officer') return null;
+    if (!actor.subUnits || !actor.unit) return new Set(actor.unit ? [actor.unit] : []);
+    return unitAndBelow(await this.currentCampaign(), actor.unit);
+  }
+
   view(inv: InvitationDoc & { _id: Types.ObjectId }): InvitationView {
     const base = this.o.config.publicBaseUrl;
     const id = String(inv._id);
@@ -130,8 +170,9 @@ export class Invitations implements InvitationOpener {
     return {
       id,
       status: this.effectiveStatus(inv),
+      kind: inv.kind ?? 'citizen',
       unit: inv.unit,
-      field: inv.field,
+      field: inv.field ?? null,
       caseCode: inv.caseCode,
       code: inv.code,
       token: inv.token,
@@ -155,15 +196,18 @@ export class Invitations implements InvitationOpener {
   async createDemo(): Promise<InvitationView> {
     const campaign = await this.currentCampaign();
     const now = this.now();
+    const caseCode = `THU-${newCode()}`;
+    const unitName = 'Đơn vị thử nghiệm';
     const doc = await this.o.models.Invitation.create({
       campaign: DEMO_CAMPAIGN,
       unit: 'DEMO',
-      unitName: 'Đơn vị thử nghiệm',
+      unitName,
       field: 'demo',
-      caseCode: `THU-${newCode()}`,
+      caseCode,
       code: newCode(),
       token: newToken(),
       flow: campaign.flows.citizen,
+      ctx: { unitName, caseCode, contactsKeptUntil: dmy(dayIn(campaign.timezone, now + 86_400_000)) },
       createdBy: 'try',
       createdAt: new Date(now),
       expiresAt: new Date(now + 86_400_000),
@@ -177,8 +221,12 @@ export class Invitations implements InvitationOpener {
     const campaign = await this.currentCampaign();
     const unit = unitOf(campaign, body.unit);
     if (!unit) throw new InvitationError('invalid', 'unknown_unit', `unit: unknown unit "${body.unit}" in campaign ${campaign.id}`);
-    if (actor.role === 'officer' && actor.unit !== unit.code) {
-      throw new InvitationError('forbidden', 'forbidden', `unit: this key may only create invitations for unit ${actor.unit}`);
+    if (!actorCovers(campaign, actor, unit.code)) {
+      throw new InvitationError(
+        'forbidden',
+        'forbidden',
+        `unit: this key may only create invitations for unit ${actor.unit}${actor.subUnits ? ' and the units under it' : ''}`,
+      );
     }
     if (!unit.fields.includes(body.field)) {
       throw new InvitationError(
@@ -187,41 +235,72 @@ export class Invitations implements InvitationOpener {
         `field: unit ${unit.code} does not handle field "${body.field}" (it handles ${unit.fields.join(', ')})`,
       );
     }
-    const { Invitation } = this.o.models;
-    const existing = await Invitation.findOne({ campaign: campaign.id, unit: unit.code, caseCode: body.caseCode }).lean();
-    if (existing) return { created: false, view: await this.reprint(existing) };
+    const procedures = campaign.fields.find((f) => f.code === body.field)?.procedures ?? [];
+    const coded = body.procedureCode ? procedures.find((p) => p.code === body.procedureCode) : procedures.find((p) => p.name === body.procedure);
+    if (body.procedureCode && !coded) {
+      throw new InvitationError('invalid', 'unknown_procedure', `procedureCode: field ${body.field} has no procedure "${body.procedureCode}"`);
+    }
+    const now = this.now();
+    const today = dayIn(campaign.timezone, now);
+    if (body.handedBackOn && body.handedBackOn > today)
+      throw new InvitationError('invalid', 'future_date', 'handedBackOn: the result cannot be handed back after today');
+    const ctx: Record<string, string> = { unitName: unit.name, caseCode: body.caseCode, contactsKeptUntil: dmy(contactsKeptUntil(campaign)) };
+    if (body.respondentType) ctx.respondentType = body.respondentType;
+    if (body.submittedVia) ctx.submittedVia = body.submittedVia;
+    const r = await this.insert(campaign, {
+      unit: unit.code,
+      unitName: unit.name,
+      field: body.field,
+      procedure: coded?.name ?? body.procedure,
+      procedureCode: coded?.code,
+      submittedVia: body.submittedVia,
+      handedBackOn: body.handedBackOn ?? today,
+      caseCode: body.caseCode,
+      respondentType: body.respondentType,
+      phoneEnc: body.phone ? encrypt(this.o.encryptionKey, body.phone) : undefined,
+      flow: campaign.flows.citizen,
+      ctx,
+      createdBy: actor.keyId,
+    });
+    if (r.created && body.phone && campaign.zns.invitation) {
+      // One ZNS invitation if the survey is still not opened after the first reminder delay, never at night.
+      const at = outsideQuietHours(now + (campaign.reminderDelaysMinutes[0] ?? 120) * 60_000, campaign.timezone, ZNS_NIGHT);
+      await this.o.queues.addZnsInvitation(r.view.id, at - now);
+    }
+    return r;
+  }
 
+  /**
+   * Inserts an invitation (a case or an agency ballot) with a fresh code and
+   * token, and writes its Redis copy; an invitation already there for the same
+   * unit and case code is returned instead (`created: false`).
+   */
+  async insert(
+    campaign: Campaign,
+    fields: Omit<Partial<InvitationDoc>, 'code' | 'token' | 'createdAt' | 'expiresAt'> & { unit: string; caseCode: string; flow: string },
+  ): Promise<{ created: boolean; view: InvitationView }> {
+    const { Invitation } = this.o.models;
+    const same = { campaign: campaign.id, unit: fields.unit, caseCode: fields.caseCode };
+    const existing = await Invitation.findOne(same).lean();
+    if (existing) return { created: false, view: await this.reprint(existing) };
     const now = this.now();
     for (let attempt = 0; ; attempt++) {
       try {
         const doc = await Invitation.create({
+          ...fields,
           campaign: campaign.id,
-          unit: unit.code,
-          unitName: unit.name,
-          field: body.field,
-          procedure: body.procedure,
-          caseCode: body.caseCode,
-          respondentType: body.respondentType,
-          phoneEnc: body.phone ? encrypt(this.o.encryptionKey, body.phone) : undefined,
           code: newCode(),
           token: newToken(),
-          flow: campaign.flows.citizen,
-          createdBy: actor.keyId,
           createdAt: new Date(now),
           expiresAt: new Date(now + campaign.invitationLifetimeDays * 86_400_000),
         });
         const inv = doc.toObject();
         await this.o.copies.put(copyOf(inv), this.now());
-        if (body.phone && campaign.zns.invitation) {
-          // One ZNS invitation if the survey is still not opened after the first reminder delay, never at night.
-          const at = outsideQuietHours(now + (campaign.reminderDelaysMinutes[0] ?? 120) * 60_000, campaign.timezone, ZNS_NIGHT);
-          await this.o.queues.addZnsInvitation(String(inv._id), at - now);
-        }
         return { created: true, view: this.view(inv) };
       } catch (err) {
         if ((err as { code?: number }).code !== 11000 || attempt >= 5) throw err;
         // Either the same case was created concurrently (return it) or a code collided (draw again).
-        const raced = await Invitation.findOne({ campaign: campaign.id, unit: unit.code, caseCode: body.caseCode }).lean();
+        const raced = await Invitation.findOne(same).lean();
         if (raced) return { created: false, view: await this.reprint(raced) };
       }
     }
@@ -237,7 +316,8 @@ export class Invitations implements InvitationOpener {
     if (!Types.ObjectId.isValid(id)) throw new InvitationError('not_found', 'not_found', 'invitation not found');
     const inv = await this.o.models.Invitation.findById(id).lean();
     // An officer of another unit learns nothing, not even that the id exists.
-    if (!inv || (actor.role === 'officer' && inv.unit !== actor.unit)) throw new InvitationError('not_found', 'not_found', 'invitation not found');
+    const scope = inv ? await this.scopeOf(actor) : null;
+    if (!inv || (scope && !scope.has(inv.unit))) throw new InvitationError('not_found', 'not_found', 'invitation not found');
     return inv;
   }
 
@@ -254,7 +334,9 @@ export class Invitations implements InvitationOpener {
   }
 
   async listToday(actor: Actor, unit: string, timezoneOffsetMin = 420): Promise<InvitationView[]> {
-    if (actor.role === 'officer' && actor.unit !== unit) throw new InvitationError('forbidden', 'forbidden', `unit: this key is for unit ${actor.unit}`);
+    const scope = await this.scopeOf(actor);
+    if (scope && !scope.has(unit))
+      throw new InvitationError('forbidden', 'forbidden', `unit: this key is for unit ${actor.unit}${actor.subUnits ? ' and the units under it' : ''}`);
     const local = this.now() + timezoneOffsetMin * 60_000;
     const startOfDay = local - (local % 86_400_000) - timezoneOffsetMin * 60_000;
     const docs = await this.o.models.Invitation.find({ unit, createdAt: { $gte: new Date(startOfDay) } })
@@ -287,8 +369,8 @@ export class Invitations implements InvitationOpener {
       switch (r.kind) {
         case 'ok': {
           const c = r.copy;
-          const ctx: Record<string, string> = { unitName: c.unitName, caseCode: c.caseCode };
-          if (c.respondentType) ctx.respondentType = c.respondentType;
+          const ctx: Record<string, string> = c.ctx ?? { unitName: c.unitName, caseCode: c.caseCode };
+          if (!c.ctx && c.respondentType) ctx.respondentType = c.respondentType;
           return { ok: true, start: { ref: c.id, flow: c.flow, ctx } };
         }
         case 'duplicate':
@@ -403,6 +485,7 @@ export function copyOf(inv: InvitationDoc & { _id: unknown }): InvitationCopy {
     unitName: inv.unitName ?? inv.unit,
     caseCode: inv.caseCode,
     ...(inv.respondentType ? { respondentType: inv.respondentType } : {}),
+    ...(inv.ctx ? { ctx: inv.ctx as Record<string, string> } : {}),
     status: (inv.status ?? 'created') as InvitationCopy['status'],
     expiresAt: inv.expiresAt.getTime(),
     token: inv.token,

@@ -13,15 +13,32 @@ const campaignSchema = new Schema(
 
 export const INVITATION_STATUSES = ['created', 'opened', 'completed', 'expired', 'cancelled'] as const;
 
+export const INVITATION_KINDS = ['citizen', 'agency'] as const;
+
 const invitationSchema = new Schema(
   {
+    /** A citizen's case (the slip), or an agency's opinion ballot (the letter). */
+    kind: { type: String, enum: INVITATION_KINDS, default: 'citizen' },
     campaign: { type: String, required: true },
+    /** The police unit the answers are about: the one that handled the case, or the one the agency assesses. */
     unit: { type: String, required: true },
     unitName: String,
-    field: { type: String, required: true },
+    /** The field of the case; agency ballots have none. */
+    field: String,
     procedure: String,
+    procedureCode: String,
+    /** How the case was submitted: direct, online, postal. */
+    submittedVia: String,
+    /** The day the result was handed back (YYYY-MM-DD, the campaign's time zone). */
+    handedBackOn: String,
+    /** For a case, its code; for an agency ballot, "CQ-<agency>[-<n>]". */
     caseCode: { type: String, required: true },
     respondentType: { type: String, enum: ['citizen', 'organization'] },
+    agency: String,
+    /** AES-256-GCM ciphertext of the named respondent of an agency ballot. */
+    addresseeEnc: String,
+    /** What the flow's texts are filled with ({unitName}, {periodFrom}, ...), fixed at creation. */
+    ctx: Schema.Types.Mixed,
     /** AES-256-GCM ciphertext of the phone number (for ZNS and post-audit), never the number itself. */
     phoneEnc: String,
     code: { type: String, required: true, unique: true },
@@ -46,6 +63,7 @@ const invitationSchema = new Schema(
 // One invitation per case of a unit and campaign (case codes are unique within a unit): the unique index makes concurrent creation safe.
 invitationSchema.index({ campaign: 1, unit: 1, caseCode: 1 }, { unique: true });
 invitationSchema.index({ unit: 1, createdAt: -1 });
+invitationSchema.index({ campaign: 1, kind: 1, agency: 1 });
 
 const apiKeySchema = new Schema(
   {
@@ -54,6 +72,8 @@ const apiKeySchema = new Schema(
     hash: { type: String, required: true },
     role: { type: String, enum: ['officer', 'pv01', 'admin'], required: true },
     unit: String,
+    /** An officer key that also covers the units under its unit (district leaders and their communes). */
+    subUnits: Boolean,
     label: String,
     createdAt: Date,
     revokedAt: Date,

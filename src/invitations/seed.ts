@@ -2,13 +2,15 @@ import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import { type Campaign, loadCampaignFiles } from './campaign.js';
 
-/** Upserts the campaign files; the newest period is the active campaign. Returns the ids written. */
-export async function seedCampaigns(models: Models, flows: FlowRegistry, dir: string): Promise<string[]> {
+/** Upserts the campaign files; `active` (default: the newest period) is the running campaign. Returns the ids written. */
+export async function seedCampaigns(models: Models, flows: FlowRegistry, dir: string, active?: string): Promise<string[]> {
   const campaigns = loadCampaignFiles(dir);
   for (const c of campaigns) checkFlows(c, flows);
-  const newest = [...campaigns].sort((a, b) => b.period.from.localeCompare(a.period.from))[0];
+  if (active && !campaigns.some((c) => c.id === active))
+    throw new Error(`no campaign "${active}" in ${dir} (there are ${campaigns.map((c) => c.id).join(', ')})`);
+  const running = active ?? [...campaigns].sort((a, b) => b.period.from.localeCompare(a.period.from))[0]?.id;
   for (const c of campaigns) {
-    await models.Campaign.updateOne({ _id: c.id }, { $set: { data: c, active: c === newest, updatedAt: new Date() } }, { upsert: true });
+    await models.Campaign.updateOne({ _id: c.id }, { $set: { data: c, active: c.id === running, updatedAt: new Date() } }, { upsert: true });
   }
   return campaigns.map((c) => c.id);
 }

@@ -12,6 +12,10 @@ export const completionJob = z.strictObject({
   /** Pseudonym, computed before the job is queued: raw chat ids never reach MongoDB. */
   respondent: z.string(),
   answers: z.record(z.string(), answerValue),
+  lang: z
+    .string()
+    .regex(/^[a-z]{2,3}$/)
+    .optional(),
   startedAt: z.number(),
   completedAt: z.number(),
 });

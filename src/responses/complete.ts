@@ -30,10 +30,15 @@ export async function persistCompletion(models: Models, flows: FlowRegistry, job
   try {
     await Response.create({
       invitationId: job.ref,
+      kind: inv.kind ?? 'citizen',
       campaign: inv.campaign,
       unit: inv.unit,
       field: inv.field,
       procedure: inv.procedure,
+      procedureCode: inv.procedureCode,
+      submittedVia: inv.submittedVia,
+      agency: inv.agency,
+      ...(job.lang ? { lang: job.lang } : {}),
       caseCode: inv.caseCode,
       channel: job.channel,
       respondent: job.respondent,
@@ -76,7 +81,7 @@ async function applyCounters(models: Models, invitationId: string): Promise<void
   const ops = counterRows(claimed).map((row) => ({
     updateOne: {
       filter: { _id: row._id },
-      update: { $inc: { n: 1 }, $setOnInsert: { campaign: row.campaign, unit: row.unit, field: row.field, q: row.q, value: row.value } },
+      update: { $inc: { n: 1 }, $setOnInsert: { campaign: row.campaign, unit: row.unit, field: row.field, flow: row.flow, q: row.q, value: row.value } },
       upsert: true,
     },
   }));
@@ -86,7 +91,9 @@ async function applyCounters(models: Models, invitationId: string): Promise<void
 interface CountedResponse {
   campaign: string;
   unit: string;
-  field: string;
+  field?: string | null;
+  flow: string;
+  flowVersion: number;
   answers: Array<{ q: string; value?: unknown; label?: string | null }>;
 }
 
@@ -96,6 +103,8 @@ export function counterRows(r: CountedResponse) {
     .filter((a) => a.label != null)
     .map((a) => {
       const value = String(a.value);
-      return { _id: [r.campaign, r.unit, r.field, a.q, value].join('|'), campaign: r.campaign, unit: r.unit, field: r.field, q: a.q, value };
+      const field = r.field ?? '';
+      const flow = `${r.flow}@${r.flowVersion}`;
+      return { _id: [r.campaign, r.unit, field, flow, a.q, value].join('|'), campaign: r.campaign, unit: r.unit, field, flow, q: a.q, value };
     });
 }

@@ -6,9 +6,16 @@ const responseSchema = new Schema(
   {
     invitationId: { type: String, required: true, unique: true },
     campaign: { type: String, required: true },
+    kind: { type: String, default: 'citizen' },
     unit: { type: String, required: true },
-    field: { type: String, required: true },
+    /** The case's field; agency ballots have none. */
+    field: String,
     procedure: String,
+    procedureCode: String,
+    submittedVia: String,
+    agency: String,
+    /** The language the respondent answered in (flow texts differ, values do not). */
+    lang: String,
     caseCode: String,
     channel: { type: String, required: true },
     /** HMAC of the channel user id: never the raw id. */
@@ -28,13 +35,16 @@ const responseSchema = new Schema(
 );
 responseSchema.index({ campaign: 1, unit: 1, field: 1 });
 
-/** Report counters: one document per (campaign, unit, field, question, answer value). */
+/** Report counters: one document per (campaign, unit, field, flow version, question, answer value). */
 const counterSchema = new Schema(
   {
     _id: String,
     campaign: String,
     unit: String,
+    /** '' for agency ballots. */
     field: String,
+    /** The flow version the ballots answered ("citizen-satisfaction@2"): reports read each with its own questions. */
+    flow: String,
     q: String,
     value: String,
     n: { type: Number, default: 0 },

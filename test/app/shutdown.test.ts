@@ -39,20 +39,20 @@ describe('the service process', () => {
     }
     expect(ready, log).toBe(200);
     expect(log).toContain('seeded campaigns');
-    expect(log).toMatch(/"campaign":"soc-trang-2024","sessionTtlDays":7,"msg":"running campaign"/);
+    expect(log).toMatch(/"campaign":"can-tho-2025","sessionTtlDays":7,"msg":"running campaign"/);
     expect(log).not.toContain('started local'); // REDIS_URL and MONGODB_URI given: it starts nothing
-    // What a newcomer needs is in the start log: the officer page, how to get a key, the channels, and that the 2024 campaign is over.
+    // What a newcomer needs is in the start log: the officer page, how to get a key, the channels, and that the running campaign is over.
     expect(log).toContain('officer page: http://localhost:3000/officer');
     expect(log).toContain('npm run admin -- keys:create --role officer');
     expect(log).toContain('Chat channels on: none');
     expect(log).toContain('try the survey without any account: http://localhost:3000/try');
-    expect(log).toContain('ended on 2024-09-30');
+    expect(log).toContain('ended on 2025-12-15');
 
-    // On an empty database it serves the seeded 2024 campaign.
+    // On an empty database it serves the seeded campaign with the newest period.
     const db = await openDatabase(`${inject('mongoUrl')}/${dbName}`);
     const { key } = await createApiKey(db.models, 'officer', 'PC06');
     const current = await fetch(`http://127.0.0.1:${port}/api/campaigns/current`, { headers: { authorization: `Bearer ${key}` } });
-    expect(((await current.json()) as { id: string }).id).toBe('soc-trang-2024');
+    expect(((await current.json()) as { id: string }).id).toBe('can-tho-2025');
     await db.conn.dropDatabase();
     await db.close();
 

@@ -1,6 +1,10 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FlowFileError, parseFlow } from '../../src/engine/load.js';
+import { FlowFileError, loadFlows, parseFlow } from '../../src/engine/load.js';
 import { matchCommand, matchOption, normalize } from '../../src/engine/match.js';
+import { projectRoot } from '../../src/local/paths.js';
 
 describe('flow files', () => {
   it('an invalid file fails with the file, the path inside it and the reason', () => {
@@ -64,5 +68,50 @@ describe('answer matching', () => {
     expect(matchCommand('dừng', true)).toBeUndefined();
     expect(matchCommand('bỏ qua', true)).toBe('skip');
     expect(normalize('Đường  ĐI')).toBe('duong di');
+  });
+});
+
+describe('translations (flows/i18n)', () => {
+  /** Loads the shipped flows from a scratch copy changed by `change` (given the copy's i18n folder). */
+  function loadChanged(change: (i18n: string) => void) {
+    const dir = mkdtempSync(join(tmpdir(), 'flows-'));
+    try {
+      cpSync(join(projectRoot, 'flows'), dir, { recursive: true });
+      change(join(dir, 'i18n'));
+      return loadFlows(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const edit = (file: string, fn: (text: string) => string) => (i18n: string) => writeFileSync(join(i18n, file), fn(readFileSync(join(i18n, file), 'utf8')));
+
+  it('every shipped flow version 2 is offered in Vietnamese and English', () => {
+    const flows = loadFlows(join(projectRoot, 'flows'));
+    for (const key of ['citizen-satisfaction@2', 'agency-opinion@2']) expect([...flows.get(key).variants.keys()]).toEqual(['vi', 'en']);
+  });
+
+  it('a missing key, a stray key or a lost placeholder fails with the file and the key', () => {
+    expect(() => loadChanged(edit('citizen-satisfaction.v2.en.yaml', (t) => t.replace(/^ {2}officer_listening:.*\n/m, '')))).toThrow(
+      /citizen-satisfaction\.v2\.en\.yaml:\n\s+- questions\.officer_listening\.text: missing translation/,
+    );
+    expect(() => loadChanged(edit('citizen-satisfaction.v2.en.yaml', (t) => t.replace('  proc_fees:', '  proc_feez:')))).toThrow(
+      /questions\.proc_feez\.text: not a text of the source/,
+    );
+    expect(() =>
+      loadChanged(edit('agency-opinion.v2.en.yaml', (t) => t.replace("area_publicity: { text: '{unitName}: ", "area_publicity: { text: 'The unit: "))),
+    ).toThrow(/questions\.area_publicity\.text: must keep the placeholders \{unitName\}/);
+    expect(() => loadChanged(edit('engine.en.yaml', (t) => t.replace(/^stopLabel:.*\n/m, '')))).toThrow(
+      /engine\.en\.yaml:\n\s+- stopLabel: missing translation/,
+    );
+  });
+
+  it('a translation needs the engine in its language; with it, a new language is just files', () => {
+    const km = (i18n: string) => cpSync(join(i18n, 'agency-opinion.v2.en.yaml'), join(i18n, 'agency-opinion.v2.km.yaml'));
+    expect(() => loadChanged(km)).toThrow(/the engine has no km translation: add flows\/i18n\/engine\.km\.yaml/);
+    const flows = loadChanged((i18n) => {
+      km(i18n);
+      cpSync(join(i18n, 'engine.en.yaml'), join(i18n, 'engine.km.yaml'));
+    });
+    expect([...flows.get('agency-opinion@2').variants.keys()]).toEqual(['vi', 'en', 'km']);
   });
 });

@@ -50,6 +50,8 @@ export interface TestServiceOptions {
   workers?: boolean;
   listen?: boolean;
   seed?: boolean;
+  /** The running campaign after seeding (default: the 2024 Sóc Trăng plan most tests are written against). */
+  campaign?: string;
   now?: () => number;
   extra?: Partial<AppOptions>;
 }
@@ -58,7 +60,7 @@ export interface TestService {
   service: App;
   baseUrl: string;
   prefix: string;
-  key(role: Role, unit?: string): Promise<string>;
+  key(role: Role, unit?: string, subUnits?: boolean): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -93,14 +95,14 @@ export async function startTestService(o: TestServiceOptions): Promise<TestServi
     ...o.extra,
   });
   await ensureIndexes(service.db.models);
-  if (o.seed !== false) await seedCampaigns(service.db.models, service.flows, join(projectRoot, 'campaigns'));
+  if (o.seed !== false) await seedCampaigns(service.db.models, service.flows, join(projectRoot, 'campaigns'), o.campaign ?? 'soc-trang-2024');
   if (o.workers !== false) service.startWorkers();
   const addr = o.listen === false ? undefined : await service.listen(0);
   return {
     service,
     prefix,
     baseUrl: addr ? `http://127.0.0.1:${addr.port}` : '',
-    key: async (role, unit) => (await createApiKey(service.db.models, role, unit)).key,
+    key: async (role, unit, subUnits) => (await createApiKey(service.db.models, role, unit, undefined, subUnits)).key,
     async close() {
       await service.db.conn.dropDatabase().catch(() => {});
       await deleteKeys(redisUrl, prefix);

@@ -15,6 +15,6 @@ export function renderOutput(o: Output): string {
 /** The session after a step, as goflow's runner tests record it: what changed is visible in review. Times are left out (they follow the script). */
 export function sessionLine(s: Session | undefined): string {
   if (!s) return '= (no survey)';
-  const { ref, status, q, seq, bad, hist, ans } = s;
-  return `= ${JSON.stringify({ ref, status, q, seq, bad, hist: hist.length, ans })}`;
+  const { ref, status, q, seq, bad, hist, ans, lang } = s;
+  return `= ${JSON.stringify({ ref, status, q, seq, bad, hist: hist.length, ans, ...(lang ? { lang } : {}) })}`;
 }

@@ -42,15 +42,24 @@ describe('GET /api/campaigns/current', () => {
     const r = await api(t.baseUrl, pc06, 'GET', '/api/campaigns/current');
     expect(r.status).toBe(200);
     expect(r.body.id).toBe('soc-trang-2024');
-    expect(r.body.units).toHaveLength(15);
+    expect(r.body.units).toHaveLength(19);
     expect(r.body.units.find((u: { code: string }) => u.code === 'PC06')).toEqual({
       code: 'PC06',
       name: 'Phòng Cảnh sát quản lý hành chính về trật tự xã hội (PC06)',
+      parent: 'CATST',
       fields: [
-        { code: 'nganh-nghe', name: 'Quản lý ngành, nghề đầu tư, kinh doanh có điều kiện về an ninh, trật tự' },
-        { code: 'con-dau', name: 'Đăng ký, quản lý con dấu' },
-        { code: 'vu-khi', name: 'Quản lý vũ khí, vật liệu nổ, công cụ hỗ trợ và pháo' },
-        { code: 'can-cuoc', name: 'Cấp, quản lý căn cước công dân' },
+        { code: 'nganh-nghe', name: 'Quản lý ngành, nghề đầu tư, kinh doanh có điều kiện về an ninh, trật tự', procedures: [] },
+        { code: 'con-dau', name: 'Đăng ký, quản lý con dấu', procedures: [] },
+        { code: 'vu-khi', name: 'Quản lý vũ khí, vật liệu nổ, công cụ hỗ trợ và pháo', procedures: [] },
+        {
+          code: 'can-cuoc',
+          name: 'Cấp, quản lý căn cước công dân',
+          procedures: [
+            { code: 'cc-cap-moi', name: 'Cấp thẻ căn cước' },
+            { code: 'cc-cap-doi', name: 'Cấp đổi thẻ căn cước' },
+            { code: 'cc-cap-lai', name: 'Cấp lại thẻ căn cước' },
+          ],
+        },
       ],
     });
   });
@@ -61,7 +70,7 @@ describe('POST /api/invitations', () => {
     const first = await create(pc06, { caseCode: 'CD-2024-0001', unit: 'PC06', field: 'con-dau', procedure: 'Đăng ký mẫu con dấu mới', phone: '0912 345 678' });
     expect(first.status).toBe(201);
     const inv = first.body;
-    expect(Object.keys(inv).sort()).toEqual(['caseCode', 'code', 'createdAt', 'expiresAt', 'field', 'id', 'links', 'qrUrl', 'status', 'token', 'unit']);
+    expect(Object.keys(inv).sort()).toEqual(['caseCode', 'code', 'createdAt', 'expiresAt', 'field', 'id', 'kind', 'links', 'qrUrl', 'status', 'token', 'unit']);
     expect(inv.status).toBe('created');
     expect(inv.code).toMatch(new RegExp(`^[${CODE_ALPHABET}]{8}$`));
     expect(inv.token).toMatch(/^[A-Za-z0-9_-]{22}$/);
@@ -167,7 +176,7 @@ describe('status, QR and cancel', () => {
 describe('campaign data through the admin API', () => {
   it('only an admin edits; a bad campaign is refused with the path; a good one is live at once', async () => {
     const current = (await api(t.baseUrl, admin, 'GET', '/api/admin/campaigns/soc-trang-2024')).body;
-    expect(current.units).toHaveLength(15);
+    expect(current.units).toHaveLength(19);
     const { active: _active, ...campaign } = current;
     expect((await api(t.baseUrl, pc06, 'PUT', '/api/admin/campaigns/soc-trang-2024', campaign)).status).toBe(403);
 

@@ -84,6 +84,42 @@ describe('officer page', () => {
     await pageObj.close();
   }, 60_000);
 
+  it('a district leader picks one of its communes, a procedure from the list and how the case came in', async () => {
+    const leader = await suite.t.key('officer', 'HKS', true);
+    const p = await suite.browser.newPage();
+    await p.goto(`${suite.t.baseUrl}/officer`);
+    await p.fill('#key', leader);
+    await p.click('#signin button[type=submit]');
+    await p.waitForSelector('#work:not([hidden])');
+    expect(await p.textContent('#who')).toBe('Công an huyện Kế Sách (và 3 đơn vị trực thuộc)');
+    expect(await p.$$eval('#unit option', (o) => o.map((x) => x.getAttribute('value')))).toEqual(['HKS', 'KS-TT', 'KS-ALT', 'KS-BT']);
+    await p.selectOption('#unit', 'KS-TT');
+    await p.selectOption('#field', 'cu-tru');
+    // The field's coded procedures are offered; the day the result is handed back defaults to today.
+    expect(await p.$$eval('#procedures option', (o) => o.map((x) => x.getAttribute('value')))).toEqual([
+      'Đăng ký thường trú',
+      'Đăng ký tạm trú',
+      'Xác nhận thông tin về cư trú',
+    ]);
+    expect(await p.inputValue('#handedBackOn')).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    await p.fill('#caseCode', 'KS-TT-0001');
+    await p.fill('#procedure', 'Đăng ký tạm trú');
+    await p.selectOption('#submittedVia', 'postal');
+    await p.fill('#handedBackOn', '2026-11-20');
+    await p.click('#create');
+    await p.waitForSelector('#slip-card:not([hidden]) #slip-qr svg');
+    expect(await p.textContent('#slip-unit')).toBe('Công an thị trấn Kế Sách');
+    const inv = await suite.t.service.db.models.Invitation.findOne({ caseCode: 'KS-TT-0001' }).lean();
+    expect(inv).toMatchObject({
+      unit: 'KS-TT',
+      procedureCode: 'ct-tam-tru',
+      submittedVia: 'postal',
+      handedBackOn: '2026-11-20',
+      createdBy: leader.split('.')[0],
+    });
+    await p.close();
+  });
+
   it('shows a creation error in Vietnamese', async () => {
     const p = await suite.browser.newPage();
     await p.goto(`${suite.t.baseUrl}/officer`);

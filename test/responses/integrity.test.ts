@@ -30,14 +30,14 @@ describe('report counters', () => {
     await completeSurvey('CNT-2', '5');
     const { Counter } = t.service.db.models;
     expect(await checkCounters(t.service.db.models, 'soc-trang-2024')).toEqual({ rows: 34, mismatches: [] }); // consent, type, 2 observations shared; 14 items and overall twice
-    expect((await Counter.findById('soc-trang-2024|PA08|xnc|overall|4').lean())!.n).toBe(1);
+    expect((await Counter.findById('soc-trang-2024|PA08|xnc|citizen-satisfaction@1|overall|4').lean())!.n).toBe(1);
 
-    await Counter.updateOne({ _id: 'soc-trang-2024|PA08|xnc|overall|4' }, { $inc: { n: 5 } });
-    await Counter.deleteOne({ _id: 'soc-trang-2024|PA08|xnc|overall|5' });
+    await Counter.updateOne({ _id: 'soc-trang-2024|PA08|xnc|citizen-satisfaction@1|overall|4' }, { $inc: { n: 5 } });
+    await Counter.deleteOne({ _id: 'soc-trang-2024|PA08|xnc|citizen-satisfaction@1|overall|5' });
     const broken = await checkCounters(t.service.db.models, 'soc-trang-2024', true);
     expect(broken.mismatches).toEqual([
-      { id: 'soc-trang-2024|PA08|xnc|overall|4', expected: 1, actual: 6 },
-      { id: 'soc-trang-2024|PA08|xnc|overall|5', expected: 1, actual: 0 },
+      { id: 'soc-trang-2024|PA08|xnc|citizen-satisfaction@1|overall|4', expected: 1, actual: 6 },
+      { id: 'soc-trang-2024|PA08|xnc|citizen-satisfaction@1|overall|5', expected: 1, actual: 0 },
     ]);
     expect((await checkCounters(t.service.db.models, 'soc-trang-2024')).mismatches).toEqual([]);
   });
@@ -59,6 +59,9 @@ describe('flow versions', () => {
     expect(stdout).toContain('ok  citizen-satisfaction@1  26 questions');
     expect(stdout).toContain('ok  agency-opinion@1');
     expect(stdout).toContain('ok  post-audit@1');
-    expect(stdout).toContain('ok  campaign soc-trang-2024: 15 units, 8 fields');
+    expect(stdout).toContain('ok  campaign soc-trang-2024: 19 units, 8 fields, 8 agencies');
+    expect(stdout).toContain('ok  campaign can-tho-2025: 9 units, 6 fields, 6 agencies');
+    expect(stdout).toMatch(/ok {2}citizen-satisfaction@2 {2}\d+ questions {2}languages vi, en/);
+    expect(stdout).toMatch(/ok {2}agency-opinion@2 {2}\d+ questions {2}languages vi, en/);
   });
 });

@@ -16,6 +16,8 @@ const ERRORS = {
   invalid_body: 'Thông tin chưa hợp lệ. Xin kiểm tra mã hồ sơ (chỉ gồm chữ, số và các dấu _ . / -) và số điện thoại.',
   unknown_unit: 'Đơn vị không có trong đợt khảo sát.',
   unknown_field: 'Lĩnh vực không thuộc đơn vị đã chọn.',
+  unknown_procedure: 'Thủ tục không có trong danh mục của lĩnh vực đã chọn.',
+  future_date: 'Ngày trả kết quả không thể sau ngày hôm nay.',
   no_campaign: 'Chưa có đợt khảo sát nào đang chạy. Xin liên hệ PV01.',
   not_found: 'Không tìm thấy phiếu.',
   already_completed: 'Phiếu đã được trả lời, không thể hủy.',
@@ -51,12 +53,15 @@ async function signIn(key) {
     return;
   }
   sessionStorage.setItem('officerKey', state.key);
-  const units = state.campaign.units.filter((u) => !state.me.unit || u.code === state.me.unit);
+  // Only units that handle a field take cases; a key for a district also covers its communes.
+  const units = state.campaign.units.filter((u) => u.fields.length && (!state.me.units || state.me.units.includes(u.code)));
   $('unit').innerHTML = units.map((u) => '<option value="' + esc(u.code) + '">' + esc(u.name) + '</option>').join('');
+  $('handedBackOn').value = today();
   fillFields();
   $('signin').hidden = true;
   $('work').hidden = false;
-  $('who').textContent = units.length === 1 ? units[0].name : 'PV01 / quản trị';
+  const mine = state.me.unit && state.campaign.units.find((u) => u.code === state.me.unit);
+  $('who').textContent = mine ? mine.name + (units.length > 1 ? ' (và ' + (units.length - 1) + ' đơn vị trực thuộc)' : '') : 'PV01 / quản trị';
   const warnings = [];
   if (!state.campaign.channels.length) warnings.push('Chưa bật kênh Zalo hay Telegram nào: người dân chỉ trả lời được khi quét mã QR. Xin báo quản trị hệ thống.');
   if (state.campaign.periodOver) warnings.push('Đợt khảo sát "' + state.campaign.name + '" đã kết thúc (' + state.campaign.period.to + '). Phiếu vẫn tạo được, nhưng chỉ nên dùng để tập huấn, thử nghiệm.');
@@ -68,6 +73,19 @@ async function signIn(key) {
 function fillFields() {
   const unit = state.campaign.units.find((u) => u.code === $('unit').value);
   $('field').innerHTML = unit.fields.map((f) => '<option value="' + esc(f.code) + '">' + esc(f.name) + '</option>').join('');
+  fillProcedures();
+}
+
+// The field's coded procedures are offered; a procedure not in the list can still be typed.
+function fillProcedures() {
+  const unit = state.campaign.units.find((u) => u.code === $('unit').value);
+  const field = unit && unit.fields.find((f) => f.code === $('field').value);
+  $('procedures').innerHTML = ((field && field.procedures) || []).map((p) => '<option value="' + esc(p.name) + '"></option>').join('');
+}
+
+function today() {
+  const d = new Date();
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
 }
 
 async function create(ev) {
@@ -77,6 +95,8 @@ async function create(ev) {
   const body = { caseCode: $('caseCode').value.trim(), unit: $('unit').value, field: $('field').value };
   if ($('procedure').value.trim()) body.procedure = $('procedure').value.trim();
   if ($('respondentType').value) body.respondentType = $('respondentType').value;
+  if ($('submittedVia').value) body.submittedVia = $('submittedVia').value;
+  if ($('handedBackOn').value) body.handedBackOn = $('handedBackOn').value;
   if ($('phone').value.trim()) body.phone = $('phone').value.trim();
   try {
     const { status, data: inv } = await call('POST', '/api/invitations', body);
@@ -85,6 +105,7 @@ async function create(ev) {
     $('create-note').textContent = status === 200 ? 'Hồ sơ ' + inv.caseCode + ' đã có phiếu từ trước: đây là bản in lại của phiếu đó (cùng mã ' + formatCode(inv.code) + ').' : 'Đã tạo phiếu cho hồ sơ ' + inv.caseCode + '.';
     for (const id of ['caseCode', 'procedure', 'phone']) $(id).value = '';
     $('respondentType').value = '';
+    $('submittedVia').value = '';
     await refresh();
   } catch (e) {
     $('create-error').textContent = say(e);
@@ -116,6 +137,7 @@ async function refresh() {
 $('signin-form').addEventListener('submit', (e) => { e.preventDefault(); signIn($('key').value); });
 $('create-form').addEventListener('submit', create);
 $('unit').addEventListener('change', () => { fillFields(); refresh(); });
+$('field').addEventListener('change', fillProcedures);
 $('print').addEventListener('click', () => { document.body.dataset.slip = $('size').value; window.print(); });
 $('size').addEventListener('change', () => { document.body.dataset.slip = $('size').value; });
 $('refresh').addEventListener('click', refresh);
@@ -161,7 +183,10 @@ const BODY = `
       <label for="unit">Đơn vị</label><select id="unit"></select>
       <label for="caseCode">Mã hồ sơ</label><input id="caseCode" required maxlength="64" placeholder="VD: 000.00.00.H52-240612-0001">
       <label for="field">Lĩnh vực</label><select id="field"></select>
-      <label for="procedure">Thủ tục (không bắt buộc)</label><input id="procedure" maxlength="300">
+      <label for="procedure">Thủ tục (chọn trong danh mục hoặc gõ; không bắt buộc)</label><input id="procedure" list="procedures" maxlength="300"><datalist id="procedures"></datalist>
+      <label for="submittedVia">Hình thức nộp hồ sơ</label>
+      <select id="submittedVia"><option value="">Không ghi</option><option value="direct">Trực tiếp</option><option value="online">Dịch vụ công trực tuyến</option><option value="postal">Bưu chính công ích</option></select>
+      <label for="handedBackOn">Ngày trả kết quả</label><input id="handedBackOn" type="date">
       <label for="respondentType">Người đến làm thủ tục</label>
       <select id="respondentType"><option value="">Không ghi</option><option value="citizen">Người dân</option><option value="organization">Đại diện tổ chức, doanh nghiệp</option></select>
       <label for="phone">Số điện thoại (không bắt buộc, để hậu kiểm)</label><input id="phone" inputmode="tel" maxlength="15">

@@ -1,21 +1,36 @@
 import { Router } from 'express';
 import QRCode from 'qrcode';
+import type { z } from 'zod';
 import type { Models } from '../../db.js';
-import { periodOver } from '../../invitations/campaign.js';
+import { type AgencyBallots, agencyBallotsBody } from '../../invitations/agency-ballots.js';
+import { allocateQuotas, periodOver } from '../../invitations/campaign.js';
 import { type Actor, createInvitationBody, type Invitations } from '../../invitations/invitations.js';
 import type { authenticator } from '../auth.js';
 import { HttpError } from '../errors.js';
+import { agencyLettersPage } from '../pages/agency-letters.js';
 
-export function apiRoutes(deps: { invitations: Invitations; models: Models; auth: ReturnType<typeof authenticator> }): Router {
-  const { invitations, models, auth } = deps;
+/** A zod failure as one readable line for the integrator. */
+function bodyError(error: z.ZodError): HttpError {
+  const msg = error.issues
+    .map((i) => (i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : `${i.path.join('.')}: ${i.message}`))
+    .join('; ');
+  return new HttpError(400, 'invalid_body', msg);
+}
+
+const QR_OPTIONS = { errorCorrectionLevel: 'M' as const, margin: 2 };
+
+export function apiRoutes(deps: { invitations: Invitations; agencyBallots: AgencyBallots; models: Models; auth: ReturnType<typeof authenticator> }): Router {
+  const { invitations, agencyBallots, models, auth } = deps;
   const r = Router();
   const actorOf = (res: { locals: Record<string, unknown> }) => res.locals.actor as Actor;
   const audit = (actor: Actor, action: string, target: string, details?: Record<string, unknown>) =>
     models.AuditLog.create({ at: new Date(), actor: actor.keyId, role: actor.role, action, target, details });
 
-  r.get('/me', auth(), (_req, res) => {
-    const { role, unit } = actorOf(res);
-    res.json({ role, unit: unit ?? null });
+  r.get('/me', auth(), async (_req, res) => {
+    const actor = actorOf(res);
+    const scope = await invitations.scopeOf(actor);
+    // `units`: the units this key may work for (null: all of them).
+    res.json({ role: actor.role, unit: actor.unit ?? null, subUnits: !!actor.subUnits, units: scope ? [...scope] : null });
   });
 
   r.get('/campaigns/current', auth(), async (_req, res) => {
@@ -24,7 +39,12 @@ export function apiRoutes(deps: { invitations: Invitations; models: Models; auth
     res.json({
       id: c.id,
       name: c.name,
-      units: c.units.map((u) => ({ code: u.code, name: u.name, fields: u.fields.map((f) => ({ code: f, name: fieldName.get(f) ?? f })) })),
+      units: c.units.map((u) => ({
+        code: u.code,
+        name: u.name,
+        parent: u.parent ?? null,
+        fields: u.fields.map((f) => ({ code: f, name: fieldName.get(f) ?? f, procedures: c.fields.find((x) => x.code === f)?.procedures ?? [] })),
+      })),
       organization: c.organization,
       period: c.period,
       periodOver: periodOver(c, invitations.now()),
@@ -34,12 +54,7 @@ export function apiRoutes(deps: { invitations: Invitations; models: Models; auth
 
   r.post('/invitations', auth('officer', 'admin'), async (req, res) => {
     const parsed = createInvitationBody.safeParse(req.body ?? {});
-    if (!parsed.success) {
-      const msg = parsed.error.issues
-        .map((i) => (i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : `${i.path.join('.')}: ${i.message}`))
-        .join('; ');
-      throw new HttpError(400, 'invalid_body', msg);
-    }
+    if (!parsed.success) throw bodyError(parsed.error);
     const actor = actorOf(res);
     const { created, view } = await invitations.create(parsed.data, actor);
     if (created) await audit(actor, 'invitation.create', view.id, { unit: view.unit, caseCode: view.caseCode });
@@ -59,9 +74,8 @@ export function apiRoutes(deps: { invitations: Invitations; models: Models; auth
 
   r.get('/invitations/:id/qr.:format', auth('officer', 'pv01', 'admin'), async (req, res) => {
     const view = invitations.view(await invitations.get(String(req.params.id), actorOf(res)));
-    const options = { errorCorrectionLevel: 'M' as const, margin: 2 };
-    if (req.params.format === 'svg') res.type('image/svg+xml').send(await QRCode.toString(view.links.landing, { ...options, type: 'svg' }));
-    else if (req.params.format === 'png') res.type('image/png').send(await QRCode.toBuffer(view.links.landing, { ...options, type: 'png', width: 512 }));
+    if (req.params.format === 'svg') res.type('image/svg+xml').send(await QRCode.toString(view.links.landing, { ...QR_OPTIONS, type: 'svg' }));
+    else if (req.params.format === 'png') res.type('image/png').send(await QRCode.toBuffer(view.links.landing, { ...QR_OPTIONS, type: 'png', width: 512 }));
     else throw new HttpError(404, 'not_found', 'QR codes are qr.svg or qr.png');
   });
 
@@ -70,6 +84,33 @@ export function apiRoutes(deps: { invitations: Invitations; models: Models; auth
     const view = await invitations.cancel(String(req.params.id), actor);
     await audit(actor, 'invitation.cancel', view.id);
     res.json(view);
+  });
+
+  /** Targets per unit and field after each parent passed its share down. */
+  r.get('/campaigns/current/quotas', auth(), async (_req, res) => {
+    const actor = actorOf(res);
+    const scope = await invitations.scopeOf(actor);
+    const rows = allocateQuotas(await invitations.currentCampaign());
+    res.json({ quotas: scope ? rows.filter((q) => scope.has(q.unit)) : rows });
+  });
+
+  r.post('/agency-ballots', auth('pv01', 'admin'), async (req, res) => {
+    const parsed = agencyBallotsBody.safeParse(req.body ?? {});
+    if (!parsed.success) throw bodyError(parsed.error);
+    const actor = actorOf(res);
+    const batch = await agencyBallots.issue(parsed.data, actor);
+    if (batch.created) await audit(actor, 'agency-ballots.issue', String(batch.created), { agencies: parsed.data.agencies ?? 'all' });
+    res.status(batch.created ? 201 : 200).json(batch);
+  });
+
+  r.get('/agency-ballots', auth('pv01', 'admin'), async (_req, res) => {
+    res.json({ progress: await agencyBallots.progress(), ballots: await agencyBallots.list() });
+  });
+
+  r.get('/agency-ballots/letters', auth('pv01', 'admin'), async (_req, res) => {
+    const ballots = await agencyBallots.list();
+    const withQr = await Promise.all(ballots.map(async (b) => ({ ...b, qrSvg: await QRCode.toString(b.links.landing, { ...QR_OPTIONS, type: 'svg' }) })));
+    res.type('html').send(agencyLettersPage(await invitations.currentCampaign(), withQr, invitations.offeredChannels()));
   });
 
   r.use(() => {
