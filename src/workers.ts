@@ -49,7 +49,12 @@ export function startWorkers(d: WorkerDeps): Worker[] {
     // (on one machine with the local database, 8 at once cost about 10 % of intake at 800 respondents).
     { ...base, concurrency: 2 },
   );
-  const outbound = new Worker(QUEUE.outbound, (job, token) => processOutbound(job, token, d), { ...base, concurrency: d.outboundConcurrency ?? 32 });
+  // A reminder the chat platform refused (window closed) is sent as a ZNS reminder to the phone, when there is one.
+  const outboundDeps = { ...d, windowClosed: async (about: { ref: string }) => void (await d.queues.addZnsReminder(about.ref)) };
+  const outbound = new Worker(QUEUE.outbound, (job, token) => processOutbound(job, token, outboundDeps), {
+    ...base,
+    concurrency: d.outboundConcurrency ?? 32,
+  });
   const followUps = new Worker(QUEUE.reminders, (job, token) => processFollowUp(job, d, token), { ...base, concurrency: 4 });
   for (const w of [completion, outbound, followUps]) {
     w.on('failed', (job, err) => d.log.warn({ queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'));

@@ -18,6 +18,12 @@ export type SendResult =
   | { ok: false; kind: 'retry_after'; ms: number }
   /** The user blocked us or can no longer receive: never send to them again. */
   | { ok: false; kind: 'unreachable'; reason: string }
+  /**
+   * The platform takes messages to this user only for a while after the user
+   * last wrote (Zalo: 7 days), and that time is over. Nothing is sent now; a
+   * message from the user opens it again, and a template to a phone may stand in.
+   */
+  | { ok: false; kind: 'window_closed'; reason: string }
   /** This op cannot succeed (e.g. the message to edit is gone); skip it. */
   | { ok: false; kind: 'skip'; reason: string };
 

@@ -39,7 +39,7 @@ export interface Completion extends Respondent {
 /** What happens after the conversation is saved. Each is durable (a queue) or harmless to lose. */
 export interface Effects {
   /** `reply`: an answer to the respondent's own input (not paced), or a send we started (paced). */
-  deliver(to: Respondent, outputs: Output[], how: { reply: boolean; replyTo?: unknown }): Promise<void>;
+  deliver(to: Respondent, outputs: Output[], how: { reply: boolean; replyTo?: unknown; about?: { ref: string; purpose: 'reminder' } }): Promise<void>;
   completed(c: Completion): Promise<void>;
   opened(ref: string, who: Respondent): Promise<void>;
 }
@@ -148,7 +148,9 @@ export class ConversationRunner {
     return this.serial.run(key, async () => {
       const result = await this.saveLoop(key, undefined, async (conv) => nudge(this.deps.flows, conv, ref, input, this.now()));
       if (!result) return false;
-      if (result.decision.outputs.length) await this.deps.effects.deliver(who, result.decision.outputs, { reply: false });
+      if (result.decision.outputs.length) {
+        await this.deps.effects.deliver(who, result.decision.outputs, { reply: false, ...(input === 'tick' ? { about: { ref, purpose: 'reminder' as const } } : {}) });
+      }
       return true;
     });
   }

@@ -22,7 +22,7 @@ export interface FollowUpDeps {
 
 export async function processFollowUp(job: Job, deps: FollowUpDeps, token?: string): Promise<FollowUpOutcome> {
   const { invitations, runner } = deps;
-  if (job.name === 'zns-invite') return znsInvitation(job, token, deps);
+  if (job.name === 'zns-invite' || job.name === 'zns-reminder') return znsSend(job, token, deps);
   if (job.name === 'zns-delivered') {
     const { trackingId } = znsJob.parse(job.data);
     if (!trackingId?.startsWith('inv-')) return 'stale';
@@ -59,26 +59,34 @@ async function recordOpening(o: OpenedJob, retried: boolean, { invitations, queu
   return 'opened';
 }
 
-/** The one ZNS invitation of a survey still not opened: to the phone the officer entered, never at night, at most once (tracking id = invitation). */
-async function znsInvitation(job: Job, token: string | undefined, { invitations, notifiers }: FollowUpDeps): Promise<FollowUpOutcome> {
-  const { ref } = znsJob.parse(job.data);
+/** Which invitation status each ZNS template is for, and its tracking id prefix (the id is the idempotency key). */
+const ZNS_USE = {
+  invitation: { status: 'created', tracking: 'inv-' },
+  reminder: { status: 'opened', tracking: 'rem-' },
+} as const;
+
+/**
+ * A ZNS message to the phone the officer entered, never at night, at most once
+ * per invitation and template: the invitation of a survey still not opened, or
+ * the reminder of one in progress whose chat window is closed.
+ */
+async function znsSend(job: Job, token: string | undefined, { invitations, notifiers }: FollowUpDeps): Promise<FollowUpOutcome> {
+  const { ref, template: name = 'invitation' } = znsJob.parse(job.data);
+  const use = ZNS_USE[name];
   const zns = notifiers.get('zns');
   const campaign = await invitations.currentCampaign();
-  const template = campaign.zns.invitation;
+  const template = campaign.zns[name];
   const inv = ref && zns && template ? await invitations.forZns(ref) : undefined;
-  if (!ref || !zns || !template || !inv?.phone || inv.status !== 'created') return 'stale';
+  if (!ref || !zns || !template || !inv?.phone || inv.status !== use.status) return 'stale';
   const now = invitations.now();
   const morning = outsideQuietHours(now, 'Asia/Ho_Chi_Minh', ZNS_NIGHT);
   if (morning > now) return postpone(job, token, morning - now);
   const data = Object.fromEntries(Object.entries(template.params).map(([param, source]) => [param, inv.sources[source] ?? '']));
-  const r = await zns.send({ phone: normalizePhone(inv.phone), templateId: template.templateId, data, trackingId: `inv-${ref}` });
-  if (r.ok) {
-    await invitations.recordZns(ref, { sentAt: now });
-    return 'notified';
-  }
-  if (r.kind === 'retry_after') return postpone(job, token, r.ms);
-  await invitations.recordZns(ref, { problem: r.reason });
-  return 'not-notified';
+  const r = await zns.send({ phone: normalizePhone(inv.phone), templateId: template.templateId, data, trackingId: `${use.tracking}${ref}` });
+  if (!r.ok && r.kind === 'retry_after') return postpone(job, token, r.ms);
+  // The invitation's own ZNS is recorded on it; a reminder's outcome is the job's.
+  if (name === 'invitation') await invitations.recordZns(ref, r.ok ? { sentAt: now } : { problem: r.reason });
+  return r.ok ? 'notified' : 'not-notified';
 }
 
 async function postpone(job: Job, token: string | undefined, ms: number): Promise<never> {

@@ -9,8 +9,16 @@ import type { Respondent } from '../conversations/conversation.js';
 import { KeyedSerializer } from '../conversations/serializer.js';
 import type { Output } from '../engine/interpreter.js';
 import type { Logger } from '../log.js';
+import type { OutboundJob } from '../queues/jobs.js';
 import type { Queues } from '../queues/queues.js';
 import { type Outlet, type Outlets, sendOps } from './send-ops.js';
+
+/** `reply`: an answer to the respondent's own input (not paced); `about`: the invitation a send we start is about. */
+export interface DeliverHow {
+  reply: boolean;
+  replyTo?: unknown;
+  about?: OutboundJob['about'];
+}
 
 export class Dispatcher {
   private readonly serial = new KeyedSerializer();
@@ -25,18 +33,19 @@ export class Dispatcher {
   ) {}
 
   /** Renders and sends; a channel not running in this process (or none, e.g. a test) gets nothing. */
-  async deliver(to: Respondent, outputs: Output[], how: { reply: boolean; replyTo?: unknown }): Promise<void> {
+  async deliver(to: Respondent, outputs: Output[], how: DeliverHow): Promise<void> {
     const outlet = this.outlets.get(to.channel);
     if (!outlet) return;
     const ops = outlet.channel.render(outputs, how.replyTo);
     if (!ops.length) return;
     if (how.reply) this.reply(outlet, to, ops);
-    else await this.enqueue(outlet, to, ops);
+    else await this.enqueue(outlet, to, ops, how.about);
   }
 
   /** Durable, paced: for reminders and other sends we start. The ops are checked against the channel's schema here, not when they fail later. */
-  private enqueue(outlet: Outlet, to: Respondent, ops: unknown[]) {
-    return this.queues.addOutbound({ channel: to.channel, chat: to.userKey, reply: false, ops: outlet.channel.opSchema.array().parse(ops) });
+  private enqueue(outlet: Outlet, to: Respondent, ops: unknown[], about: DeliverHow['about']) {
+    const ok = outlet.channel.opSchema.array().parse(ops);
+    return this.queues.addOutbound({ channel: to.channel, chat: to.userKey, reply: false, ops: ok, ...(about ? { about } : {}) });
   }
 
   /** A reply: starts sending now and returns at once (the webhook never waits on the platform). */

@@ -19,6 +19,8 @@ export type Outlets = ReadonlyMap<ChannelName, Outlet>;
 export type SendStop =
   | { kind: 'done' }
   | { kind: 'unreachable' }
+  /** The platform's window for this user is closed (see SendResult): the rest is not sent. */
+  | { kind: 'window_closed' }
   /** Stop here and send ops[from..] again at `untilMs` (pacing or the platform's retry_after). */
   | { kind: 'defer'; from: number; untilMs: number }
   /** A transient failure at ops[from]: retry ops[from..] with backoff. */
@@ -67,6 +69,10 @@ export async function sendOps(t: SendTarget, ops: readonly unknown[], from = 0):
         t.log.warn({ retryAfterMs: result.ms }, 'rate limited by the platform');
         await t.limiter.pause(t.chat, Date.now() + result.ms);
         return { kind: 'defer', from: i, untilMs: Date.now() + result.ms };
+      }
+      if (result.kind === 'window_closed') {
+        t.log.info({ reason: result.reason }, 'outside the platform window for this user; not sent');
+        return { kind: 'window_closed' };
       }
       if (result.kind === 'unreachable') {
         t.log.info({ reason: result.reason }, 'chat unreachable; no further sends');

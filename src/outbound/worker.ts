@@ -2,7 +2,7 @@
 // replies that could not go out at once.
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { Logger } from '../log.js';
-import { outboundJob } from '../queues/jobs.js';
+import { type OutboundJob, outboundJob } from '../queues/jobs.js';
 import type { ChatLock } from './chat-lock.js';
 import { type Outlets, sendOps } from './send-ops.js';
 
@@ -10,9 +10,11 @@ export interface OutboundDeps {
   outlets: Outlets;
   log: Logger;
   locks: ChatLock;
+  /** A send about an invitation met a closed window: queue what stands in for it (a ZNS reminder). */
+  windowClosed?: (about: NonNullable<OutboundJob['about']>) => Promise<void>;
 }
 
-export type OutboundOutcome = 'sent' | 'unreachable';
+export type OutboundOutcome = 'sent' | 'unreachable' | 'window-closed' | 'fallback';
 
 export async function processOutbound(job: Job, token: string | undefined, deps: OutboundDeps): Promise<OutboundOutcome> {
   const data = outboundJob.parse(job.data);
@@ -39,6 +41,10 @@ export async function processOutbound(job: Job, token: string | undefined, deps:
       return 'sent';
     case 'unreachable':
       return 'unreachable';
+    case 'window_closed':
+      if (!data.about || !deps.windowClosed) return 'window-closed';
+      await deps.windowClosed(data.about);
+      return 'fallback';
     case 'defer':
       // Remember progress, so what was sent is not sent again.
       await job.updateData({ ...data, done: stop.from });

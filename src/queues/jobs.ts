@@ -30,6 +30,8 @@ export const outboundJob = z.strictObject({
   ops: z.array(z.unknown()).min(1),
   /** How many ops were already sent before a retry or delay. */
   done: z.number().int().min(0).default(0),
+  /** What the send is about: when the platform's window is closed, a template to the invitation's phone may stand in. */
+  about: z.strictObject({ ref: z.string(), purpose: z.enum(['reminder']) }).optional(),
 });
 export type OutboundJob = z.infer<typeof outboundJob>;
 
@@ -44,8 +46,19 @@ export const followUpJob = z.strictObject({
 });
 export type FollowUpJob = z.infer<typeof followUpJob>;
 
-/** A ZNS message of an invitation: the invitation to a survey never opened, or Zalo's delivery receipt of one. */
-export const znsJob = z.strictObject({ ref: z.string().optional(), trackingId: z.string().max(48).optional() });
+/** The campaign's ZNS templates the service sends (campaign `zns`). */
+export const ZNS_TEMPLATES = ['invitation', 'reminder'] as const;
+export type ZnsTemplateName = (typeof ZNS_TEMPLATES)[number];
+
+/**
+ * A ZNS message of an invitation: the invitation to a survey never opened, a
+ * reminder when the chat's window is closed, or Zalo's delivery receipt of one.
+ */
+export const znsJob = z.strictObject({
+  ref: z.string().optional(),
+  template: z.enum(ZNS_TEMPLATES).optional(),
+  trackingId: z.string().max(48).optional(),
+});
 export type ZnsJob = z.infer<typeof znsJob>;
 
 /** A survey was started from an invitation (recorded in MongoDB by a job, never on the webhook path). */

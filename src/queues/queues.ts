@@ -76,6 +76,17 @@ export class Queues {
     });
   }
 
+  /** A ZNS reminder standing in for a chat reminder the platform refused (window closed): at most one per invitation. */
+  addZnsReminder(ref: string) {
+    return this.followUps.add('zns-reminder', znsJob.parse({ ref, template: 'reminder' }), {
+      jobId: `zns-reminder-${ref}`,
+      attempts: 20,
+      backoff: { type: 'capped' },
+      removeOnComplete: 1000,
+      removeOnFail: 1000,
+    });
+  }
+
   /** Zalo reported a ZNS message delivered (recorded by a job: the webhook never waits on MongoDB). */
   addZnsDelivered(trackingId: string) {
     return this.followUps.add('zns-delivered', znsJob.parse({ trackingId }), {

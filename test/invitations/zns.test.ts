@@ -110,3 +110,57 @@ describe('ZNS invitation of a survey never opened', () => {
     await eventually(async () => (await t.service.db.models.Invitation.findById(inv.id).lean())?.znsDeliveredAt, 'the delivery recorded');
   });
 });
+
+describe('ZNS reminder outside the chat window', () => {
+  const followUp = (id: string) => eventually(() => t.service.queues.followUps.getJob(id), `job ${id}`);
+  const remind = async (id: string) => {
+    await (await followUp(id)).promote();
+    await eventually(async () => (await t.service.queues.followUps.getJob(id))?.returnvalue === 'reminded', `${id} to run`);
+  };
+  /** A survey opened on Zalo and left at its first question. */
+  async function openedOnZalo(caseCode: string, userId: string, phone?: string) {
+    const inv = await invite(caseCode, phone);
+    const u = new ZaloUser(emu, `${t.baseUrl}/webhooks/zalo`, userId);
+    await u.send(inv.code);
+    await u.waitForText('Kính chào');
+    await eventually(async () => (await t.service.db.models.Invitation.findById(inv.id).lean())?.status === 'opened', 'the opening recorded');
+    return { inv, u };
+  }
+
+  it('a reminder Zalo refuses (-230: the user last wrote over 7 days ago) goes to the phone as the ZNS reminder, once', async () => {
+    const admin = await t.key('admin');
+    const { active: _a, ...data } = (await api(t.baseUrl, admin, 'GET', '/api/admin/campaigns/soc-trang-2024')).body;
+    emu.approvedTemplates.add('500124');
+    const reminder = { templateId: '500124', params: { ma_khao_sat: 'code', don_vi: 'unitName', han: 'expiresAt' } };
+    expect((await api(t.baseUrl, admin, 'PUT', '/api/admin/campaigns/soc-trang-2024', { ...data, zns: { ...data.zns, reminder } })).status).toBe(200);
+    t.service.invitations.forgetCampaign();
+
+    const { inv, u } = await openedOnZalo('ZNS-WINDOW', '9007199254740993300', '0987 654 321');
+    emu.failures.set(u.userId, [-230, -230]);
+    await remind(`remind-${inv.id}-0`);
+    const sent = await eventually(async () => emu.znsSent.filter((x) => x.tracking_id === `rem-${inv.id}`).length === 1 && emu.znsSent, 'the ZNS reminder');
+    expect(sent.find((x) => x.tracking_id === `rem-${inv.id}`)).toMatchObject({
+      phone: '84987654321',
+      template_id: '500124',
+      template_data: { ma_khao_sat: `${inv.code.slice(0, 4)}-${inv.code.slice(4)}`, don_vi: 'Phòng Cảnh sát giao thông (PC08)', han: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/) },
+    });
+    // The second reminder is refused too: still one ZNS reminder per invitation.
+    await remind(`remind-${inv.id}-1`);
+    await eventually(async () => !(emu.failures.get(u.userId) ?? []).length, 'the second chat reminder tried');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(emu.znsSent.filter((x) => x.tracking_id === `rem-${inv.id}`)).toHaveLength(1);
+    // The chat is not written off: when the citizen writes again, the survey answers.
+    const before = u.messages().length;
+    await u.tap('Đồng ý tham gia', u.lastWithButtons());
+    await eventually(async () => u.messages().length > before, 'the next question after the window reopened');
+  });
+
+  it('without a phone the refused reminder is simply not sent', async () => {
+    const { inv, u } = await openedOnZalo('ZNS-WINDOW-2', '9007199254740993400');
+    emu.failures.set(u.userId, [-232]);
+    await remind(`remind-${inv.id}-0`);
+    await eventually(async () => !(emu.failures.get(u.userId) ?? []).length, 'the chat reminder tried');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(emu.znsSent.some((x) => x.tracking_id === `rem-${inv.id}`)).toBe(false);
+  });
+});

@@ -7,8 +7,10 @@ import type { ZaloOp } from './ops.js';
 import type { ZaloTokens } from './tokens.js';
 
 const TOKEN_ERRORS = new Set([-216, -220]);
-/** Permanent for that user: not a follower, blocked, outside the 7-day window (no ZNS fallback yet), ... */
-const UNREACHABLE = new Set([-213, -217, -218, -227, -230, -232, -244]);
+/** Permanent for that user: not a follower, blocked, ... */
+const UNREACHABLE = new Set([-213, -217, -218, -227, -244]);
+/** The user last wrote more than 7 days ago: consultation messages are refused until they write again. */
+const OUTSIDE_WINDOW = new Set([-230, -232]);
 /** Sends stop while the OA's refresh token is refused; the jobs wait instead of retrying in a storm. */
 export const REFUSED_PAUSE_MS = 10 * 60_000;
 
@@ -33,6 +35,7 @@ export class ZaloSender {
 /** Zalo's error codes (CHANNELS.md) in our terms. Throws TransientSendError for what a retry may fix. */
 export function mapZaloError(code: number, message: string): SendResult {
   if (UNREACHABLE.has(code)) return { ok: false, kind: 'unreachable', reason: `Zalo ${code}: ${message}` };
+  if (OUTSIDE_WINDOW.has(code)) return { ok: false, kind: 'window_closed', reason: `Zalo ${code}: ${message}` };
   if (code === -32) return { ok: false, kind: 'retry_after', ms: 2_000 };
   if (code === -211) return { ok: false, kind: 'retry_after', ms: 60 * 60_000 }; // out of quota for now
   if (TOKEN_ERRORS.has(code)) throw new TransientSendError(`Zalo ${code}: token still refused after a refresh`);
