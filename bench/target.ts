@@ -1,6 +1,7 @@
 // One server under test, in its own process so that the load generator and the
 // emulated Telegram do not share its event loop. Started by bench/webhook.ts:
-//   node dist/bench/target.js ours|baseline   (config in BENCH_* variables, IPC to the parent)
+//   node dist/bench/target.js ours|zalo|baseline   (config in BENCH_* variables, IPC to the parent)
+// "ours" takes Telegram traffic, "zalo" the same service taking signed Zalo OA events.
 import { join } from 'node:path';
 import express from 'express';
 import { Redis } from 'ioredis';
@@ -10,6 +11,7 @@ import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { ensureIndexes } from '../src/db.js';
 import { loadFlows } from '../src/engine/load.js';
+import { loadCampaignFiles } from '../src/invitations/campaign.js';
 import { seedCampaigns } from '../src/invitations/seed.js';
 import { projectRoot } from '../src/local/paths.js';
 
@@ -25,8 +27,10 @@ const users = Number(env('BENCH_USERS'));
 const apiRoot = env('BENCH_API_ROOT');
 const redisUrl = env('BENCH_REDIS_URL');
 
+const CAMPAIGN = 'soc-trang-2024';
 const flows = loadFlows(join(projectRoot, 'flows'));
-const citizen = flows.latestOf('citizen-satisfaction');
+/** The questionnaire of the benchmark's campaign: the baseline asks the same questions. */
+const citizen = flows.get(loadCampaignFiles(join(projectRoot, 'campaigns')).find((c) => c.id === CAMPAIGN)!.flows.citizen);
 /** What a tapping respondent is asked (respondent type known from the invitation, no low answer). */
 export const asked = citizen.questions.filter((q) => q.type === 'choice' || q.type === 'yesno').filter((q) => q.id !== 'respondent_type');
 
@@ -37,8 +41,12 @@ interface Ready {
   report: () => Promise<Record<string, number>>;
 }
 
-async function ours(): Promise<Ready> {
-  const config = loadConfig({ TELEGRAM_BOT_TOKEN: TOKEN, TELEGRAM_WEBHOOK_SECRET: SECRET, TELEGRAM_API_ROOT: apiRoot, TELEGRAM_SEND_RATE: '100000' });
+async function ours(channel: 'telegram' | 'zalo'): Promise<Ready> {
+  const config = loadConfig(
+    channel === 'telegram'
+      ? { TELEGRAM_BOT_TOKEN: TOKEN, TELEGRAM_WEBHOOK_SECRET: SECRET, TELEGRAM_API_ROOT: apiRoot, TELEGRAM_SEND_RATE: '100000' }
+      : (JSON.parse(env('BENCH_ZALO_ENV')) as Record<string, string>),
+  );
   const stamp = Date.now();
   const service = await createApp({
     config,
@@ -51,7 +59,7 @@ async function ours(): Promise<Ready> {
     log: pino({ level: 'silent' }),
   });
   await ensureIndexes(service.db.models);
-  await seedCampaigns(service.db.models, service.flows, join(projectRoot, 'campaigns'), 'soc-trang-2024');
+  await seedCampaigns(service.db.models, service.flows, join(projectRoot, 'campaigns'), CAMPAIGN);
   service.startWorkers();
   const { port } = await service.listen(0);
   const starts: string[] = [];
@@ -63,7 +71,8 @@ async function ours(): Promise<Ready> {
       { keyId: 'bench', role: 'admin' },
     );
     createMs.push(performance.now() - t0);
-    starts.push(view.token);
+    // A Telegram respondent opens the deep link (/start <token>); a Zalo one sends the code from the slip.
+    starts.push(channel === 'telegram' ? view.token : view.code);
   }
   return {
     port,
@@ -79,8 +88,8 @@ async function ours(): Promise<Ready> {
       }
       const drainMs = performance.now() - t0;
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      const sum = Number(/webhook_handle_seconds_sum\{channel="telegram"\} ([\d.e-]+)/.exec(metrics)?.[1]);
-      const count = Number(/webhook_handle_seconds_count\{channel="telegram"\} (\d+)/.exec(metrics)?.[1]);
+      const sum = Number(new RegExp(`webhook_handle_seconds_sum\\{channel="${channel}"\\} ([\\d.e-]+)`).exec(metrics)?.[1]);
+      const count = Number(new RegExp(`webhook_handle_seconds_count\\{channel="${channel}"\\} (\\d+)`).exec(metrics)?.[1]);
       await service.db.conn.dropDatabase();
       return { runnerMeanMs: (sum / count) * 1000, drainMs };
     },
@@ -143,7 +152,8 @@ Redis.prototype.sendCommand = function (this: Redis, ...args: Parameters<typeof 
 };
 
 if (process.argv[2]) {
-  const ready = await (process.argv[2] === 'ours' ? ours() : baseline());
+  const kind = process.argv[2];
+  const ready = await (kind === 'baseline' ? baseline() : ours(kind === 'zalo' ? 'zalo' : 'telegram'));
   const cpu0 = process.cpuUsage();
   const calls0 = redisCalls;
   process.send!({ port: ready.port, starts: ready.starts, createMs: ready.createMs });

@@ -11,25 +11,11 @@ import { ensureIndexes } from '../../src/db.js';
 import { createApiKey, type Role } from '../../src/http/auth.js';
 import { seedCampaigns } from '../../src/invitations/seed.js';
 import { projectRoot } from '../../src/local/paths.js';
-import type { ZaloEmulator } from './zalo-emulator.js';
+import { type ZaloEmulator, zaloEnv } from './zalo-emulator.js';
 
 export const TEST_SECRET = 'test-webhook-secret_0123';
 export const TEST_TOKEN = '123456:TEST-token_for-emulator';
 
-export function zaloEnv(emu: ZaloEmulator, tokens: { access: string; refresh: string }): Record<string, string> {
-  return {
-    ZALO_APP_ID: emu.appId,
-    ZALO_APP_SECRET: emu.appSecret,
-    ZALO_OA_ID: emu.oaId,
-    ZALO_OA_SECRET_KEY: emu.oaSecretKey,
-    ZALO_ACCESS_TOKEN: tokens.access,
-    ZALO_REFRESH_TOKEN: tokens.refresh,
-    ZALO_OA_API_BASE: emu.base,
-    ZALO_OAUTH_BASE: emu.base,
-    ZALO_ZNS_API_BASE: emu.base,
-    ZALO_SEND_RATE: '1000',
-  };
-}
 
 export function isolation(name: string) {
   const id = `${name.replace(/\W/g, '_')}_${randomBytes(4).toString('hex')}`;

@@ -190,6 +190,22 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString();
 }
 
+/** The service's configuration for this emulator, with a token pair it issued. */
+export function zaloEnv(emu: ZaloEmulator, tokens: { access: string; refresh: string }): Record<string, string> {
+  return {
+    ZALO_APP_ID: emu.appId,
+    ZALO_APP_SECRET: emu.appSecret,
+    ZALO_OA_ID: emu.oaId,
+    ZALO_OA_SECRET_KEY: emu.oaSecretKey,
+    ZALO_ACCESS_TOKEN: tokens.access,
+    ZALO_REFRESH_TOKEN: tokens.refresh,
+    ZALO_OA_API_BASE: emu.base,
+    ZALO_OAUTH_BASE: emu.base,
+    ZALO_ZNS_API_BASE: emu.base,
+    ZALO_SEND_RATE: '1000',
+  };
+}
+
 /** One Zalo user talking to the OA through the webhook. */
 export class ZaloUser {
   private seq = 0;
