@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Worker } from 'bullmq';
 import type { Express } from 'express';
 import { Redis } from 'ioredis';
+import { Audits } from './audits/audits.js';
 import { BackgroundTasks } from './background.js';
 import type { Channel } from './channels/channel.js';
 import type { Notifier } from './channels/notifier.js';
@@ -14,7 +15,7 @@ import { CHANNEL_PLUGINS, type ChannelName, NOTIFIER_PLUGINS } from './channels/
 import type { Config } from './config.js';
 import { ConversationRunner, type Effects, type InboundEvent } from './conversations/runner.js';
 import { ConversationStore } from './conversations/store.js';
-import { pseudonym } from './crypto.js';
+import { encrypt, pseudonym } from './crypto.js';
 import { type Database, openDatabase } from './db.js';
 import { type FlowRegistry, loadFlows } from './engine/load.js';
 import { createHttp } from './http/server.js';
@@ -62,6 +63,7 @@ export class App {
     readonly redis: Redis,
     readonly queues: Queues,
     readonly invitations: Invitations,
+    readonly audits: Audits,
     readonly flows: FlowRegistry,
     readonly channels: Channel[],
     private readonly store: ConversationStore,
@@ -173,6 +175,7 @@ export async function createApp(o: AppOptions): Promise<App> {
         flow: c.flow,
         channel: c.channel,
         respondent: pseudonym(o.pseudonymKey, c.channel, c.userKey),
+        contact: encrypt(o.encryptionKey, JSON.stringify({ channel: c.channel, userKey: c.userKey })),
         answers: c.answers,
         ...(c.lang ? { lang: c.lang } : {}),
         startedAt: c.startedAt,
@@ -184,6 +187,16 @@ export async function createApp(o: AppOptions): Promise<App> {
     },
   };
   const runner = new ConversationRunner({ store, flows, opener: invitations, effects, ...(o.now ? { now: o.now } : {}) });
+  const audits = new Audits({
+    models: db.models,
+    flows,
+    invitations,
+    runner,
+    queues,
+    encryptionKey: o.encryptionKey,
+    isBlocked: async (who) => (await outlets.get(who.channel)?.limiter.isUnreachable(who.userKey)) ?? false,
+    now: clock,
+  });
 
   const metrics = createMetrics();
   const handle = async (ev: InboundEvent) => {
@@ -225,6 +238,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     flows,
     invitations,
     agencyBallots: new AgencyBallots(invitations, db.models, o.encryptionKey),
+    audits,
     runner,
     tryIt: tryItOn(config, channels) ? { redis, prefix } : undefined,
     csrfSecret: o.pseudonymKey,
@@ -239,13 +253,29 @@ export async function createApp(o: AppOptions): Promise<App> {
     flows,
     runner,
     invitations,
+    audits,
     queues,
     outlets,
     notifiers,
     locks: new ChatLock(redis, prefix),
     log,
   };
-  return new App(http.app, runner, db, redis, queues, invitations, flows, channels, store, background, () => startWorkers(workerDeps), http.listener, log);
+  return new App(
+    http.app,
+    runner,
+    db,
+    redis,
+    queues,
+    invitations,
+    audits,
+    flows,
+    channels,
+    store,
+    background,
+    () => startWorkers(workerDeps),
+    http.listener,
+    log,
+  );
 }
 
 /** The /try simulator is on when asked, or by default when no chat channel is configured (evaluators and training). */

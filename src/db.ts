@@ -1,12 +1,13 @@
 // One mongoose connection per process (per test file in tests) and the models bound to it.
 import mongoose, { type Connection } from 'mongoose';
+import { bindAuditModels } from './audits/models.js';
 import { bindInvitationModels } from './invitations/models.js';
 import { bindResponseModels } from './responses/models.js';
 
 export type Models = ReturnType<typeof bindModels>;
 
 function bindModels(conn: Connection) {
-  return { ...bindInvitationModels(conn), ...bindResponseModels(conn) };
+  return { ...bindInvitationModels(conn), ...bindResponseModels(conn), ...bindAuditModels(conn) };
 }
 
 export interface Database {

@@ -1,6 +1,7 @@
 // Every BullMQ worker of the service, wired in one place. Each queue's
 // processor lives with its domain; this file only connects them.
-import { UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker } from 'bullmq';
+import { type Audits, isAuditRef } from './audits/audits.js';
 import type { Notifier } from './channels/notifier.js';
 import type { ConversationRunner } from './conversations/runner.js';
 import type { Models } from './db.js';
@@ -11,7 +12,7 @@ import type { Logger } from './log.js';
 import type { ChatLock } from './outbound/chat-lock.js';
 import type { Outlets } from './outbound/send-ops.js';
 import { processOutbound } from './outbound/worker.js';
-import { completionJob, QUEUE } from './queues/jobs.js';
+import { AUDIT_STEPS, auditStepJob, completionJob, QUEUE } from './queues/jobs.js';
 import { cappedBackoff, connection, type Queues } from './queues/queues.js';
 import { PermanentJobError, persistCompletion } from './responses/complete.js';
 
@@ -22,6 +23,7 @@ export interface WorkerDeps {
   flows: FlowRegistry;
   runner: ConversationRunner;
   invitations: Invitations;
+  audits: Audits;
   queues: Queues;
   outlets: Outlets;
   notifiers: ReadonlyMap<string, Notifier>;
@@ -36,6 +38,8 @@ export function startWorkers(d: WorkerDeps): Worker[] {
     QUEUE.completion,
     async (job) => {
       const data = completionJob.parse(job.data);
+      // A post-audit verification finished: its outcome, not a ballot.
+      if (isAuditRef(data.ref)) return d.audits.recordAnswer(data.ref, data.answers);
       try {
         const outcome = await persistCompletion(d.models, d.flows, data);
         await d.invitations.markCompleted(data.ref, data.completedAt);
@@ -49,13 +53,31 @@ export function startWorkers(d: WorkerDeps): Worker[] {
     // (on one machine with the local database, 8 at once cost about 10 % of intake at 800 respondents).
     { ...base, concurrency: 2 },
   );
-  // A reminder the chat platform refused (window closed) is sent as a ZNS reminder to the phone, when there is one.
-  const outboundDeps = { ...d, windowClosed: async (about: { ref: string }) => void (await d.queues.addZnsReminder(about.ref)) };
+  // A reminder or a verification the chat platform refused (window closed) goes to the phone as ZNS, when there is one.
+  const outboundDeps = {
+    ...d,
+    windowClosed: async (about: { ref: string; purpose: 'reminder' | 'verification' }) =>
+      void (about.purpose === 'reminder' ? await d.queues.addZnsSend('reminder', about.ref) : await d.audits.windowClosed(about.ref)),
+  };
   const outbound = new Worker(QUEUE.outbound, (job, token) => processOutbound(job, token, outboundDeps), {
     ...base,
     concurrency: d.outboundConcurrency ?? 32,
   });
-  const followUps = new Worker(QUEUE.reminders, (job, token) => processFollowUp(job, d, token), { ...base, concurrency: 4 });
+  const followUps = new Worker(
+    QUEUE.reminders,
+    async (job, token) => {
+      if ((AUDIT_STEPS as readonly string[]).includes(job.name)) {
+        const did = await d.audits.step(job.name as (typeof AUDIT_STEPS)[number], auditStepJob.parse(job.data).item);
+        if (did !== 'busy') return did;
+        // The chat is in the middle of a survey: ask again in an hour.
+        await job.moveToDelayed(Date.now() + 3600_000, token);
+        throw new DelayedError();
+      }
+      if (job.name === 'sweep') await d.audits.purgeContacts();
+      return processFollowUp(job, d, token);
+    },
+    { ...base, concurrency: 4 },
+  );
   for (const w of [completion, outbound, followUps]) {
     w.on('failed', (job, err) => d.log.warn({ queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'));
     w.on('error', (err) => d.log.error({ queue: w.name, err: err.message }, 'worker error'));

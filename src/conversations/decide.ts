@@ -96,6 +96,17 @@ export function nudge(flows: FlowRegistry, conv: Conversation, ref: string, inpu
   return run(flows, conv, s, { type: input }, now);
 }
 
+/**
+ * A survey we start in a chat (a post-audit verification): never over a survey
+ * in progress ('busy'), and once ('already': a retried job starts nothing twice).
+ */
+export function beginOwn(flows: FlowRegistry, conv: Conversation, start: SurveyStart, now: number): Decision | 'busy' | 'already' {
+  if (conv.s?.ref === start.ref) return 'already';
+  if (conv.s?.status === 'active') return 'busy';
+  const r = startSession(flows.get(start.flow), start.ref, start.ctx, now);
+  return { conversation: { s: r.session }, outputs: r.outputs, events: r.events };
+}
+
 /** Whether the survey in progress is waiting for free text (then a code-shaped text is an answer, not a code). */
 export function answeringText(flows: FlowRegistry, conv: Conversation): boolean {
   const s = conv.s;

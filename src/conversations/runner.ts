@@ -4,8 +4,8 @@
 // recomputed on fresh state.
 import { type FlowEvent, type Output, type Session, step } from '../engine/interpreter.js';
 import type { FlowRegistry } from '../engine/load.js';
-import { type Conversation, conversationKey, type Respondent } from './conversation.js';
-import { answeringText, type Decision, decide, type EventInput, nudge, type OpenResult } from './decide.js';
+import { type Conversation, conversationKey, type Respondent, type SurveyStart } from './conversation.js';
+import { answeringText, beginOwn, type Decision, decide, type EventInput, nudge, type OpenResult } from './decide.js';
 import { KeyedSerializer } from './serializer.js';
 import type { ConversationStore } from './store.js';
 
@@ -26,6 +26,12 @@ export interface InvitationOpener {
   open(by: { token: string } | { code: string }, who: Respondent, dedupeKey: string): Promise<OpenResult>;
 }
 
+/** What a send we start is about: if the platform refuses it (window closed), a template to a phone may stand in. */
+export interface SendAbout {
+  ref: string;
+  purpose: 'reminder' | 'verification';
+}
+
 export interface Completion extends Respondent {
   ref: string;
   flow: string;
@@ -39,7 +45,7 @@ export interface Completion extends Respondent {
 /** What happens after the conversation is saved. Each is durable (a queue) or harmless to lose. */
 export interface Effects {
   /** `reply`: an answer to the respondent's own input (not paced), or a send we started (paced). */
-  deliver(to: Respondent, outputs: Output[], how: { reply: boolean; replyTo?: unknown; about?: { ref: string; purpose: 'reminder' } }): Promise<void>;
+  deliver(to: Respondent, outputs: Output[], how: { reply: boolean; replyTo?: unknown; about?: SendAbout }): Promise<void>;
   completed(c: Completion): Promise<void>;
   opened(ref: string, who: Respondent): Promise<void>;
 }
@@ -143,15 +149,31 @@ export class ConversationRunner {
    * A reminder or an expiry for the survey `ref`: applied only if that survey is
    * still the chat's active one (a stale job changes nothing). Returns whether it applied.
    */
-  nudge(who: Respondent, ref: string, input: 'tick' | 'expire'): Promise<boolean> {
+  nudge(who: Respondent, ref: string, input: 'tick' | 'expire', purpose: SendAbout['purpose'] = 'reminder'): Promise<boolean> {
     const key = conversationKey(who);
     return this.serial.run(key, async () => {
       const result = await this.saveLoop(key, undefined, async (conv) => nudge(this.deps.flows, conv, ref, input, this.now()));
       if (!result) return false;
       if (result.decision.outputs.length) {
-        await this.deps.effects.deliver(who, result.decision.outputs, { reply: false, ...(input === 'tick' ? { about: { ref, purpose: 'reminder' as const } } : {}) });
+        await this.deps.effects.deliver(who, result.decision.outputs, { reply: false, ...(input === 'tick' ? { about: { ref, purpose } } : {}) });
       }
       return true;
+    });
+  }
+
+  /** Starts a survey we begin (post-audit verification) in a chat and sends its first question, unless a survey is in progress there. */
+  begin(who: Respondent, start: SurveyStart, purpose: SendAbout['purpose']): Promise<'started' | 'busy' | 'already'> {
+    const key = conversationKey(who);
+    return this.serial.run(key, async () => {
+      let outcome: 'busy' | 'already' | undefined;
+      const result = await this.saveLoop(key, undefined, async (conv) => {
+        const d = beginOwn(this.deps.flows, conv, start, this.now());
+        if (typeof d === 'string') outcome = d;
+        return typeof d === 'string' ? undefined : d;
+      });
+      if (!result) return outcome ?? 'already';
+      await this.deps.effects.deliver(who, result.decision.outputs, { reply: false, about: { ref: start.ref, purpose } });
+      return 'started';
     });
   }
 

@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
+import type { Audits } from '../audits/audits.js';
 import type { Channel } from '../channels/channel.js';
 import type { ConversationRunner, InboundEvent } from '../conversations/runner.js';
 import type { Models } from '../db.js';
@@ -19,6 +20,7 @@ import { surveyRoutes, webSession } from './pages/survey.js';
 import { tryRoutes } from './pages/try.js';
 import { adminRoutes } from './routes/admin.js';
 import { apiRoutes } from './routes/api.js';
+import { auditRoutes } from './routes/audits.js';
 import { type Check, healthRoutes } from './routes/health.js';
 import { webhookHandler } from './webhook.js';
 
@@ -49,6 +51,7 @@ export interface HttpDeps {
   flows: FlowRegistry;
   invitations: Invitations;
   agencyBallots: AgencyBallots;
+  audits: Audits;
   runner: ConversationRunner;
   /** Serve the /try simulator (demonstration invitations). */
   tryIt: { redis: Redis; prefix: string } | undefined;
@@ -70,6 +73,7 @@ export function createHttp(d: HttpDeps): { app: Express; listener: RequestListen
   });
   const auth = authenticator(d.models);
   app.use('/api/admin', express.json({ limit: '1mb' }), adminRoutes({ models: d.models, flows: d.flows, invitations: d.invitations, auth }));
+  app.use('/api/audits', express.json({ limit: '100kb' }), auditRoutes({ audits: d.audits, models: d.models, auth }));
   app.use('/api', express.json({ limit: '100kb' }), apiRoutes({ invitations: d.invitations, agencyBallots: d.agencyBallots, models: d.models, auth }));
   // The browser channel's cookie is Secure when the public URL is https.
   const web = webSession(d.csrfSecret, d.publicBaseUrl.startsWith('https://'));

@@ -22,7 +22,7 @@ export interface FollowUpDeps {
 
 export async function processFollowUp(job: Job, deps: FollowUpDeps, token?: string): Promise<FollowUpOutcome> {
   const { invitations, runner } = deps;
-  if (job.name === 'zns-invite' || job.name === 'zns-reminder') return znsSend(job, token, deps);
+  if (job.name === 'zns-invite' || job.name === 'zns-reminder' || job.name === 'zns-verification') return znsSend(job, token, deps);
   if (job.name === 'zns-delivered') {
     const { trackingId } = znsJob.parse(job.data);
     if (!trackingId?.startsWith('inv-')) return 'stale';
@@ -63,12 +63,14 @@ async function recordOpening(o: OpenedJob, retried: boolean, { invitations, queu
 const ZNS_USE = {
   invitation: { status: 'created', tracking: 'inv-' },
   reminder: { status: 'opened', tracking: 'rem-' },
+  verification: { status: 'completed', tracking: 'ver-' },
 } as const;
 
 /**
  * A ZNS message to the phone the officer entered, never at night, at most once
- * per invitation and template: the invitation of a survey still not opened, or
- * the reminder of one in progress whose chat window is closed.
+ * per invitation and template: the invitation of a survey still not opened, the
+ * reminder of one in progress whose chat window is closed, or the post-audit
+ * verification of a completed one whose chat window is closed.
  */
 async function znsSend(job: Job, token: string | undefined, { invitations, notifiers }: FollowUpDeps): Promise<FollowUpOutcome> {
   const { ref, template: name = 'invitation' } = znsJob.parse(job.data);

@@ -9,8 +9,10 @@ export const completionJob = z.strictObject({
   ref: z.string(),
   flow: z.string(),
   channel,
-  /** Pseudonym, computed before the job is queued: raw chat ids never reach MongoDB. */
+  /** Pseudonym, computed before the job is queued: raw chat ids never reach MongoDB in clear. */
   respondent: z.string(),
+  /** The encrypted contact for post-audit (see Response.contactEnc). */
+  contact: z.string().optional(),
   answers: z.record(z.string(), answerValue),
   lang: z
     .string()
@@ -31,7 +33,7 @@ export const outboundJob = z.strictObject({
   /** How many ops were already sent before a retry or delay. */
   done: z.number().int().min(0).default(0),
   /** What the send is about: when the platform's window is closed, a template to the invitation's phone may stand in. */
-  about: z.strictObject({ ref: z.string(), purpose: z.enum(['reminder']) }).optional(),
+  about: z.strictObject({ ref: z.string(), purpose: z.enum(['reminder', 'verification']) }).optional(),
 });
 export type OutboundJob = z.infer<typeof outboundJob>;
 
@@ -47,7 +49,7 @@ export const followUpJob = z.strictObject({
 export type FollowUpJob = z.infer<typeof followUpJob>;
 
 /** The campaign's ZNS templates the service sends (campaign `zns`). */
-export const ZNS_TEMPLATES = ['invitation', 'reminder'] as const;
+export const ZNS_TEMPLATES = ['invitation', 'reminder', 'verification'] as const;
 export type ZnsTemplateName = (typeof ZNS_TEMPLATES)[number];
 
 /**
@@ -60,6 +62,10 @@ export const znsJob = z.strictObject({
   trackingId: z.string().max(48).optional(),
 });
 export type ZnsJob = z.infer<typeof znsJob>;
+
+/** A step of one sampled ballot's verification: ask it, remind, or give up (then the call list). */
+export const AUDIT_STEPS = ['audit-ask', 'audit-remind', 'audit-timeout'] as const;
+export const auditStepJob = z.strictObject({ item: z.string() });
 
 /** A survey was started from an invitation (recorded in MongoDB by a job, never on the webhook path). */
 export const openedJob = z.strictObject({ ref: z.string(), channel, userKey: z.string(), at: z.number() });

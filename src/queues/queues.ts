@@ -3,6 +3,8 @@
 // workers wait for Redis. The workers themselves are wired in ../workers.ts.
 import { type ConnectionOptions, Queue } from 'bullmq';
 import {
+  type AUDIT_STEPS,
+  auditStepJob,
   type CompletionJob,
   completionJob,
   type FollowUpJob,
@@ -76,14 +78,25 @@ export class Queues {
     });
   }
 
-  /** A ZNS reminder standing in for a chat reminder the platform refused (window closed): at most one per invitation. */
-  addZnsReminder(ref: string) {
-    return this.followUps.add('zns-reminder', znsJob.parse({ ref, template: 'reminder' }), {
-      jobId: `zns-reminder-${ref}`,
+  /** A ZNS message standing in for a chat message the platform refused (window closed): at most one per invitation and template. */
+  addZnsSend(template: 'reminder' | 'verification', ref: string) {
+    return this.followUps.add(`zns-${template}`, znsJob.parse({ ref, template }), {
+      jobId: `zns-${template}-${ref}`,
       attempts: 20,
       backoff: { type: 'capped' },
       removeOnComplete: 1000,
       removeOnFail: 1000,
+    });
+  }
+
+  /** One step of a sampled ballot's verification, after `delayMs` (job id: never twice). */
+  addAuditStep(step: (typeof AUDIT_STEPS)[number], item: string, delayMs = 0) {
+    return this.followUps.add(step, auditStepJob.parse({ item }), {
+      jobId: `${step}-${item}`,
+      delay: Math.max(0, delayMs),
+      ...retry,
+      removeOnComplete: 1000,
+      removeOnFail: 5000,
     });
   }
 

@@ -42,6 +42,7 @@ export async function persistCompletion(models: Models, flows: FlowRegistry, job
       caseCode: inv.caseCode,
       channel: job.channel,
       respondent: job.respondent,
+      ...(job.contact ? { contactEnc: job.contact } : {}),
       flow: flow.id,
       flowVersion: flow.version,
       answers,
@@ -71,7 +72,7 @@ async function recordFlowVersion(models: Models, key: string, hash: string): Pro
 }
 
 /** Claims the response's counters, then adds them. A crash in between undercounts; `counters:check --fix` repairs it. */
-async function applyCounters(models: Models, invitationId: string): Promise<void> {
+export async function applyCounters(models: Models, invitationId: string): Promise<void> {
   const claimed = await models.Response.findOneAndUpdate(
     { invitationId, countersApplied: false, status: 'valid' },
     { $set: { countersApplied: true } },

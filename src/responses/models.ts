@@ -28,6 +28,14 @@ const responseSchema = new Schema(
     durationSec: Number,
     status: { type: String, enum: ['valid', 'invalidated'], default: 'valid' },
     invalidReason: String,
+    /** The audit whose verification invalidated it. */
+    invalidatedBy: String,
+    /**
+     * AES-256-GCM ciphertext of {channel, userKey}: how to reach the respondent
+     * for post-audit. Only the audits module decrypts it; purged after the
+     * campaign's last deadline plus its retention period.
+     */
+    contactEnc: String,
     /** Set once this response's counters were added (see responses/complete.ts). */
     countersApplied: { type: Boolean, default: false },
   },

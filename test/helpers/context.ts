@@ -16,7 +16,6 @@ import { type ZaloEmulator, zaloEnv } from './zalo-emulator.js';
 export const TEST_SECRET = 'test-webhook-secret_0123';
 export const TEST_TOKEN = '123456:TEST-token_for-emulator';
 
-
 export function isolation(name: string) {
   const id = `${name.replace(/\W/g, '_')}_${randomBytes(4).toString('hex')}`;
   return { prefix: `t:${id}:`, dbName: `t_${id}`.slice(0, 60) };

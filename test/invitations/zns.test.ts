@@ -142,7 +142,11 @@ describe('ZNS reminder outside the chat window', () => {
     expect(sent.find((x) => x.tracking_id === `rem-${inv.id}`)).toMatchObject({
       phone: '84987654321',
       template_id: '500124',
-      template_data: { ma_khao_sat: `${inv.code.slice(0, 4)}-${inv.code.slice(4)}`, don_vi: 'Phòng Cảnh sát giao thông (PC08)', han: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/) },
+      template_data: {
+        ma_khao_sat: `${inv.code.slice(0, 4)}-${inv.code.slice(4)}`,
+        don_vi: 'Phòng Cảnh sát giao thông (PC08)',
+        han: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/),
+      },
     });
     // The second reminder is refused too: still one ZNS reminder per invitation.
     await remind(`remind-${inv.id}-1`);

@@ -1,0 +1,36 @@
+// A ballot found false by post-audit is invalidated: it stays stored, with its
+// reason, and leaves the counters behind the reports; an override puts it back.
+// A crash between the status change and the counters is repaired by
+// `counters:check --fix` (it recounts the valid responses).
+import type { Models } from '../db.js';
+import { applyCounters, counterRows } from './complete.js';
+
+/** Invalidates a valid ballot. Returns false when it was not valid (already invalidated, or unknown). */
+export async function invalidateBallot(models: Models, invitationId: string, reason: string, auditId: string): Promise<boolean> {
+  const before = await models.Response.findOneAndUpdate(
+    { invitationId, status: 'valid' },
+    { $set: { status: 'invalidated', invalidReason: reason, invalidatedBy: auditId } },
+    { returnDocument: 'before' },
+  ).lean();
+  if (!before) return false;
+  if (before.countersApplied) await addCounters(models, before, -1);
+  return true;
+}
+
+/** Puts an invalidated ballot back (PV01 overrode the outcome). Returns false when it was not invalidated. */
+export async function revalidateBallot(models: Models, invitationId: string): Promise<boolean> {
+  const before = await models.Response.findOneAndUpdate(
+    { invitationId, status: 'invalidated' },
+    { $set: { status: 'valid' }, $unset: { invalidReason: 1, invalidatedBy: 1 } },
+    { returnDocument: 'before' },
+  ).lean();
+  if (!before) return false;
+  if (before.countersApplied) await addCounters(models, before, 1);
+  else await applyCounters(models, invitationId);
+  return true;
+}
+
+async function addCounters(models: Models, r: Parameters<typeof counterRows>[0], by: 1 | -1) {
+  const ops = counterRows(r).map((row) => ({ updateOne: { filter: { _id: row._id }, update: { $inc: { n: by } } } }));
+  if (ops.length) await models.Counter.bulkWrite(ops, { ordered: false });
+}
