@@ -20,7 +20,7 @@ import { type Database, openDatabase } from './db.js';
 import { type FlowRegistry, loadFlows } from './engine/load.js';
 import { createHttp } from './http/server.js';
 import { AgencyBallots } from './invitations/agency-ballots.js';
-import { periodOver } from './invitations/campaign.js';
+import { type Campaign, periodOver } from './invitations/campaign.js';
 import { InvitationCopies } from './invitations/copies.js';
 import { GuessLimiter } from './invitations/guess-limit.js';
 import { Invitations } from './invitations/invitations.js';
@@ -32,6 +32,9 @@ import { Dispatcher } from './outbound/dispatcher.js';
 import { SendLimiter } from './outbound/rate-limit.js';
 import type { Outlet } from './outbound/send-ops.js';
 import { Queues } from './queues/queues.js';
+import { Alerts, type NotifyPv01 } from './reports/alerts.js';
+import { Reports } from './reports/forms.js';
+import { Progress } from './reports/progress.js';
 import { startWorkers } from './workers.js';
 
 export interface AppOptions {
@@ -88,6 +91,7 @@ export class App {
   startWorkers() {
     this.workers = this.startWorkersFn();
     this.queues.scheduleExpirySweep().catch((err: Error) => this.log.warn({ err: err.message }, 'could not schedule the expiry sweep'));
+    this.queues.scheduleDigest().catch((err: Error) => this.log.warn({ err: err.message }, 'could not schedule the daily digest'));
   }
 
   listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
@@ -187,6 +191,18 @@ export async function createApp(o: AppOptions): Promise<App> {
     },
   };
   const runner = new ConversationRunner({ store, flows, opener: invitations, effects, ...(o.now ? { now: o.now } : {}) });
+  const reports = new Reports(db.models, flows);
+  const progress = new Progress(db.models, flows);
+  const notifyPv01: NotifyPv01 = async (campaign, text) => {
+    const to = campaign.pv01Chat;
+    if (!to || !outlets.has(to.channel as ChannelName)) {
+      if (to) log.warn({ channel: to.channel }, 'PV01 chat channel is not enabled: the alert is only in the dashboard inbox');
+      return false;
+    }
+    await dispatcher.deliver({ channel: to.channel as ChannelName, userKey: to.chat }, [{ type: 'text', text }], { reply: false });
+    return true;
+  };
+  const alerts = new Alerts(db.models, async (id) => (await db.models.Campaign.findById(id).lean())?.data as Campaign | undefined, notifyPv01);
   const audits = new Audits({
     models: db.models,
     flows,
@@ -239,6 +255,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     invitations,
     agencyBallots: new AgencyBallots(invitations, db.models, o.encryptionKey),
     audits,
+    reporting: { reports, progress, alerts },
     runner,
     tryIt: tryItOn(config, channels) ? { redis, prefix } : undefined,
     csrfSecret: o.pseudonymKey,
@@ -254,6 +271,11 @@ export async function createApp(o: AppOptions): Promise<App> {
     runner,
     invitations,
     audits,
+    alerts,
+    digest: async () => {
+      const campaign = await invitations.currentCampaign();
+      return notifyPv01(campaign, await progress.digest(campaign, clock()));
+    },
     queues,
     outlets,
     notifiers,

@@ -2,12 +2,13 @@
 import mongoose, { type Connection } from 'mongoose';
 import { bindAuditModels } from './audits/models.js';
 import { bindInvitationModels } from './invitations/models.js';
+import { bindReportModels } from './reports/models.js';
 import { bindResponseModels } from './responses/models.js';
 
 export type Models = ReturnType<typeof bindModels>;
 
 function bindModels(conn: Connection) {
-  return { ...bindInvitationModels(conn), ...bindResponseModels(conn), ...bindAuditModels(conn) };
+  return { ...bindInvitationModels(conn), ...bindResponseModels(conn), ...bindAuditModels(conn), ...bindReportModels(conn) };
 }
 
 export interface Database {

@@ -14,6 +14,7 @@ import type { Outlets } from './outbound/send-ops.js';
 import { processOutbound } from './outbound/worker.js';
 import { AUDIT_STEPS, auditStepJob, completionJob, QUEUE } from './queues/jobs.js';
 import { cappedBackoff, connection, type Queues } from './queues/queues.js';
+import type { Alerts } from './reports/alerts.js';
 import { PermanentJobError, persistCompletion } from './responses/complete.js';
 
 export interface WorkerDeps {
@@ -24,6 +25,9 @@ export interface WorkerDeps {
   runner: ConversationRunner;
   invitations: Invitations;
   audits: Audits;
+  alerts: Alerts;
+  /** Sends PV01's daily digest; false when no PV01 chat is configured. */
+  digest: () => Promise<boolean>;
   queues: Queues;
   outlets: Outlets;
   notifiers: ReadonlyMap<string, Notifier>;
@@ -43,6 +47,7 @@ export function startWorkers(d: WorkerDeps): Worker[] {
       try {
         const outcome = await persistCompletion(d.models, d.flows, data);
         await d.invitations.markCompleted(data.ref, data.completedAt);
+        await d.alerts.raise(data.ref);
         return outcome;
       } catch (err) {
         if (err instanceof PermanentJobError) throw new UnrecoverableError(err.message);
@@ -74,6 +79,7 @@ export function startWorkers(d: WorkerDeps): Worker[] {
         throw new DelayedError();
       }
       if (job.name === 'sweep') await d.audits.purgeContacts();
+      if (job.name === 'digest') return (await d.digest()) ? 'sent' : 'no-chat';
       return processFollowUp(job, d, token);
     },
     { ...base, concurrency: 4 },

@@ -12,16 +12,20 @@ import type { AgencyBallots } from '../invitations/agency-ballots.js';
 import type { Invitations } from '../invitations/invitations.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import type { Reporting } from '../reports/reporting.js';
 import { authenticator } from './auth.js';
 import { errorHandler, HttpError } from './errors.js';
+import { dashboardRoutes } from './pages/dashboard.js';
 import { landingRoutes } from './pages/landing.js';
 import { officerRoutes } from './pages/officer.js';
+import { resultsRoutes } from './pages/results.js';
 import { surveyRoutes, webSession } from './pages/survey.js';
 import { tryRoutes } from './pages/try.js';
 import { adminRoutes } from './routes/admin.js';
 import { apiRoutes } from './routes/api.js';
 import { auditRoutes } from './routes/audits.js';
 import { type Check, healthRoutes } from './routes/health.js';
+import { reportRoutes } from './routes/reports.js';
 import { webhookHandler } from './webhook.js';
 
 /**
@@ -52,6 +56,7 @@ export interface HttpDeps {
   invitations: Invitations;
   agencyBallots: AgencyBallots;
   audits: Audits;
+  reporting: Reporting;
   runner: ConversationRunner;
   /** Serve the /try simulator (demonstration invitations). */
   tryIt: { redis: Redis; prefix: string } | undefined;
@@ -74,12 +79,32 @@ export function createHttp(d: HttpDeps): { app: Express; listener: RequestListen
   const auth = authenticator(d.models);
   app.use('/api/admin', express.json({ limit: '1mb' }), adminRoutes({ models: d.models, flows: d.flows, invitations: d.invitations, auth }));
   app.use('/api/audits', express.json({ limit: '100kb' }), auditRoutes({ audits: d.audits, models: d.models, auth }));
+  app.use(
+    dashboardRoutes({
+      invitations: d.invitations,
+      reporting: d.reporting,
+      audits: d.audits,
+      auth,
+      now: () => d.invitations.now(),
+    }),
+  );
+  app.use(
+    '/api',
+    express.json({ limit: '100kb' }),
+    reportRoutes({
+      models: d.models,
+      invitations: d.invitations,
+      reporting: d.reporting,
+      auth,
+      now: () => d.invitations.now(),
+    }),
+  );
   app.use('/api', express.json({ limit: '100kb' }), apiRoutes({ invitations: d.invitations, agencyBallots: d.agencyBallots, models: d.models, auth }));
   // The browser channel's cookie is Secure when the public URL is https.
   const web = webSession(d.csrfSecret, d.publicBaseUrl.startsWith('https://'));
   app.use(surveyRoutes({ runner: d.runner, flows: d.flows }, web));
   if (d.tryIt) app.use(tryRoutes({ runner: d.runner, invitations: d.invitations, ...d.tryIt }, web));
-  app.use(landingRoutes(d.invitations, web), officerRoutes());
+  app.use(landingRoutes(d.invitations, web), officerRoutes(), resultsRoutes(d.models));
   app.use(() => {
     throw new HttpError(404, 'not_found', 'no such route');
   });

@@ -3,10 +3,11 @@
 // "agency" for the police unit the agency assesses, answered on any channel.
 import { z } from 'zod';
 import { decrypt, encrypt } from '../crypto.js';
+import { dmy } from '../days.js';
 import type { Models } from '../db.js';
 import type { Campaign } from './campaign.js';
 import { unitOf } from './campaign.js';
-import { type Actor, contactsKeptUntil, dmy, InvitationError, type Invitations, type InvitationView } from './invitations.js';
+import { type Actor, contactsKeptUntil, InvitationError, type Invitations, type InvitationView } from './invitations.js';
 
 const agencyCode = z.string().regex(/^[A-Za-z0-9_-]{2,32}$/, 'agency codes are 2-32 characters of A-Z a-z 0-9 _ -');
 

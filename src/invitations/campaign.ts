@@ -90,13 +90,38 @@ export const campaignSchema = z
     quietHours: z.strictObject({ from: hhmm, to: hhmm }).default({ from: '21:00', to: '07:00' }),
     /** ZNS templates (to a phone the officer entered): the invitation of a survey never opened, a reminder, post-audit verification. */
     zns: z.strictObject({ invitation: znsTemplate.optional(), reminder: znsTemplate.optional(), verification: znsTemplate.optional() }).default({}),
+    /**
+     * Points for the reform ranking (Mẫu 01 table G). Each criterion scores one
+     * rate: the index (mean of the elements), the pooled rate, or the overall
+     * question's; `rule` and `maxPoints` default to the scoring's own.
+     */
     scoring: z
       .strictObject({
         rule: z.enum(['proportional', 'banded']).default('proportional'),
         maxPoints: z.number().positive().default(1),
         bands: z.array(z.strictObject({ minRate: z.number().min(0).max(100), points: z.number().min(0) })).default([]),
+        criteria: z
+          .array(
+            z.strictObject({
+              code,
+              name: z.string().min(1),
+              source: z.enum(['index', 'pooled', 'overall']),
+              rule: z.enum(['proportional', 'banded']).optional(),
+              maxPoints: z.number().positive().optional(),
+            }),
+          )
+          .default([{ code: 'hl-index', name: 'Chỉ số hài lòng về giải quyết thủ tục hành chính', source: 'index' }]),
       })
-      .default({ rule: 'proportional', maxPoints: 1, bands: [] }),
+      .default({
+        rule: 'proportional',
+        maxPoints: 1,
+        bands: [],
+        criteria: [{ code: 'hl-index', name: 'Chỉ số hài lòng về giải quyết thủ tục hành chính', source: 'index' }],
+      }),
+    /** Where PV01 gets alerts and the daily digest: a chat of one of the channels (a Telegram chat id, a Zalo user id). */
+    pv01Chat: z.strictObject({ channel: z.string().min(1), chat: z.string().min(1).max(64) }).optional(),
+    /** Report column titles and order per table (reports/columns.ts has the defaults: the plan's templates are not public). */
+    reportColumns: z.record(z.string(), z.array(z.strictObject({ key: z.string(), title: z.string().min(1) })).min(1)).default({}),
   })
   .superRefine((c, ctx) => {
     const fields = new Set(c.fields.map((f) => f.code));

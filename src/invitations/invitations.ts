@@ -9,6 +9,7 @@ import type { Config } from '../config.js';
 import type { Respondent } from '../conversations/conversation.js';
 import type { InvitationOpener, OpenResult } from '../conversations/runner.js';
 import { decrypt, encrypt, pseudonym } from '../crypto.js';
+import { dayIn, dmy } from '../days.js';
 import type { Models } from '../db.js';
 import { DomainError, type DomainErrorKind } from '../errors.js';
 import type { Queues } from '../queues/queues.js';
@@ -81,13 +82,6 @@ export function actorCovers(campaign: Campaign, actor: Actor, unit: string): boo
   if (actor.unit === unit) return true;
   return !!actor.subUnits && !!actor.unit && unitAndBelow(campaign, actor.unit).has(unit);
 }
-
-/** dd/mm/yyyy, as dates are written for people. */
-export const dmy = (isoDate: string) => isoDate.split('-').reverse().join('/');
-
-/** The day in the campaign's time zone, YYYY-MM-DD. */
-export const dayIn = (timezone: string, at: number) =>
-  new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
 
 /** The day contacts are purged: the last deadline (or the period's end) plus the retention period. */
 export function contactsKeptUntil(c: Campaign): string {

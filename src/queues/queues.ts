@@ -145,6 +145,11 @@ export class Queues {
     return this.followUps.upsertJobScheduler('expiry-sweep', { every: 600_000 }, { name: 'sweep', data: {} });
   }
 
+  /** PV01's daily digest at 07:30 in Vietnam (idempotent across processes). */
+  scheduleDigest() {
+    return this.followUps.upsertJobScheduler('daily-digest', { pattern: '0 30 7 * * *', tz: 'Asia/Ho_Chi_Minh' }, { name: 'digest', data: {} });
+  }
+
   /** Closes the queues; with Redis down (close would wait for it), drops their connections after 2 s. */
   async close() {
     await Promise.all(

@@ -21,6 +21,8 @@ export interface CriterionTally {
   /** Ballots that rated it (excluded answers left out). */
   n: number;
   excluded: number;
+  /** Answers in the scale's top two levels. */
+  satisfied: number;
   /** Share in the scale's top two levels, percent, 2 decimals (HL%; for agencies Tốt + Khá). */
   rate: number | null;
   /** Mean level, 2 decimals. */
@@ -35,14 +37,16 @@ export interface Tally {
   index: number | null;
   /** The overall question's rate. */
   overall: number | null;
+  /** Satisfied answers over rated answers of every element criterion together, percent. */
+  pooled: number | null;
 }
 
-const round2 = (x: number) => Math.round(x * 100) / 100;
+/** Two decimals, as the reports print them. */
+export const round2 = (x: number) => Math.round(x * 100) / 100;
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
 
 export function tally(rows: CounterRow[], flows: FlowRegistry): Tally {
-  const byQ = new Map<string, CriterionTally & { top: Set<string>; sum: number }>();
-  const elementOrder: string[] = [];
+  const byQ = new Map<string, CriterionTally & { top: Set<string>; sum: number; order: number }>();
   for (const row of rows) {
     const flow = flows.get(row.flow);
     const question = flow.questions[flow.indexOf.get(row.q) ?? -1];
@@ -60,10 +64,23 @@ export function tally(rows: CounterRow[], flows: FlowRegistry): Tally {
           .slice(0, 2)
           .map(String),
       );
-      c = { q: row.q, element: question.element ?? null, overall: question.overall, counts: {}, n: 0, excluded: 0, rate: null, mean: null, top, sum: 0 };
+      c = {
+        // Ordered as the questionnaire asks them, whatever order the counters come in.
+        order: flow.indexOf.get(row.q)!,
+        q: row.q,
+        element: question.element ?? null,
+        overall: question.overall,
+        counts: {},
+        n: 0,
+        excluded: 0,
+        satisfied: 0,
+        rate: null,
+        mean: null,
+        top,
+        sum: 0,
+      };
       byQ.set(row.q, c);
     }
-    if (question.element && !elementOrder.includes(question.element)) elementOrder.push(question.element);
     c.counts[row.value] = (c.counts[row.value] ?? 0) + row.n;
     if (option.excluded) c.excluded += row.n;
     else {
@@ -71,9 +88,11 @@ export function tally(rows: CounterRow[], flows: FlowRegistry): Tally {
       c.sum += Number(option.value) * row.n;
     }
   }
-  const criteria: CriterionTally[] = [...byQ.values()].map(({ top, sum, ...c }) => {
+  const sorted = [...byQ.values()].sort((a, b) => a.order - b.order || a.q.localeCompare(b.q));
+  const elementOrder = [...new Set(sorted.flatMap((c) => (c.element ? [c.element] : [])))];
+  const criteria: CriterionTally[] = sorted.map(({ top, sum, order: _order, ...c }) => {
     const satisfied = Object.entries(c.counts).reduce((a, [v, n]) => a + (top.has(v) ? n : 0), 0);
-    return { ...c, rate: c.n ? round2((satisfied / c.n) * 100) : null, mean: c.n ? round2(sum / c.n) : null };
+    return { ...c, satisfied, rate: c.n ? round2((satisfied / c.n) * 100) : null, mean: c.n ? round2(sum / c.n) : null };
   });
   const elements = elementOrder.map((code) => {
     const rates = criteria.filter((c) => c.element === code && c.rate !== null).map((c) => c.rate!);
@@ -81,5 +100,13 @@ export function tally(rows: CounterRow[], flows: FlowRegistry): Tally {
     return { code, rate: m === null ? null : round2(m) };
   });
   const index = mean(elements.filter((e) => e.rate !== null).map((e) => e.rate!));
-  return { criteria, elements, index: index === null ? null : round2(index), overall: criteria.find((c) => c.overall)?.rate ?? null };
+  const scored = criteria.filter((c) => c.element);
+  const rated = scored.reduce((a, c) => a + c.n, 0);
+  return {
+    criteria,
+    elements,
+    index: index === null ? null : round2(index),
+    overall: criteria.find((c) => c.overall)?.rate ?? null,
+    pooled: rated ? round2((scored.reduce((a, c) => a + c.satisfied, 0) / rated) * 100) : null,
+  };
 }

@@ -2,6 +2,7 @@
 // The unique index on invitationId makes a redelivered or doubled completion a
 // no-op; counters are claimed once per response, so they are never doubled.
 
+import { dayIn } from '../days.js';
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import type { CompletionJob } from '../queues/jobs.js';
@@ -26,6 +27,9 @@ export async function persistCompletion(models: Models, flows: FlowRegistry, job
       return { q: q.id, value, ...(label ? { label } : {}) };
     });
 
+  const campaign = await campaignOf(models, inv.campaign);
+  // Who answered: a citizen or an organization's representative, or an agency of a level ("agency-province").
+  const rtype = inv.agency ? `agency-${campaign.agencyLevel.get(inv.agency) ?? ''}` : String(job.answers.respondent_type ?? '');
   let outcome: PersistOutcome = 'created';
   try {
     await Response.create({
@@ -46,6 +50,8 @@ export async function persistCompletion(models: Models, flows: FlowRegistry, job
       flow: flow.id,
       flowVersion: flow.version,
       answers,
+      day: dayIn(campaign.timezone, job.completedAt),
+      rtype,
       startedAt: new Date(job.startedAt),
       completedAt: new Date(job.completedAt),
       durationSec: Math.round((job.completedAt - job.startedAt) / 1000),
@@ -58,6 +64,21 @@ export async function persistCompletion(models: Models, flows: FlowRegistry, job
   await recordFlowVersion(models, flow.key, flow.hash);
   await applyCounters(models, job.ref);
   return outcome;
+}
+
+interface CampaignFacts {
+  timezone: string;
+  agencyLevel: Map<string, string>;
+}
+const campaigns = new Map<string, CampaignFacts>();
+/** What completion needs of a campaign (cached); the demonstration campaign is not stored. */
+async function campaignOf(models: Models, id: string): Promise<CampaignFacts> {
+  const cached = campaigns.get(id);
+  if (cached) return cached;
+  const data = (await models.Campaign.findById(id).lean())?.data as { timezone?: string; agencies?: Array<{ code: string; level: string }> } | undefined;
+  const facts = { timezone: data?.timezone ?? 'Asia/Ho_Chi_Minh', agencyLevel: new Map((data?.agencies ?? []).map((a) => [a.code, a.level])) };
+  if (data) campaigns.set(id, facts);
+  return facts;
 }
 
 /** Flow versions this process already recorded, per database: one upsert per version, not per completion. */
@@ -79,33 +100,87 @@ export async function applyCounters(models: Models, invitationId: string): Promi
     { returnDocument: 'after' },
   ).lean();
   if (!claimed) return;
-  const ops = counterRows(claimed).map((row) => ({
-    updateOne: {
-      filter: { _id: row._id },
-      update: { $inc: { n: 1 }, $setOnInsert: { campaign: row.campaign, unit: row.unit, field: row.field, flow: row.flow, q: row.q, value: row.value } },
-      upsert: true,
-    },
-  }));
-  if (ops.length) await models.Counter.bulkWrite(ops, { ordered: false });
+  await addCounterRows(models, counterRows(claimed), 1);
+}
+
+/**
+ * Adds `by` to the counter rows, creating missing ones. Counter writes of one
+ * process go one at a time: FerretDB runs an update as read-modify-write, so two
+ * concurrent $inc on one row can lose one (MongoDB's are atomic). Several
+ * worker processes on FerretDB can still race: `counters:check --fix` repairs.
+ */
+export function addCounterRows(models: Models, rows: ReturnType<typeof counterRows>, by: 1 | -1): Promise<void> {
+  const run = (counterWrites.get(models) ?? Promise.resolve()).then(() => writeCounterRows(models, rows, by));
+  counterWrites.set(
+    models,
+    run.catch(() => {}),
+  );
+  return run;
+}
+
+const counterWrites = new WeakMap<Models, Promise<void>>();
+
+async function writeCounterRows(models: Models, rows: ReturnType<typeof counterRows>, by: 1 | -1): Promise<void> {
+  if (!rows.length) return;
+  // First make sure every row exists (idempotent: a row another completion created at the same
+  // moment is a harmless duplicate key; FerretDB does not retry such upserts as MongoDB does),
+  // then add to them, with no insert left to race.
+  const create = rows.map(({ _id, ...row }) => ({ updateOne: { filter: { _id }, update: { $setOnInsert: { ...row, n: 0 } }, upsert: true } }));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await models.Counter.bulkWrite(create, { ordered: false });
+      break;
+    } catch (err) {
+      if (!isDuplicateKeyOnly(err) || attempt >= 2) throw err;
+    }
+  }
+  await models.Counter.bulkWrite(
+    rows.map(({ _id }) => ({ updateOne: { filter: { _id }, update: { $inc: { n: by } } } })),
+    { ordered: false },
+  );
+}
+
+function isDuplicateKeyOnly(err: unknown): boolean {
+  const e = err as { code?: number; writeErrors?: Array<{ code?: number; err?: { code?: number } }> };
+  if (e.writeErrors?.length) return e.writeErrors.every((w) => (w.code ?? w.err?.code) === 11000);
+  return e.code === 11000;
 }
 
 interface CountedResponse {
   campaign: string;
   unit: string;
   field?: string | null;
+  procedureCode?: string | null;
+  /** citizen / organization, agency-<level>; '' when not known. */
+  rtype?: string | null;
   flow: string;
   flowVersion: number;
+  /** The day of completion in the campaign's time zone (YYYY-MM-DD). */
+  day?: string | null;
+  completedAt: Date;
   answers: Array<{ q: string; value?: unknown; label?: string | null }>;
 }
 
-/** The counter rows of one response: every answer chosen from options (they carry a label); free text is not counted. */
+/** Responses written before `day` was stored: their day in Vietnam's time (UTC+7, no daylight saving). */
+const dayOf = (r: CountedResponse) => r.day ?? new Date(r.completedAt.getTime() + 7 * 3600_000).toISOString().slice(0, 10);
+
+/**
+ * The counter rows of one response: every answer chosen from options (they
+ * carry a label); free text is not counted. Counters are kept per unit, field,
+ * questionnaire version, day, respondent type and procedure, so a report over
+ * any date range or split reads counters, never the ballots.
+ */
 export function counterRows(r: CountedResponse) {
+  const field = r.field ?? '';
+  const flow = `${r.flow}@${r.flowVersion}`;
+  const day = dayOf(r);
+  const rtype = r.rtype ?? String(r.answers.find((a) => a.q === 'respondent_type')?.value ?? '');
+  const proc = r.procedureCode ?? '';
   return r.answers
     .filter((a) => a.label != null)
     .map((a) => {
       const value = String(a.value);
-      const field = r.field ?? '';
-      const flow = `${r.flow}@${r.flowVersion}`;
-      return { _id: [r.campaign, r.unit, field, flow, a.q, value].join('|'), campaign: r.campaign, unit: r.unit, field, flow, q: a.q, value };
+      const _id = [r.campaign, r.unit, field, flow, day, rtype, proc, a.q, value].join('|');
+      return { _id, campaign: r.campaign, unit: r.unit, field, flow, day, rtype, proc, q: a.q, value };
     });
 }

@@ -26,6 +26,10 @@ const responseSchema = new Schema(
     startedAt: { type: Date, required: true },
     completedAt: { type: Date, required: true },
     durationSec: Number,
+    /** The day of completion in the campaign's time zone (YYYY-MM-DD): counters and reports are per day. */
+    day: String,
+    /** citizen / organization (the answer), or agency-<level> for an agency ballot. */
+    rtype: String,
     status: { type: String, enum: ['valid', 'invalidated'], default: 'valid' },
     invalidReason: String,
     /** The audit whose verification invalidated it. */
@@ -53,13 +57,19 @@ const counterSchema = new Schema(
     field: String,
     /** The flow version the ballots answered ("citizen-satisfaction@2"): reports read each with its own questions. */
     flow: String,
+    /** YYYY-MM-DD in the campaign's time zone. */
+    day: String,
+    /** Respondent type (citizen / organization; '' when not asked) and procedure code ('' when none or free text). */
+    rtype: String,
+    proc: String,
     q: String,
     value: String,
     n: { type: Number, default: 0 },
   },
   { versionKey: false },
 );
-counterSchema.index({ campaign: 1, unit: 1 });
+counterSchema.index({ campaign: 1, unit: 1, day: 1 });
+counterSchema.index({ campaign: 1, day: 1 });
 
 /** Content hash of every flow version a response references: an edited version is refused at start-up. */
 const flowVersionSchema = new Schema({ _id: String, hash: String, firstUsedAt: Date }, { versionKey: false });

@@ -3,7 +3,7 @@
 // A crash between the status change and the counters is repaired by
 // `counters:check --fix` (it recounts the valid responses).
 import type { Models } from '../db.js';
-import { applyCounters, counterRows } from './complete.js';
+import { addCounterRows, applyCounters, counterRows } from './complete.js';
 
 /** Invalidates a valid ballot. Returns false when it was not valid (already invalidated, or unknown). */
 export async function invalidateBallot(models: Models, invitationId: string, reason: string, auditId: string): Promise<boolean> {
@@ -13,7 +13,7 @@ export async function invalidateBallot(models: Models, invitationId: string, rea
     { returnDocument: 'before' },
   ).lean();
   if (!before) return false;
-  if (before.countersApplied) await addCounters(models, before, -1);
+  if (before.countersApplied) await addCounterRows(models, counterRows(before), -1);
   return true;
 }
 
@@ -25,12 +25,7 @@ export async function revalidateBallot(models: Models, invitationId: string): Pr
     { returnDocument: 'before' },
   ).lean();
   if (!before) return false;
-  if (before.countersApplied) await addCounters(models, before, 1);
+  if (before.countersApplied) await addCounterRows(models, counterRows(before), 1);
   else await applyCounters(models, invitationId);
   return true;
-}
-
-async function addCounters(models: Models, r: Parameters<typeof counterRows>[0], by: 1 | -1) {
-  const ops = counterRows(r).map((row) => ({ updateOne: { filter: { _id: row._id }, update: { $inc: { n: by } } } }));
-  if (ops.length) await models.Counter.bulkWrite(ops, { ordered: false });
 }

@@ -30,14 +30,20 @@ describe('report counters', () => {
     await completeSurvey('CNT-2', '5');
     const { Counter } = t.service.db.models;
     expect(await checkCounters(t.service.db.models, 'soc-trang-2024')).toEqual({ rows: 34, mismatches: [] }); // consent, type, 2 observations shared; 14 items and overall twice
-    expect((await Counter.findById('soc-trang-2024|PA08|xnc|citizen-satisfaction@1|overall|4').lean())!.n).toBe(1);
+    const overall = (value: string) => Counter.findOne({ campaign: 'soc-trang-2024', unit: 'PA08', field: 'xnc', q: 'overall', value }).lean();
+    const four = (await overall('4'))!;
+    const five = (await overall('5'))!;
+    expect(four.n).toBe(1);
+    // Per questionnaire version, day (in the campaign's time zone), respondent type and procedure.
+    expect(four).toMatchObject({ flow: 'citizen-satisfaction@1', rtype: 'citizen', proc: '' });
+    expect(four.day).toMatch(/^\d{4}-\d{2}-\d{2}$/);
 
-    await Counter.updateOne({ _id: 'soc-trang-2024|PA08|xnc|citizen-satisfaction@1|overall|4' }, { $inc: { n: 5 } });
-    await Counter.deleteOne({ _id: 'soc-trang-2024|PA08|xnc|citizen-satisfaction@1|overall|5' });
+    await Counter.updateOne({ _id: four._id }, { $inc: { n: 5 } });
+    await Counter.deleteOne({ _id: five._id });
     const broken = await checkCounters(t.service.db.models, 'soc-trang-2024', true);
     expect(broken.mismatches).toEqual([
-      { id: 'soc-trang-2024|PA08|xnc|citizen-satisfaction@1|overall|4', expected: 1, actual: 6 },
-      { id: 'soc-trang-2024|PA08|xnc|citizen-satisfaction@1|overall|5', expected: 1, actual: 0 },
+      { id: four._id, expected: 1, actual: 6 },
+      { id: five._id, expected: 1, actual: 0 },
     ]);
     expect((await checkCounters(t.service.db.models, 'soc-trang-2024')).mismatches).toEqual([]);
   });

@@ -1,9 +1,10 @@
 // The printable letters of the agency ballots (A4, one per page): who is asked,
 // about which unit and period, and how to answer (QR, link, code on a chat app).
+
+import { dmy } from '../../days.js';
 import type { AgencyBallot } from '../../invitations/agency-ballots.js';
 import type { Campaign } from '../../invitations/campaign.js';
 import { formatCode } from '../../invitations/codes.js';
-import { dmy } from '../../invitations/invitations.js';
 import { esc, page } from './html.js';
 
 export function agencyLettersPage(

@@ -1,0 +1,380 @@
+// Mẫu 01 (citizens' and organizations' satisfaction) and Mẫu 02 (agencies'
+// opinion), METHOD.md sections 4 and 6. Satisfaction figures come from the
+// counters (per unit, field, version, day, respondent type and procedure), so a
+// report reads as many rows for a million ballots as for ten thousand; only the
+// invitation counts of table A and the comments read documents.
+import type { QueryFilter } from 'mongoose';
+import { dayIn } from '../days.js';
+import type { Models } from '../db.js';
+import type { FlowRegistry } from '../engine/load.js';
+import { allocateQuotas, type Campaign, unitAndBelow } from '../invitations/campaign.js';
+import { type CounterRow, round2, type Tally, tally } from './tally.js';
+
+/** Cells with fewer answers than this are marked "không đủ tin cậy". */
+export const RELIABLE_N = 5;
+export const UNRELIABLE = 'không đủ tin cậy';
+const reliability = (n: number) => (n < RELIABLE_N ? UNRELIABLE : '');
+
+export interface ReportQuery {
+  /** A unit: its own figures, with the units under it as sub-rows. Absent: the whole campaign. */
+  unit?: string;
+  from?: string;
+  to?: string;
+}
+
+interface StoredCounter extends CounterRow {
+  unit: string;
+  field: string;
+  day: string;
+  rtype: string;
+  proc: string;
+}
+
+export class Reports {
+  constructor(
+    private readonly models: Models,
+    private readonly flows: FlowRegistry,
+  ) {}
+
+  private async counters(campaign: Campaign, units: string[] | null, q: ReportQuery): Promise<StoredCounter[]> {
+    const day = { ...(q.from ? { $gte: q.from } : {}), ...(q.to ? { $lte: q.to } : {}) };
+    const rows = await this.models.Counter.find({
+      campaign: campaign.id,
+      ...(units ? { unit: { $in: units } } : {}),
+      ...(q.from || q.to ? { day } : {}),
+    }).lean();
+    return rows.filter((r) => (r.n ?? 0) > 0) as unknown as StoredCounter[];
+  }
+
+  /** Date bounds of the query as instants in the campaign's time zone (for invitations, which have no day field). */
+  private bounds(campaign: Campaign, q: ReportQuery) {
+    const at = (d: string, end: boolean) => {
+      // The offset of the campaign's zone on that day (Vietnam: +07:00 all year).
+      const noon = Date.parse(`${d}T12:00:00Z`);
+      const local = Date.parse(`${dayIn(campaign.timezone, noon)}T12:00:00Z`);
+      const offset = noon - local;
+      return new Date(Date.parse(`${d}T${end ? '23:59:59.999' : '00:00:00'}Z`) + offset);
+    };
+    return { ...(q.from ? { $gte: at(q.from, false) } : {}), ...(q.to ? { $lte: at(q.to, true) } : {}) };
+  }
+
+  private summary(rows: CounterRow[]) {
+    const t = tally(rows, this.flows);
+    const ballots = rows.filter((r) => r.q === 'consent').reduce((a, r) => a + r.n, 0);
+    return { t, ballots };
+  }
+
+  async form01(campaign: Campaign, q: ReportQuery) {
+    const scope = q.unit ? [q.unit] : campaign.units.filter((u) => u.fields.length).map((u) => u.code);
+    const subUnits = q.unit ? [...unitAndBelow(campaign, q.unit)].filter((u) => u !== q.unit) : scope;
+    const all = (await this.counters(campaign, q.unit ? [q.unit, ...subUnits] : null, q)).filter((r) => !r.rtype.startsWith('agency-'));
+    const rows = all.filter((r) => scope.includes(r.unit));
+    const { t, ballots } = this.summary(rows);
+    const fieldName = new Map(campaign.fields.map((f) => [f.code, f.name]));
+
+    // A. Per field: invitations against targets, and what came back.
+    const created = this.bounds(campaign, q);
+    const fields = [...new Set(campaign.units.filter((u) => scope.includes(u.code)).flatMap((u) => u.fields))];
+    const targets = allocateQuotas(campaign).filter((a) => scope.includes(a.unit));
+    const A = await Promise.all(
+      fields.map(async (field) => {
+        const inv: QueryFilter<Record<string, unknown>> = {
+          campaign: campaign.id,
+          kind: { $ne: 'agency' },
+          unit: { $in: scope },
+          field,
+          ...(q.from || q.to ? { createdAt: created } : {}),
+        };
+        const [createdN, openedN, invalidatedN] = await Promise.all([
+          this.models.Invitation.countDocuments(inv),
+          this.models.Invitation.countDocuments({ ...inv, openedAt: { $exists: true } }),
+          this.models.Response.countDocuments({
+            campaign: campaign.id,
+            unit: { $in: scope },
+            field,
+            status: 'invalidated',
+            ...(q.from || q.to ? { day: { ...(q.from ? { $gte: q.from } : {}), ...(q.to ? { $lte: q.to } : {}) } } : {}),
+          }),
+        ]);
+        const valid = rows.filter((r) => r.field === field && r.q === 'consent').reduce((a, r) => a + r.n, 0);
+        const completed = valid + invalidatedN;
+        return {
+          field: fieldName.get(field) ?? field,
+          target: targets.filter((a) => a.field === field).reduce((s, a) => s + a.target, 0),
+          created: createdN,
+          opened: openedN,
+          completed,
+          invalidated: invalidatedN,
+          valid,
+          responseRate: createdN ? round2((completed / createdN) * 100) : null,
+        };
+      }),
+    );
+
+    // B. Per criterion; C. per element and overall.
+    const textOf = (qid: string) => {
+      for (const f of this.flows.all()) {
+        const question = f.questions[f.indexOf.get(qid) ?? -1];
+        if (question && f.id === 'citizen-satisfaction') return question.text;
+      }
+      return qid;
+    };
+    const elementName = new Map(this.flows.all().flatMap((f) => f.elements.map((e) => [e.code, e.name] as const)));
+    const B = t.criteria.map((c) => ({
+      criterion: textOf(c.q),
+      element: c.overall ? 'Câu hỏi tổng quát' : (elementName.get(c.element ?? '') ?? ''),
+      ...levelCounts(c, { n1: '1', n2: '2', n3: '3', n4: '4', n5: '5' }),
+      n: c.n,
+      excluded: c.excluded,
+      rate: c.rate,
+      mean: c.mean,
+      reliability: reliability(c.n),
+    }));
+    const C = [
+      ...t.elements.map((e) => ({ element: elementName.get(e.code) ?? e.code, rate: e.rate })),
+      { element: 'Chỉ số hài lòng (trung bình các yếu tố)', rate: t.index },
+      { element: 'Tỷ lệ hài lòng chung (gộp các tiêu chí)', rate: t.pooled },
+      { element: 'Hài lòng chung (câu hỏi tổng quát)', rate: t.overall },
+    ];
+
+    // D. The same by respondent type, field and procedure.
+    const split = (by: string, key: (r: StoredCounter) => string, name: (k: string) => string) =>
+      [...new Set(rows.map(key))].sort().map((k) => {
+        const s = this.summary(rows.filter((r) => key(r) === k));
+        return { by, group: name(k), ballots: s.ballots, index: s.t.index, pooled: s.t.pooled, overall: s.t.overall, reliability: reliability(s.ballots) };
+      });
+    const procName = new Map(campaign.fields.flatMap((f) => f.procedures.map((p) => [p.code, p.name] as const)));
+    const D = [
+      ...split(
+        'Đối tượng',
+        (r) => r.rtype,
+        (k) => ({ citizen: 'Người dân', organization: 'Tổ chức, doanh nghiệp' })[k] ?? 'Không rõ',
+      ),
+      ...split(
+        'Lĩnh vực',
+        (r) => r.field,
+        (k) => fieldName.get(k) ?? k,
+      ),
+      ...split(
+        'Thủ tục',
+        (r) => r.proc,
+        (k) => procName.get(k) ?? 'Khác (không theo danh mục)',
+      ),
+    ];
+
+    // E. Yes/no observations.
+    const observations = new Map<string, { yes: number; n: number }>();
+    for (const r of rows) {
+      const f = this.flows.get(r.flow);
+      const question = f.questions[f.indexOf.get(r.q) ?? -1];
+      if (question?.type !== 'yesno' || !question.observation) continue;
+      const o = observations.get(r.q) ?? { yes: 0, n: 0 };
+      o.n += r.n;
+      if (r.value === 'yes') o.yes += r.n;
+      observations.set(r.q, o);
+    }
+    const E = [...observations].map(([qid, o]) => ({ observation: textOf(qid), yes: o.yes, n: o.n, percent: o.n ? round2((o.yes / o.n) * 100) : null }));
+
+    // F. Comments, without identities.
+    const F = await this.comments(campaign, scope, q, false);
+
+    // G. Points for the reform ranking.
+    const G = points(campaign, t);
+
+    const units = q.unit
+      ? subUnits
+          .filter((u) => campaign.units.find((x) => x.code === u)?.fields.length)
+          .map((u) => {
+            const s = this.summary(all.filter((r) => r.unit === u));
+            return {
+              unit: campaign.units.find((x) => x.code === u)!.name,
+              ballots: s.ballots,
+              index: s.t.index,
+              pooled: s.t.pooled,
+              reliability: reliability(s.ballots),
+            };
+          })
+      : [];
+    const smallCells = B.filter((b) => b.n < RELIABLE_N).length + D.filter((d) => d.ballots < RELIABLE_N).length;
+    return {
+      form: 'form-01',
+      campaign: campaign.id,
+      unit: q.unit ?? null,
+      unitName: q.unit ? campaign.units.find((u) => u.code === q.unit)?.name : campaign.organization,
+      from: q.from ?? campaign.period.from,
+      to: q.to ?? campaign.period.to,
+      ballots,
+      index: t.index,
+      smallCells,
+      tables: { 'form-01.A': A, 'form-01.B': B, 'form-01.C': C, 'form-01.D': D, 'form-01.E': E, 'form-01.F': F, 'form-01.G': G, 'form-01.units': units },
+    };
+  }
+
+  async form02(campaign: Campaign, q: ReportQuery) {
+    const units = q.unit ? [...unitAndBelow(campaign, q.unit)] : null;
+    const rows = (await this.counters(campaign, units, q)).filter((r) => r.rtype.startsWith('agency-'));
+    const { t, ballots } = this.summary(rows);
+    const levelName: Record<string, string> = { province: 'Cấp tỉnh', district: 'Cấp huyện', commune: 'Cấp xã' };
+    const unitName = new Map(campaign.units.map((u) => [u.code, u.name]));
+    const invs = await this.models.Invitation.find(
+      { campaign: campaign.id, kind: 'agency', ...(units ? { unit: { $in: units } } : {}) },
+      { agency: 1, status: 1, completedAt: 1, unit: 1 },
+    ).lean();
+    const agencies = campaign.agencies
+      .filter((a) => !units || units.includes(a.assesses))
+      .map((a) => {
+        const mine = invs.filter((i) => i.agency === a.code);
+        const received = mine.filter((i) => i.status === 'completed');
+        const last = received.map((i) => i.completedAt?.getTime() ?? 0).sort((x, y) => y - x)[0];
+        return {
+          agency: a.name,
+          level: levelName[a.level] ?? a.level,
+          unit: unitName.get(a.assesses) ?? a.assesses,
+          sent: mine.length,
+          received: received.length,
+          receivedOn: last ? dayIn(campaign.timezone, last) : null,
+        };
+      });
+    const areaName = new Map(this.flows.all().flatMap((f) => (f.id === 'agency-opinion' ? f.elements.map((e) => [e.code, e.name] as const) : [])));
+    const areas = t.criteria
+      .filter((c) => c.element)
+      .map((c) => ({
+        area: areaName.get(c.element!) ?? c.q,
+        ...levelCounts(c, { good: '4', fair: '3', average: '2', poor: '1' }),
+        noInfo: c.excluded,
+        n: c.n,
+        rate: c.rate,
+        reliability: reliability(c.n),
+      }));
+    const meanOfAreas = areas.filter((a) => a.rate !== null).map((a) => a.rate!);
+    const split = (by: string, key: (r: StoredCounter) => string, name: (k: string) => string) =>
+      [...new Set(rows.map(key))].sort().map((k) => {
+        const s = this.summary(rows.filter((r) => key(r) === k));
+        const rates = s.t.criteria.filter((c) => c.element && c.rate !== null).map((c) => c.rate!);
+        return {
+          by,
+          group: name(k),
+          ballots: s.ballots,
+          mean: rates.length ? round2(rates.reduce((a, b) => a + b, 0) / rates.length) : null,
+          pooled: s.t.pooled,
+        };
+      });
+    const period = campaign.opinionPeriod ?? campaign.period;
+    return {
+      form: 'form-02',
+      campaign: campaign.id,
+      unit: q.unit ?? null,
+      period,
+      ballots,
+      mean: meanOfAreas.length ? round2(meanOfAreas.reduce((a, b) => a + b, 0) / meanOfAreas.length) : null,
+      pooled: t.pooled,
+      tables: {
+        'form-02.agencies': agencies,
+        'form-02.areas': areas,
+        'form-02.splits': [
+          ...split(
+            'Cấp cơ quan',
+            (r) => r.rtype.slice('agency-'.length),
+            (k) => levelName[k] ?? k,
+          ),
+          ...split(
+            'Đơn vị được đánh giá',
+            (r) => r.unit,
+            (k) => unitName.get(k) ?? k,
+          ),
+        ],
+        'form-02.comments': await this.comments(campaign, units, q, true),
+      },
+    };
+  }
+
+  /** Free-text answers with their field (or agency level) and date; never the case, the chat or the respondent. */
+  private async comments(campaign: Campaign, units: string[] | null, q: ReportQuery, agency: boolean) {
+    const responses = await this.models.Response.find(
+      {
+        campaign: campaign.id,
+        status: 'valid',
+        kind: agency ? 'agency' : { $ne: 'agency' },
+        ...(units ? { unit: { $in: units } } : {}),
+        ...(q.from || q.to ? { day: { ...(q.from ? { $gte: q.from } : {}), ...(q.to ? { $lte: q.to } : {}) } } : {}),
+      },
+      { answers: 1, field: 1, day: 1, rtype: 1, flow: 1, flowVersion: 1 },
+    )
+      .sort({ day: 1 })
+      .limit(2000)
+      .lean();
+    const fieldName = new Map(campaign.fields.map((f) => [f.code, f.name]));
+    const levelName: Record<string, string> = { 'agency-province': 'Cấp tỉnh', 'agency-district': 'Cấp huyện', 'agency-commune': 'Cấp xã' };
+    return responses.flatMap((r) => {
+      const flow = this.flows.get(`${r.flow}@${r.flowVersion}`);
+      return r.answers
+        .filter((a) => flow.questions[flow.indexOf.get(a.q) ?? -1]?.type === 'text' && typeof a.value === 'string' && a.value)
+        .map((a) =>
+          agency
+            ? { date: r.day ?? '', level: levelName[r.rtype ?? ''] ?? '', text: String(a.value) }
+            : {
+                date: r.day ?? '',
+                field: fieldName.get(r.field ?? '') ?? r.field ?? '',
+                question: flow.questions[flow.indexOf.get(a.q)!]!.text,
+                text: String(a.value),
+              },
+        );
+    });
+  }
+
+  /** The per-ballot attachment ("gửi kèm phiếu"): each valid or invalidated ballot's answers, without identities. */
+  async ballots(campaign: Campaign, q: ReportQuery) {
+    const units = q.unit ? [q.unit] : null;
+    const responses = await this.models.Response.find(
+      {
+        campaign: campaign.id,
+        kind: { $ne: 'agency' },
+        ...(units ? { unit: { $in: units } } : {}),
+        ...(q.from || q.to ? { day: { ...(q.from ? { $gte: q.from } : {}), ...(q.to ? { $lte: q.to } : {}) } } : {}),
+      },
+      { unit: 1, field: 1, procedure: 1, day: 1, rtype: 1, status: 1, answers: 1 },
+    )
+      .sort({ day: 1, completedAt: 1 })
+      .limit(100_000)
+      .lean();
+    const questions = [...new Set(responses.flatMap((r) => r.answers.map((a) => a.q)))].filter((x) => x !== 'consent');
+    const rows = responses.map((r, i) => ({
+      no: i + 1,
+      unit: r.unit,
+      field: r.field ?? '',
+      procedure: r.procedure ?? '',
+      date: r.day ?? '',
+      respondentType: r.rtype ?? '',
+      status: r.status === 'valid' ? 'Hợp lệ' : 'Bị loại',
+      ...Object.fromEntries(questions.map((qid) => [qid, r.answers.find((a) => a.q === qid)?.value ?? ''])),
+    }));
+    return { questions, rows };
+  }
+}
+
+/** A criterion's count per level, under the report's column keys ({n1: '1', ...} or {good: '4', ...}). */
+function levelCounts(c: { counts: Record<string, number> }, columns: Record<string, string>): Record<string, number> {
+  return Object.fromEntries(Object.entries(columns).map(([key, level]) => [key, c.counts[level] ?? 0]));
+}
+
+/** Table G: each scoring criterion's rate, and its points by the campaign's rule. */
+export function points(campaign: Campaign, t: Pick<Tally, 'index' | 'pooled' | 'overall'>) {
+  const s = campaign.scoring;
+  return s.criteria.map((c) => {
+    const rate = t[c.source];
+    const rule = c.rule ?? s.rule;
+    const max = c.maxPoints ?? s.maxPoints;
+    let pts: number | null = null;
+    if (rate !== null) {
+      pts =
+        rule === 'proportional' ? round2((max * rate) / 100) : ([...s.bands].sort((a, b) => b.minRate - a.minRate).find((b) => rate >= b.minRate)?.points ?? 0);
+    }
+    return {
+      criterion: c.name,
+      rate,
+      maxPoints: max,
+      rule: rule === 'proportional' ? 'Tỷ lệ thuận: điểm tối đa x tỷ lệ / 100' : 'Theo khung tỷ lệ',
+      points: pts,
+    };
+  });
+}
