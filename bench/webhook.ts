@@ -49,6 +49,8 @@ interface Sample {
   createMs?: number[];
   /** After the last answer, until every response was written to MongoDB. */
   drainMs?: number;
+  /** CPU of this process (emulated platform and respondents), percent of one core: near 100 means it, not the server, sets the pace. */
+  generatorCpu?: number;
 }
 
 /** Telegram's side: a pool of 40 connections to the webhook. */
@@ -83,20 +85,40 @@ interface BenchUser {
 
 const isNext = (afterId: number, id: number, text: string, buttons: number) => id > afterId && (buttons > 0 || text.includes('cảm ơn'));
 
+/**
+ * One listener per emulator that hands each message to the respondent of its
+ * chat. (A listener per waiting respondent made every message wake them all:
+ * with 800 respondents the load generator, not the servers, set the pace.)
+ */
+class Waiters<M> {
+  private readonly waiting = new Map<string, (m: M) => void>();
+  constructor(emu: { on(event: 'message', fn: (m: M) => void): unknown }, chatOf: (m: M) => string) {
+    emu.on('message', (m) => this.waiting.get(chatOf(m))?.(m));
+  }
+  next(chat: string, accept: (m: M) => boolean): Promise<M> {
+    return new Promise((resolve) => {
+      this.waiting.set(chat, (m) => {
+        if (!accept(m)) return;
+        this.waiting.delete(chat);
+        resolve(m);
+      });
+    });
+  }
+}
+const telegramWaiters = new WeakMap<TelegramEmulator, Waiters<StoredMessage>>();
+const zaloWaiters = new WeakMap<ZaloEmulator, Waiters<ZaloMessage>>();
+
 function telegramUser(emu: TelegramEmulator, hook: { url: string; secret: string; post: ReturnType<typeof poster> }, chatId: number): BenchUser {
   const u = new TelegramUser(emu, hook, chatId);
   const shown = new Map<number, StoredMessage>();
+  if (!telegramWaiters.has(emu)) telegramWaiters.set(emu, new Waiters<StoredMessage>(emu, (m) => String(m.chat)));
+  const waiters = telegramWaiters.get(emu)!;
   return {
-    next: (afterId) =>
-      new Promise((resolve) => {
-        const on = (m: StoredMessage) => {
-          if (m.chat !== chatId || !isNext(afterId, m.message_id, m.text, m.buttons.length)) return;
-          emu.off('message', on);
-          shown.set(m.message_id, m);
-          resolve({ id: m.message_id, text: m.text, buttons: m.buttons.length });
-        };
-        emu.on('message', on);
-      }),
+    next: async (afterId) => {
+      const m = await waiters.next(String(chatId), (x) => isNext(afterId, x.message_id, x.text, x.buttons.length));
+      shown.set(m.message_id, m);
+      return { id: m.message_id, text: m.text, buttons: m.buttons.length };
+    },
     first: (start) => {
       const id = emu.newUpdateId();
       return () => u.send(`/start ${start}`, id);
@@ -128,17 +150,14 @@ function zaloUser(
     });
     return () => post(url, headers, raw);
   };
+  if (!zaloWaiters.has(emu)) zaloWaiters.set(emu, new Waiters<ZaloMessage>(emu, (m) => m.user));
+  const waiters = zaloWaiters.get(emu)!;
   return {
-    next: (afterId) =>
-      new Promise((resolve) => {
-        const on = (m: ZaloMessage) => {
-          if (m.user !== userId || !isNext(afterId, m.id, m.text, m.buttons.length)) return;
-          emu.off('message', on);
-          shown.set(m.id, m);
-          resolve({ id: m.id, text: m.text, buttons: m.buttons.length });
-        };
-        emu.on('message', on);
-      }),
+    next: async (afterId) => {
+      const m = await waiters.next(userId, (x) => isNext(afterId, x.id, x.text, x.buttons.length));
+      shown.set(m.id, m);
+      return { id: m.id, text: m.text, buttons: m.buttons.length };
+    },
     first: (code) => delivery(code),
     tap: (on, n) => delivery(shown.get(on.id)!.buttons[n - 1]!.payload),
   };
@@ -188,6 +207,7 @@ async function run(kind: 'ours' | 'baseline' | 'zalo', users: number, emus: Plat
   };
   if (ready.createMs) s.createMs = ready.createMs;
   const c0 = await commandsProcessed(redis);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const base = { ours: 1_000_000, baseline: 2_000_000, zalo: 3_000_000 }[kind] + users * 10;
   await Promise.all(
@@ -225,6 +245,8 @@ async function run(kind: 'ours' | 'baseline' | 'zalo', users: number, emus: Plat
     }),
   );
   s.wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  s.generatorCpu = ((cpu.user + cpu.system) / 1000 / s.wallMs) * 100;
   await new Promise((r) => setTimeout(r, 500)); // trailing edits and jobs
   s.redisCommands = (await commandsProcessed(redis)) - c0;
   child.send('report');
@@ -256,6 +278,7 @@ const ROWS: Row[] = [
   ['Redis calls per update (client)', (s) => s.redisCalls / s.updates, 'lower'],
   ['Redis commands per update (server)', (s) => s.redisCommands / s.updates, 'lower'],
   ['server RSS after run (MB)', (s) => s.rssMb, 'lower'],
+  ['load generator CPU (% of one core)', (s) => s.generatorCpu ?? 0, 'none'],
 ];
 
 async function main() {

@@ -1,8 +1,17 @@
 // Calendar days as people in the campaign's time zone count them.
 
+/** Formatters are costly to build: one per time zone. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
 /** The day of `at` in `timezone`, YYYY-MM-DD. */
-export const dayIn = (timezone: string, at: number) =>
-  new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+export function dayIn(timezone: string, at: number): string {
+  let f = formatters.get(timezone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    formatters.set(timezone, f);
+  }
+  return f.format(at);
+}
 
 /** dd/mm/yyyy, as dates are written for people. */
 export const dmy = (isoDate: string) => isoDate.split('-').reverse().join('/');

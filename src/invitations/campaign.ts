@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { dayIn } from '../days.js';
 
 const code = z.string().regex(/^[A-Za-z0-9_-]{2,32}$/, 'codes are 2-32 characters of A-Z a-z 0-9 _ -');
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'dates are YYYY-MM-DD');
@@ -249,6 +250,6 @@ function splitByWeight<T extends { weight: number }>(total: number, takers: T[])
 
 /** Whether the campaign's period ended before `now` (in its time zone): it may still run, e.g. for training. */
 export function periodOver(c: Campaign, now: number): boolean {
-  const today = new Intl.DateTimeFormat('en-CA', { timeZone: c.timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+  const today = dayIn(c.timezone, now);
   return c.period.to < today;
 }
