@@ -258,6 +258,8 @@ export async function createApp(o: AppOptions): Promise<App> {
     reporting: { reports, progress, alerts },
     runner,
     tryIt: tryItOn(config, channels) ? { redis, prefix } : undefined,
+    redis,
+    prefix,
     csrfSecret: o.pseudonymKey,
     publicBaseUrl: config.publicBaseUrl,
     log,

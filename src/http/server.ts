@@ -60,6 +60,9 @@ export interface HttpDeps {
   runner: ConversationRunner;
   /** Serve the /try simulator (demonstration invitations). */
   tryIt: { redis: Redis; prefix: string } | undefined;
+  /** Shared state of the edge itself (the API keys' request budgets). */
+  redis: Redis;
+  prefix: string;
   csrfSecret: string;
   publicBaseUrl: string;
   log: Logger;
@@ -76,7 +79,7 @@ export function createHttp(d: HttpDeps): { app: Express; listener: RequestListen
   app.use('/webhooks/:channel', () => {
     throw new HttpError(404, 'channel_disabled', 'this channel is not configured on this server');
   });
-  const auth = authenticator(d.models);
+  const auth = authenticator(d.models, { redis: d.redis, prefix: d.prefix });
   app.use('/api/admin', express.json({ limit: '1mb' }), adminRoutes({ models: d.models, flows: d.flows, invitations: d.invitations, auth }));
   app.use('/api/audits', express.json({ limit: '100kb' }), auditRoutes({ audits: d.audits, models: d.models, auth }));
   app.use(

@@ -22,6 +22,7 @@ const ERRORS = {
   not_found: 'Không tìm thấy phiếu.',
   already_completed: 'Phiếu đã được trả lời, không thể hủy.',
   too_large: 'Nội dung gửi lên quá lớn.',
+  rate_limited: 'Thao tác quá nhanh, xin đợi một phút rồi thử lại.',
   unavailable: 'Hệ thống đang bận, xin thử lại sau ít phút.',
 };
 const say = (e) => ERRORS[e.code] || 'Có lỗi xảy ra (' + (e.code || 'không rõ') + '). Xin thử lại hoặc liên hệ PV01.';
