@@ -96,6 +96,9 @@ export class App {
 
   listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
     const server = createServer(this.listener);
+    // A client that trickles its headers or body does not hold a connection for long.
+    server.headersTimeout = 15_000;
+    server.requestTimeout = 30_000;
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);

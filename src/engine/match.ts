@@ -52,7 +52,8 @@ const COMMANDS: Record<string, Command> = {
 export function matchCommand(text: string, slashOnly: boolean): Command | undefined {
   const t = normalize(text.replace(/@\w+$/, ''));
   if (slashOnly && !t.startsWith('/')) return t === 'bo qua' ? 'skip' : undefined;
-  return COMMANDS[t];
+  // Own keys only: a respondent typing "__proto__" or "constructor" is not a command.
+  return Object.hasOwn(COMMANDS, t) ? COMMANDS[t] : undefined;
 }
 
 /** Choice keys that switch language: "lang" + the language code ("langen"). */

@@ -33,7 +33,15 @@ describe('logs', () => {
   it('carry no secret and no personal data after surveys on Telegram, Zalo and an expired Zalo token', async () => {
     const officerKey = await t.key('officer', 'PC08');
     const invite = async (caseCode: string) =>
-      (await api(t.baseUrl, officerKey, 'POST', '/api/invitations', { caseCode, unit: 'PC08', field: 'dang-ky-xe', phone: '0912 345 678', respondentType: 'citizen' })).body;
+      (
+        await api(t.baseUrl, officerKey, 'POST', '/api/invitations', {
+          caseCode,
+          unit: 'PC08',
+          field: 'dang-ky-xe',
+          phone: '0912 345 678',
+          respondentType: 'citizen',
+        })
+      ).body;
     const a = await invite('LOG-1');
     const b = await invite('LOG-2');
     const tu = new TelegramUser(tg, { url: `${t.baseUrl}/webhooks/telegram`, secret: TEST_SECRET }, 73_100_421);

@@ -68,10 +68,14 @@ const ROUTES: Record<string, Access> = {
 /** The routes the app really has, read from its router. */
 function registered(app: Express): string[] {
   const out = new Set<string>();
-  const walk = (stack: Array<{ route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: unknown[] }; rawPath?: unknown }>, prefix: string) => {
+  const walk = (
+    stack: Array<{ route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: unknown[] }; rawPath?: unknown }>,
+    prefix: string,
+  ) => {
     for (const layer of stack) {
       if (layer.route) for (const m of Object.keys(layer.route.methods)) out.add(`${m.toUpperCase()} ${prefix}${layer.route.path}`);
-      else if (layer.handle?.stack) walk(layer.handle.stack as never, prefix + (typeof layer.rawPath === 'string' && layer.rawPath !== '/' ? layer.rawPath : ''));
+      else if (layer.handle?.stack)
+        walk(layer.handle.stack as never, prefix + (typeof layer.rawPath === 'string' && layer.rawPath !== '/' ? layer.rawPath : ''));
     }
   };
   walk((app as unknown as { router: { stack: never } }).router.stack, '');
