@@ -3,19 +3,23 @@
 //   units:import <file.csv> [--campaign id] [--dry-run]   add or update units (code,name,parent,fields)
 //   keys:revoke --id <key id>
 //   counters:check [--campaign id] [--fix]
+//   data:reencrypt                        after a DATA_ENCRYPTION_KEY rotation: move data to the new key
 //   zalo:reset-tokens                     forget the stored Zalo token pair (after Zalo refused it)
 import { readFileSync } from 'node:fs';
 import { createApiKey, type Role } from '../src/http/auth.js';
 import { allocateQuotas, type Campaign, unitAndBelow, unitOf } from '../src/invitations/campaign.js';
 import { importUnits } from '../src/invitations/unit-import.js';
+import { acceptPreviousKeys } from '../src/crypto.js';
+import { reencryptAll } from '../src/data-keys.js';
 import { checkCounters } from '../src/responses/counters.js';
+import { resolveKeys } from '../src/secrets.js';
 import { connectForCli, flags } from './cli.js';
 
 const [command, ...args] = process.argv.slice(2);
 // A command may take one plain argument (a file) before its flags.
 const [arg, rest] = args[0] && !args[0].startsWith('--') ? [args[0], args.slice(1)] : [undefined, args];
 const f = flags(rest);
-const { db } = await connectForCli();
+const { db, config } = await connectForCli();
 let exit = 0;
 try {
   const campaign = async (): Promise<Campaign> => {
@@ -86,6 +90,17 @@ try {
       console.log('stored; running services pick it up within 30 s');
       break;
     }
+    case 'data:reencrypt': {
+      const { encryptionKey } = resolveKeys(config, (m) => console.warn(m));
+      if (!config.previousDataEncryptionKey) console.warn('DATA_ENCRYPTION_KEY_PREVIOUS is not set: only data already sealed with the current key can be read');
+      acceptPreviousKeys(config.previousDataEncryptionKey ? [config.previousDataEncryptionKey] : []);
+      const counts = await reencryptAll(db.models, db.conn, encryptionKey);
+      await db.models.AuditLog.create({ at: new Date(), actor: 'cli', role: 'admin', action: 'data.reencrypt', target: 'all', details: counts });
+      console.log(
+        `re-encrypted with the current key: ${counts.phones} phones, ${counts.addressees} addressees, ${counts.contacts} contacts, ${counts.zaloTokens} Zalo token pairs; DATA_ENCRYPTION_KEY_PREVIOUS can now be removed`,
+      );
+      break;
+    }
     case 'zalo:reset-tokens': {
       // After Zalo refused the refresh token: forget the stored pair, so the next start uses ZALO_ACCESS_TOKEN / ZALO_REFRESH_TOKEN.
       const r = await db.conn.collection('zalo_tokens').deleteMany({});
@@ -95,7 +110,7 @@ try {
     }
     default:
       throw new Error(
-        'commands: keys:create --role <role> [--unit <code>] [--sub-units], keys:revoke --id <id>, units:import <file.csv> [--dry-run], counters:check [--fix], zalo:reset-tokens',
+        'commands: keys:create --role <role> [--unit <code>] [--sub-units], keys:revoke --id <id>, units:import <file.csv> [--dry-run], counters:check [--fix], data:reencrypt, zalo:reset-tokens',
       );
   }
 } catch (err) {

@@ -88,6 +88,8 @@ const envSchema = z.object({
 
   PSEUDONYM_KEY: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   DATA_ENCRYPTION_KEY: key32,
+  /** The key before a rotation: still read, never written (`npm run admin -- data:reencrypt` moves the data to the new key). */
+  DATA_ENCRYPTION_KEY_PREVIOUS: key32,
 
   TELEGRAM_SEND_RATE: positiveNumber(25),
   TELEGRAM_SEND_CHAT_INTERVAL_MS: positiveNumber(1000),
@@ -121,6 +123,7 @@ export interface Config {
   telegramUsername: string | undefined;
   pseudonymKey: string | undefined;
   dataEncryptionKey: Buffer | undefined;
+  previousDataEncryptionKey: Buffer | undefined;
   zaloSendRate: number;
   zalo: Omit<Pick<Env, `ZALO_${string}` & keyof Env>, 'ZALO_SEND_RATE'>;
 }
@@ -164,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     telegramUsername: e.TELEGRAM_BOT_USERNAME,
     pseudonymKey: e.PSEUDONYM_KEY,
     dataEncryptionKey: e.DATA_ENCRYPTION_KEY,
+    previousDataEncryptionKey: e.DATA_ENCRYPTION_KEY_PREVIOUS,
     zaloSendRate: e.ZALO_SEND_RATE,
     zalo: {
       ZALO_APP_ID: e.ZALO_APP_ID,

@@ -9,6 +9,7 @@ import { checkFlowVersions, seedCampaigns } from './invitations/seed.js';
 import { projectRoot } from './local/paths.js';
 import { ensureLocalServices, LocalServiceError, localMongoUri } from './local/servers.js';
 import { createLogger } from './log.js';
+import { acceptPreviousKeys } from './crypto.js';
 import { resolveKeys } from './secrets.js';
 
 const SHUTDOWN_LIMIT_MS = 10_000;
@@ -55,6 +56,8 @@ async function main() {
     : 'The local database server may be hung: `npm run services:stop`, then start again.';
 
   const keys = resolveKeys(config, (m) => log.warn(m));
+  // After a rotation the old key still reads what it sealed (until data:reencrypt).
+  acceptPreviousKeys(config.previousDataEncryptionKey ? [config.previousDataEncryptionKey] : []);
   const app = await step('connecting to Redis and MongoDB', mongoHint, createApp({ config, redisUrl, mongoUrl, log, ...keys }));
   const { models } = app.db;
   if (config.role !== 'web') await step('creating the database indexes', mongoHint, ensureIndexes(models));

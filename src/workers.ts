@@ -78,7 +78,11 @@ export function startWorkers(d: WorkerDeps): Worker[] {
         await job.moveToDelayed(Date.now() + 3600_000, token);
         throw new DelayedError();
       }
-      if (job.name === 'sweep') await d.audits.purgeContacts();
+      if (job.name === 'sweep') {
+        const purged = await d.audits.purgeContacts();
+        // Counts only: what was purged is gone, and its values never reach a log.
+        if (purged) d.log.info({ purged }, 'contacts past their retention purged');
+      }
       if (job.name === 'digest') return (await d.digest()) ? 'sent' : 'no-chat';
       return processFollowUp(job, d, token);
     },
