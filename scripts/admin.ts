@@ -6,11 +6,11 @@
 //   data:reencrypt                        after a DATA_ENCRYPTION_KEY rotation: move data to the new key
 //   zalo:reset-tokens                     forget the stored Zalo token pair (after Zalo refused it)
 import { readFileSync } from 'node:fs';
+import { acceptPreviousKeys } from '../src/crypto.js';
+import { reencryptAll } from '../src/data-keys.js';
 import { createApiKey, type Role } from '../src/http/auth.js';
 import { allocateQuotas, type Campaign, unitAndBelow, unitOf } from '../src/invitations/campaign.js';
 import { importUnits } from '../src/invitations/unit-import.js';
-import { acceptPreviousKeys } from '../src/crypto.js';
-import { reencryptAll } from '../src/data-keys.js';
 import { checkCounters } from '../src/responses/counters.js';
 import { resolveKeys } from '../src/secrets.js';
 import { connectForCli, flags } from './cli.js';

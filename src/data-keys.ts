@@ -16,7 +16,10 @@ export interface ReencryptCounts {
 export async function reencryptAll(models: Models, conn: Connection, key: Buffer): Promise<ReencryptCounts> {
   const counts: ReencryptCounts = { phones: 0, addressees: 0, contacts: 0, zaloTokens: 0 };
   const move = (sealed: string) => (sealedWith(key, sealed) ? undefined : encrypt(key, decrypt(key, sealed)));
-  for await (const inv of models.Invitation.find({ $or: [{ phoneEnc: { $exists: true } }, { addresseeEnc: { $exists: true } }] }, { phoneEnc: 1, addresseeEnc: 1 })
+  for await (const inv of models.Invitation.find(
+    { $or: [{ phoneEnc: { $exists: true } }, { addresseeEnc: { $exists: true } }] },
+    { phoneEnc: 1, addresseeEnc: 1 },
+  )
     .lean()
     .cursor()) {
     const phone = inv.phoneEnc ? move(inv.phoneEnc) : undefined;
@@ -26,7 +29,9 @@ export async function reencryptAll(models: Models, conn: Connection, key: Buffer
     if (phone) counts.phones++;
     if (addressee) counts.addressees++;
   }
-  for await (const r of models.Response.find({ contactEnc: { $exists: true } }, { contactEnc: 1 }).lean().cursor()) {
+  for await (const r of models.Response.find({ contactEnc: { $exists: true } }, { contactEnc: 1 })
+    .lean()
+    .cursor()) {
     const contact = move(r.contactEnc!);
     if (!contact) continue;
     await models.Response.updateOne({ _id: r._id }, { $set: { contactEnc: contact } });

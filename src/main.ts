@@ -4,12 +4,12 @@
 import { join } from 'node:path';
 import { createApp, tryItOn } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { acceptPreviousKeys } from './crypto.js';
 import { ensureIndexes } from './db.js';
 import { checkFlowVersions, seedCampaigns } from './invitations/seed.js';
 import { projectRoot } from './local/paths.js';
 import { ensureLocalServices, LocalServiceError, localMongoUri } from './local/servers.js';
 import { createLogger } from './log.js';
-import { acceptPreviousKeys } from './crypto.js';
 import { resolveKeys } from './secrets.js';
 
 const SHUTDOWN_LIMIT_MS = 10_000;
