@@ -89,7 +89,7 @@ describe('MongoDB down when a citizen opens the survey', () => {
 });
 
 describe('Telegram webhook while Redis is down', () => {
-  it('answers 503 so Telegram retries, applies nothing, and the retry works once Redis is back', async () => {
+  it('answers 503 so Telegram retries, applies nothing, and the retry works once Redis is back; sessions survive a restart', async () => {
     const redis = await privateServer(startRedis, 'redis');
     const emu = await new TelegramEmulator().start();
     cleanups.push(() => emu.stop());
@@ -109,6 +109,18 @@ describe('Telegram webhook while Redis is down', () => {
     await eventually(async () => (await u.send(`/start ${view.token}`, 77)).status === 200, 'the redelivery accepted', 20_000);
     await u.waitForText('Kính chào');
     expect(u.messages().filter((m) => m.text.includes('Kính chào'))).toHaveLength(1);
+
+    // Redis restarts in the middle of the survey: the session was on disk (AOF), so the answer
+    // refused during the outage and redelivered after it goes on from the same question.
+    expect((await u.tap('Đồng ý tham gia', u.lastWithButtons(), 78)).status).toBe(200);
+    await u.waitForText('Ông/bà thực hiện thủ tục với tư cách nào?');
+    const question = u.lastWithButtons()!;
+    await redis.stop();
+    expect((await u.tap('Người dân', question, 79)).status).toBe(503);
+    await redis.restart();
+    await eventually(async () => (await u.tap('Người dân', question, 79)).status === 200, 'the redelivered answer accepted', 20_000);
+    await u.waitForText('Phần 1/5');
+    expect(u.messages().some((m) => /chưa bắt đầu|không tìm thấy/i.test(m.text))).toBe(false);
   }, 60_000);
 });
 
