@@ -10,8 +10,8 @@ import { Redis } from 'ioredis';
 import { ConversationStore } from '../src/conversations/store.js';
 import { startSession, step } from '../src/engine/interpreter.js';
 import { loadFlows } from '../src/engine/load.js';
-import { InvitationCopies } from '../src/invitations/copies.js';
 import { newCode, newToken } from '../src/invitations/codes.js';
+import { InvitationCopies } from '../src/invitations/copies.js';
 import { projectRoot } from '../src/local/paths.js';
 import { ensureLocalServices } from '../src/local/servers.js';
 
@@ -29,7 +29,12 @@ async function main() {
   const copies = new InvitationCopies(redis, prefix);
   const flow = loadFlows(join(projectRoot, 'flows')).get('citizen-satisfaction@2');
   // A typical session: consent given, nine scale answers, waiting for the tenth.
-  let s = startSession(flow, 'inv', { unitName: 'Công an phường Sóc Trăng', caseCode: 'HS-2025-000123', contactsKeptUntil: '14/01/2026', respondentType: 'citizen' }, 0).session;
+  let s = startSession(
+    flow,
+    'inv',
+    { unitName: 'Công an phường Sóc Trăng', caseCode: 'HS-2025-000123', contactsKeptUntil: '14/01/2026', respondentType: 'citizen' },
+    0,
+  ).session;
   s = step(flow, s, { type: 'choice', seq: s.seq, key: '1' }, 1).session;
   s = step(flow, s, { type: 'choice', seq: s.seq, key: '1' }, 2).session;
   for (let i = 0; i < 9; i++) s = step(flow, s, { type: 'choice', seq: s.seq, key: '4' }, 3 + i).session;

@@ -80,7 +80,8 @@ export class SendLimiter {
       k.blocked,
       now,
       1000 / l.globalPerSec,
-      Math.max(1, Math.ceil(l.globalPerSec)),
+      // A burst of a tenth of a second: a full second's burst on top of the steady rate would break the platform's per-second limit.
+      Math.max(1, Math.floor(l.globalPerSec / 10)),
       l.chatIntervalMs,
       l.chatBurst,
       paced ? '1' : '0',

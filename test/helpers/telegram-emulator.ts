@@ -31,6 +31,17 @@ export class TelegramEmulator extends EventEmitter {
   readonly blocked = new Set<number>();
   /** Per chat: the next sendMessage calls fail with these, in order. */
   readonly failures = new Map<number, Failure[]>();
+  /**
+   * Telegram's limits, enforced as Telegram does (429 with retry_after beyond
+   * them): messages per second for the bot, and per chat. Off by default.
+   */
+  limits?: { perSecond: number; perChatPerSecond: number };
+  /** sendMessage calls answered 429 because of `limits`. */
+  tooMany = 0;
+  /** Share of sendMessage calls that fail before anything is sent (5xx, or the connection dropped). */
+  failureRate = 0;
+  private readonly sentAt: number[] = [];
+  private readonly chatSentAt = new Map<number, number>();
   private server?: Server;
   private nextMessageId = 1000;
   /** The next update_id (a bot sees each id once: a run against a long-lived Redis starts above the ids it used before). */
@@ -50,6 +61,23 @@ export class TelegramEmulator extends EventEmitter {
       if (!m) return reply(404, { ok: false, error_code: 404, description: 'Not Found' });
       const latency = this.chatLatencyMs.get(Number(body.chat_id)) ?? this.latencyMs;
       if (latency) await new Promise((r) => setTimeout(r, latency));
+      if (m[2] === 'sendMessage' && this.failureRate && Math.random() < this.failureRate) {
+        // Nothing was sent: a 502 from Telegram's front, or a connection dropped on the way.
+        if (Math.random() < 0.5) return void req.socket.destroy();
+        return reply(502, { ok: false, error_code: 502, description: 'Bad Gateway' });
+      }
+      if (m[2] === 'sendMessage' && this.limits) {
+        const now = Date.now();
+        while (this.sentAt.length && this.sentAt[0]! <= now - 1000) this.sentAt.shift();
+        const chat = Number(body.chat_id);
+        const last = this.chatSentAt.get(chat) ?? 0;
+        if (this.sentAt.length >= this.limits.perSecond || now - last < 1000 / this.limits.perChatPerSecond) {
+          this.tooMany++;
+          return reply(429, this.fail({ code: 429, description: 'Too Many Requests: retry after 1', retryAfter: 1 }));
+        }
+        this.sentAt.push(now);
+        this.chatSentAt.set(chat, now);
+      }
       const out = this.apply(m[2]!, body);
       reply(out.ok ? 200 : out.error_code, out);
     });

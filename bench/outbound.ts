@@ -1,0 +1,101 @@
+// Outbound at the platform's limit: N messages to N chats through the outbound
+// queue, against an emulated Telegram that enforces 30 messages/s for the bot
+// and 1/s per chat (429 with retry_after beyond them), 50 ms per call. Then the
+// same with 20 % of the calls failing before anything is sent (502s and dropped
+// connections). Reports the achieved rate against the limit, the 429s, and
+// whether every message arrived exactly once.
+//
+//   npm run bench:outbound    (env: OUTBOUND_MESSAGES=3000, TELEGRAM_SEND_RATE to try another pacing)
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { createApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { projectRoot } from '../src/local/paths.js';
+import { ensureLocalServices } from '../src/local/servers.js';
+import { TelegramEmulator } from '../test/helpers/telegram-emulator.js';
+
+const N = Number(process.env.OUTBOUND_MESSAGES ?? 3000);
+const LIMIT = 30;
+
+async function scenario(name: string, failureRate: number, urls: { redis: string; mongo: string }) {
+  const emu = await new TelegramEmulator().start();
+  emu.latencyMs = 50;
+  emu.limits = { perSecond: LIMIT, perChatPerSecond: 1 };
+  emu.failureRate = failureRate;
+  const stamp = Date.now();
+  const app = await createApp({
+    config: loadConfig({
+      TELEGRAM_BOT_TOKEN: '42:BENCH',
+      TELEGRAM_WEBHOOK_SECRET: 'bench-secret',
+      TELEGRAM_API_ROOT: emu.apiRoot,
+      ...(process.env.TELEGRAM_SEND_RATE ? { TELEGRAM_SEND_RATE: process.env.TELEGRAM_SEND_RATE } : {}),
+    }),
+    redisUrl: urls.redis,
+    mongoUrl: urls.mongo,
+    dbName: `bench_out_${stamp}`,
+    prefix: `bench-out:${stamp}:`,
+    pseudonymKey: 'bench-pseudonym-key-000',
+    encryptionKey: Buffer.alloc(32, 1),
+    log: pino({ level: 'silent' }),
+  });
+  app.startWorkers();
+  const delivered: number[] = [];
+  emu.on('message', () => delivered.push(Date.now()));
+  const chats = Array.from({ length: N }, (_, i) => 7_000_000 + i);
+  for (let i = 0; i < N; i += 200) {
+    await Promise.all(
+      chats
+        .slice(i, i + 200)
+        .map((chat) => app.queues.addOutbound({ channel: 'telegram', chat: String(chat), reply: false, ops: [{ m: 'send', text: `Nhắc nhở ${chat}` }] })),
+    );
+  }
+  const deadline = Date.now() + (N / 10) * 1000 + 60_000;
+  while (delivered.length < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  await new Promise((r) => setTimeout(r, 2_000)); // anything sent twice would show now
+  const perChat = chats.map((c) => emu.chat(c).length);
+  const seconds = (delivered.at(-1)! - delivered[0]!) / 1000;
+  const rate = (delivered.length - 1) / seconds;
+  await app.db.conn.dropDatabase();
+  await app.close();
+  await emu.stop();
+  return {
+    name,
+    delivered: delivered.length,
+    once: perChat.filter((n) => n === 1).length,
+    twice: perChat.filter((n) => n > 1).length,
+    missing: perChat.filter((n) => n === 0).length,
+    seconds,
+    rate,
+    ratio: rate / LIMIT,
+    tooMany: emu.tooMany,
+  };
+}
+
+async function main() {
+  const local = await ensureLocalServices({ redis: !process.env.REDIS_URL, mongo: !process.env.MONGODB_URI });
+  const urls = { redis: process.env.REDIS_URL ?? local.redis!.url, mongo: process.env.MONGODB_URI ?? local.mongo!.url };
+  const pacing = process.env.TELEGRAM_SEND_RATE ?? '28 (default)';
+  const lines = [
+    `${new Date().toISOString().slice(0, 10)}  ${N} messages to ${N} chats; Telegram emulated at ${LIMIT}/s and 1/s per chat, 50 ms per call; TELEGRAM_SEND_RATE ${pacing}`,
+  ];
+  for (const [name, failureRate] of [
+    ['no failures', 0],
+    ['20 % of calls failing', 0.2],
+  ] as const) {
+    const r = await scenario(name, failureRate, urls);
+    lines.push(
+      `${r.name.padEnd(24)} delivered ${r.delivered}/${N} (once ${r.once}, twice ${r.twice}, missing ${r.missing}) in ${r.seconds.toFixed(1)} s: ${r.rate.toFixed(1)} msg/s = ${r.ratio.toFixed(2)} of the limit; 429s ${r.tooMany}`,
+    );
+    console.log(lines.at(-1));
+  }
+  const dir = join(projectRoot, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `outbound-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}.txt`), `${lines.join('\n')}\n`);
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
