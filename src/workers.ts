@@ -14,7 +14,7 @@ import type { Outlets } from './outbound/send-ops.js';
 import { processOutbound } from './outbound/worker.js';
 import { AUDIT_STEPS, auditStepJob, completionJob, QUEUE } from './queues/jobs.js';
 import { cappedBackoff, connection, type Queues } from './queues/queues.js';
-import type { Alerts } from './reports/alerts.js';
+import { type Alerts, alertReasons } from './reports/alerts.js';
 import { PermanentJobError, persistCompletion } from './responses/complete.js';
 
 export interface WorkerDeps {
@@ -47,7 +47,8 @@ export function startWorkers(d: WorkerDeps): Worker[] {
       try {
         const outcome = await persistCompletion(d.models, d.flows, data);
         await d.invitations.markCompleted(data.ref, data.completedAt);
-        await d.alerts.raise(data.ref);
+        // Only a ballot with a reason to alert costs a read.
+        if (alertReasons(Object.entries(data.answers).map(([q, value]) => ({ q, value }))).length) await d.alerts.raise(data.ref);
         return outcome;
       } catch (err) {
         if (err instanceof PermanentJobError) throw new UnrecoverableError(err.message);
