@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parse } from 'yaml';
-import { compileFlow, type Flow, flowKey, flowSchema } from './flow.js';
+import { compileFlow, type Flow, type FlowData, flowKey, flowSchema } from './flow.js';
 import { type Messages, VI_MESSAGES } from './messages.js';
 import { flatten, flowTexts, isLanguageCode, messageTexts, translateFlow, translationProblems } from './translation.js';
 
@@ -40,8 +40,36 @@ export function parseFlow(file: string, source: string): LoadedFlow {
   }
   const expected = `${parsed.data.id}.v${parsed.data.version}.yaml`;
   if (basename(file) !== expected) throw new FlowFileError(file, [`file name must be ${expected} (id and version)`]);
-  const hash = createHash('sha256').update(JSON.stringify(parsed.data)).digest('hex');
+  const hash = createHash('sha256')
+    .update(JSON.stringify(hashedForm(parsed.data)))
+    .digest('hex');
   return { ...compileFlow(parsed.data), file, hash };
+}
+
+/**
+ * What a flow's content hash is taken over: the validated data without the
+ * fields added to the schema later at their default values (an option's
+ * `excluded`, a choice's `optional`), so a file that did not change keeps the
+ * hash stored when responses first referenced it.
+ */
+function hashedForm(data: FlowData): unknown {
+  // Keys are deleted, never rebuilt: the hash depends on their order.
+  const option = (o: FlowData['scales'][string][number]) => {
+    const copy: Partial<typeof o> = { ...o };
+    if (!copy.excluded) delete copy.excluded;
+    return copy;
+  };
+  return {
+    ...data,
+    scales: Object.fromEntries(Object.entries(data.scales).map(([k, v]) => [k, v.map(option)])),
+    questions: data.questions.map((q) => {
+      if (q.type !== 'choice') return q;
+      const copy: Partial<typeof q> = { ...q };
+      if (copy.options) copy.options = copy.options.map(option) as typeof q.options;
+      if (!copy.optional) delete copy.optional;
+      return copy;
+    }),
+  };
 }
 
 export class FlowRegistry {

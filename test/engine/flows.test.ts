@@ -115,3 +115,13 @@ describe('translations (flows/i18n)', () => {
     expect([...flows.get('agency-opinion@2').variants.keys()]).toEqual(['vi', 'en', 'km']);
   });
 });
+
+describe('flow content hashes', () => {
+  it('stay what they were when responses first referenced them, though the schema grew new defaulted fields', () => {
+    // Recorded by the service before options could be `excluded` and choices `optional`: a deployment with
+    // responses to these versions must start after the upgrade.
+    const flows = loadFlows(join(projectRoot, 'flows'));
+    expect(flows.get('citizen-satisfaction@1').hash).toBe('9072edbd5fc0db3aefa7c14c9e9e3d66b3a830b962efa164ffc148d42259face');
+    expect(flows.get('agency-opinion@1').hash).toBe('a448efbbb82a50e2876243cd7c79d6de5770938eafde8e1f911b70fca4913c56');
+  });
+});
