@@ -38,6 +38,8 @@ import { Progress } from './reports/progress.js';
 import { startWorkers } from './workers.js';
 
 export interface AppOptions {
+  /** See App: how long a reply may be owed before it counts as lost (default 20 s). */
+  unsentAfterMs?: number;
   config: Config;
   redisUrl: string;
   mongoUrl: string;
@@ -74,6 +76,8 @@ export class App {
     private readonly startWorkersFn: () => Worker[],
     private readonly listener: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void,
     private readonly log: Logger,
+    /** A reply owed for longer than this after its save was lost with its process: it is sent again. */
+    private readonly unsentAfterMs = 20_000,
   ) {}
 
   /** Applies the running campaign's settings that live outside MongoDB (the conversation TTL). */
@@ -90,6 +94,7 @@ export class App {
 
   startWorkers() {
     this.workers = this.startWorkersFn();
+    this.runner.startRecovery(5_000, this.unsentAfterMs, (err) => this.log.warn({ err: err.message }, 'could not recover unsent replies'));
     this.queues.scheduleExpirySweep().catch((err: Error) => this.log.warn({ err: err.message }, 'could not schedule the expiry sweep'));
     this.queues.scheduleDigest().catch((err: Error) => this.log.warn({ err: err.message }, 'could not schedule the daily digest'));
   }
@@ -108,6 +113,7 @@ export class App {
 
   /** Stops intake, drains in-flight requests and jobs, then closes Redis and MongoDB. */
   async close(): Promise<void> {
+    this.runner.stopRecovery();
     if (this.closing) return;
     this.closing = true;
     const server = this.server;
@@ -176,6 +182,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   const dispatcher = new Dispatcher(outlets, queues, log, background);
   const effects: Effects = {
     deliver: (to, outputs, how) => dispatcher.deliver(to, outputs, how),
+    delivers: (channel) => outlets.has(channel as ChannelName),
     async completed(c) {
       await queues.addCompletion({
         ref: c.ref,

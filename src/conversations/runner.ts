@@ -45,9 +45,12 @@ export interface Completion extends Respondent {
 /** What happens after the conversation is saved. Each is durable (a queue) or harmless to lose. */
 export interface Effects {
   /** `reply`: an answer to the respondent's own input (not paced), or a send we started (paced). */
-  deliver(to: Respondent, outputs: Output[], how: { reply: boolean; replyTo?: unknown; about?: SendAbout }): Promise<void>;
+  /** `settled`: called once a reply is sent or durably queued (or cannot be sent from this process). */
+  deliver(to: Respondent, outputs: Output[], how: { reply: boolean; replyTo?: unknown; about?: SendAbout; settled?: () => void }): Promise<void>;
   completed(c: Completion): Promise<void>;
   opened(ref: string, who: Respondent): Promise<void>;
+  /** Whether this process runs the channel (a process without it leaves that channel's unsent replies to one that has it). */
+  delivers(channel: string): boolean;
 }
 
 export interface HandleResult {
@@ -91,7 +94,8 @@ export class ConversationRunner {
     const { store, effects, flows } = this.deps;
     let opening: OpenResult | undefined;
     let opened = false;
-    const result = await this.saveLoop(key, ev.eventId, async (conv) => {
+    const savedAt = this.now();
+    const result = await this.saveLoop(key, ev.eventId, savedAt, async (conv) => {
       if (!opened) {
         const by = this.invitationNamed(ev, conv);
         // Opening counts wrong codes and claims the invitation before the save: a redelivery must not count again.
@@ -104,7 +108,8 @@ export class ConversationRunner {
     if (!result) return DUPLICATE;
     const { decision: d } = result;
     const s = d.conversation.s;
-    const after: Promise<void>[] = [effects.deliver(ev, d.outputs, { reply: true, replyTo: ev.replyTo })];
+    const settled = () => void store.replySettled(key, savedAt).catch(() => {});
+    const after: Promise<void>[] = [effects.deliver(ev, d.outputs, { reply: true, replyTo: ev.replyTo, settled })];
     if (s && d.events.some((e) => e.type === 'completed')) {
       after.push(
         effects.completed({
@@ -136,7 +141,7 @@ export class ConversationRunner {
   resumeStopped(who: Respondent): Promise<HandleResult> {
     const key = conversationKey(who);
     return this.serial.run(key, async () => {
-      const result = await this.saveLoop(key, undefined, async (conv) => {
+      const result = await this.saveLoop(key, undefined, undefined, async (conv) => {
         const s = conv.s;
         if (s?.end !== 'stopped') return undefined;
         return decide(this.deps.flows, conv, { kind: 'start' }, { ok: true, start: { ref: s.ref, flow: s.flow, ctx: s.ctx } }, this.now());
@@ -152,7 +157,7 @@ export class ConversationRunner {
   nudge(who: Respondent, ref: string, input: 'tick' | 'expire', purpose: SendAbout['purpose'] = 'reminder'): Promise<boolean> {
     const key = conversationKey(who);
     return this.serial.run(key, async () => {
-      const result = await this.saveLoop(key, undefined, async (conv) => nudge(this.deps.flows, conv, ref, input, this.now()));
+      const result = await this.saveLoop(key, undefined, undefined, async (conv) => nudge(this.deps.flows, conv, ref, input, this.now()));
       if (!result) return false;
       if (result.decision.outputs.length) {
         await this.deps.effects.deliver(who, result.decision.outputs, { reply: false, ...(input === 'tick' ? { about: { ref, purpose } } : {}) });
@@ -161,12 +166,45 @@ export class ConversationRunner {
     });
   }
 
+  /**
+   * Replies saved but never sent (the process died in between, see
+   * ConversationStore.unsent): the current question is asked again through
+   * the durable outbound queue. Returns how many conversations it recovered.
+   */
+  async recoverUnsent(before: number): Promise<number> {
+    const { store, effects } = this.deps;
+    const convs = await store.unsent(before);
+    for (const conv of convs) {
+      const at = conv.indexOf(':');
+      const who = { channel: conv.slice(0, at), userKey: conv.slice(at + 1) } as Respondent;
+      if (!effects.delivers(who.channel)) continue;
+      const { outputs } = await this.current(who);
+      if (outputs.length) await effects.deliver(who, outputs, { reply: false });
+      await store.replySettled(conv, Number.MAX_SAFE_INTEGER);
+    }
+    return convs.length;
+  }
+
+  private recovery?: NodeJS.Timeout;
+
+  /** Looks for replies never sent every `everyMs`, taking those owed for longer than `afterMs` (a send in flight is not one). */
+  startRecovery(everyMs: number, afterMs: number, onError: (err: Error) => void): void {
+    this.stopRecovery();
+    this.recovery = setInterval(() => void this.recoverUnsent(this.now() - afterMs).catch(onError), everyMs);
+    this.recovery.unref();
+  }
+
+  stopRecovery(): void {
+    if (this.recovery) clearInterval(this.recovery);
+    this.recovery = undefined;
+  }
+
   /** Starts a survey we begin (post-audit verification) in a chat and sends its first question, unless a survey is in progress there. */
   begin(who: Respondent, start: SurveyStart, purpose: SendAbout['purpose']): Promise<'started' | 'busy' | 'already'> {
     const key = conversationKey(who);
     return this.serial.run(key, async () => {
       let outcome: 'busy' | 'already' | undefined;
-      const result = await this.saveLoop(key, undefined, async (conv) => {
+      const result = await this.saveLoop(key, undefined, undefined, async (conv) => {
         const d = beginOwn(this.deps.flows, conv, start, this.now());
         if (typeof d === 'string') outcome = d;
         return typeof d === 'string' ? undefined : d;
@@ -177,10 +215,14 @@ export class ConversationRunner {
     });
   }
 
-  /** Decides on the stored conversation and saves with compare-and-set, recomputing on a newer version. undefined: nothing to save. */
+  /**
+   * Decides on the stored conversation and saves with compare-and-set, recomputing on a newer version. undefined: nothing to save.
+   * `owesReplyAt`: the save marks the conversation as owing a reply (sent right after, outside the save).
+   */
   private async saveLoop(
     key: string,
     eventId: string | undefined,
+    owesReplyAt: number | undefined,
     decideOn: (conv: Conversation) => Promise<Decision | undefined>,
   ): Promise<{ decision: Decision } | undefined> {
     const { store } = this.deps;
@@ -188,7 +230,7 @@ export class ConversationRunner {
     for (let attempt = 0; attempt < (this.deps.maxAttempts ?? 20); attempt++) {
       const decision = await decideOn(cur.conversation);
       if (!decision) return undefined;
-      const saved = await store.save(key, cur.version, decision.conversation, eventId);
+      const saved = await store.save(key, cur.version, decision.conversation, eventId, decision.outputs.length ? owesReplyAt : undefined);
       if (saved.ok) return { decision };
       if (saved.duplicate) return undefined;
       // Another process wrote first: recompute on its state (the decision is pure), after a short jittered pause.

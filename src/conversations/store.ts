@@ -11,6 +11,7 @@ local r = redis.call('HMGET', KEYS[1], 'v', 'd')
 return {tonumber(r[1] or '0'), r[2]}
 `;
 
+// KEYS[3]: the set of replies saved but not yet sent ('' when the save owes no reply).
 const SAVE = `
 if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then return {-2} end
 local r = redis.call('HMGET', KEYS[1], 'v', 'd')
@@ -19,12 +20,31 @@ if v ~= tonumber(ARGV[1]) then return {-1, v, r[2]} end
 redis.call('HSET', KEYS[1], 'v', v + 1, 'd', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if KEYS[2] ~= '' then redis.call('SET', KEYS[2], '1', 'PX', ARGV[4]) end
+if KEYS[3] ~= '' then redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6]) end
 return {v + 1}
+`;
+
+// Settles a reply: removes the mark unless a newer save owes another reply.
+const SETTLE = `
+local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if at and tonumber(at) <= tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 0
 `;
 
 interface Scripts {
   convRead(conv: string): Promise<[number, string | null]>;
-  convSave(conv: string, dedupe: string, expected: number, data: string, ttlMs: number, dedupeTtlMs: number): Promise<[number, number?, (string | null)?]>;
+  convSave(
+    conv: string,
+    dedupe: string,
+    unsent: string,
+    expected: number,
+    data: string,
+    ttlMs: number,
+    dedupeTtlMs: number,
+    at: number,
+    member: string,
+  ): Promise<[number, number?, (string | null)?]>;
+  convSettle(unsent: string, member: string, at: number): Promise<number>;
 }
 
 export interface Versioned {
@@ -59,7 +79,8 @@ export class ConversationStore {
   ) {
     if (!('convSave' in redis)) {
       redis.defineCommand('convRead', { numberOfKeys: 1, lua: READ });
-      redis.defineCommand('convSave', { numberOfKeys: 2, lua: SAVE });
+      redis.defineCommand('convSave', { numberOfKeys: 3, lua: SAVE });
+      redis.defineCommand('convSettle', { numberOfKeys: 1, lua: SETTLE });
     }
     this.redis = redis as Redis & Scripts;
     this.dedupeTtlMs = opts.dedupeTtlMs ?? 24 * 3600_000;
@@ -96,14 +117,17 @@ export class ConversationStore {
    * before (marking it seen). Otherwise says why: a duplicate event, or a newer
    * conversation written by another process (returned, to recompute on).
    */
-  async save(conv: string, expected: number, conversation: Conversation, eventId?: string, ttlMs = this.sessionTtlMs): Promise<SaveResult> {
+  async save(conv: string, expected: number, conversation: Conversation, eventId?: string, owesReplyAt?: number): Promise<SaveResult> {
     const [code, version, data] = await this.redis.convSave(
       this.key(conv),
       this.dedupeKey(eventId),
+      owesReplyAt === undefined ? '' : this.unsentKey,
       expected,
       JSON.stringify(conversation),
-      ttlMs,
+      this.sessionTtlMs,
       this.dedupeTtlMs,
+      owesReplyAt ?? 0,
+      conv,
     );
     if (code === -2) return { ok: false, duplicate: true };
     if (code === -1) {
@@ -113,6 +137,39 @@ export class ConversationStore {
     }
     this.remember(conv, { version: code, conversation });
     return { ok: true, version: code };
+  }
+
+  /**
+   * Replies saved but not yet sent: a save that owes a reply marks its
+   * conversation here in the same script, and the mark goes once the reply is
+   * sent or durably queued. A process killed in between leaves the mark, and
+   * the conversations still marked after a while are asked again (see
+   * ConversationRunner.recoverUnsent).
+   */
+  private get unsentKey() {
+    return `${this.opts.prefix}unsent`;
+  }
+
+  /** Replies settled since the last flush: written together, one round trip for many (this runs once per update). */
+  private settling: Array<[string, number]> = [];
+  private settleFlush?: Promise<void>;
+
+  replySettled(conv: string, savedAt: number): Promise<void> {
+    this.settling.push([conv, savedAt]);
+    this.settleFlush ??= new Promise<void>((r) => setTimeout(r, 10)).then(async () => {
+      const batch = this.settling;
+      this.settling = [];
+      this.settleFlush = undefined;
+      const p = this.redis.pipeline() as unknown as Scripts & { exec(): Promise<unknown> };
+      for (const [c, at] of batch) p.convSettle(this.unsentKey, c, at);
+      await p.exec();
+    });
+    return this.settleFlush;
+  }
+
+  /** Conversations owing a reply since before `before`, oldest first. */
+  async unsent(before: number, limit = 500): Promise<string[]> {
+    return this.redis.zrangebyscore(this.unsentKey, '-inf', before, 'LIMIT', 0, limit);
   }
 
   /** Size in bytes of what is stored for a conversation (for the size budget test). */

@@ -18,6 +18,8 @@ export interface DeliverHow {
   reply: boolean;
   replyTo?: unknown;
   about?: OutboundJob['about'];
+  /** Called once the reply is sent or durably queued (or cannot be sent from this process). */
+  settled?: () => void;
 }
 
 export class Dispatcher {
@@ -35,10 +37,9 @@ export class Dispatcher {
   /** Renders and sends; a channel not running in this process (or none, e.g. a test) gets nothing. */
   async deliver(to: Respondent, outputs: Output[], how: DeliverHow): Promise<void> {
     const outlet = this.outlets.get(to.channel);
-    if (!outlet) return;
-    const ops = outlet.channel.render(outputs, how.replyTo);
-    if (!ops.length) return;
-    if (how.reply) this.reply(outlet, to, ops);
+    const ops = outlet ? outlet.channel.render(outputs, how.replyTo) : [];
+    if (!outlet || !ops.length) return void how.settled?.();
+    if (how.reply) this.reply(outlet, to, ops, how.settled);
     else await this.enqueue(outlet, to, ops, how.about);
   }
 
@@ -49,7 +50,7 @@ export class Dispatcher {
   }
 
   /** A reply: starts sending now and returns at once (the webhook never waits on the platform). */
-  private reply(outlet: Outlet, to: Respondent, ops: unknown[]): void {
+  private reply(outlet: Outlet, to: Respondent, ops: unknown[], settled?: () => void): void {
     const { channel, userKey: chat } = to;
     const key = `${channel}:${chat}`;
     // Starts on the next turn of the event loop: the webhook's answer is written first.
@@ -60,6 +61,7 @@ export class Dispatcher {
         // Queue behind the reply that is waiting, one millisecond later, so the order holds.
         this.heldUntil.set(key, held + 1);
         await this.queues.addOutbound({ channel, chat, reply: true, ops }, held + 1 - Date.now());
+        settled?.();
         return;
       }
       this.heldUntil.delete(key);
@@ -69,6 +71,8 @@ export class Dispatcher {
         this.heldUntil.set(key, until);
         await this.queues.addOutbound({ channel, chat, reply: true, ops, done: stop.from }, Math.max(0, until - Date.now()));
       }
+      // Sent, or durably queued: the reply no longer depends on this process.
+      settled?.();
     });
     this.background.run(`reply to ${channel}`, task);
   }

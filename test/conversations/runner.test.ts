@@ -123,7 +123,7 @@ describe('two runners on one conversation', () => {
     const redisUrl = inject('redisUrl');
     const { prefix } = isolation('cas');
     const clients = [new Redis(redisUrl), new Redis(redisUrl)];
-    const effects: Effects = { deliver: async () => {}, completed: async () => {}, opened: async () => {} };
+    const effects: Effects = { deliver: async () => {}, completed: async () => {}, opened: async () => {}, delivers: () => false };
     const opener = { codeIn: () => undefined, open: async () => ({ ok: true as const, start: { ref: 'r1', flow: 'stress-text@1', ctx: {} } }) };
     const runners = clients.map(
       (redis) => new ConversationRunner({ store: new ConversationStore(redis, { prefix, sessionTtlMs: 60_000 }), flows, opener, effects }),

@@ -59,7 +59,9 @@ describe('ConversationStore', () => {
   });
 
   it('expires a conversation after its TTL', async () => {
-    await newStore().save('telegram:3', 0, { offer: { ref: 'x', flow: 'f@1', ctx: {} } }, undefined, 50);
+    const short = newStore();
+    short.sessionTtlMs = 50;
+    await short.save('telegram:3', 0, { offer: { ref: 'x', flow: 'f@1', ctx: {} } });
     await new Promise((r) => setTimeout(r, 120));
     expect(await newStore(0).read('telegram:3')).toEqual({ version: 0, conversation: {} });
   });
