@@ -14,6 +14,7 @@ import { newCode, newToken } from '../src/invitations/codes.js';
 import { InvitationCopies } from '../src/invitations/copies.js';
 import { projectRoot } from '../src/local/paths.js';
 import { ensureLocalServices } from '../src/local/servers.js';
+import { deleteKeys } from '../test/helpers/redis-keys.js';
 
 const N = Number(process.env.MEMORY_CONVERSATIONS ?? 100_000);
 const prefix = `memory:${Date.now()}:`;
@@ -84,13 +85,7 @@ async function main() {
   const dir = join(projectRoot, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `memory-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}.txt`), `${lines.join('\n')}\n`);
-  // Clean up.
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
-    if (keys.length) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await deleteKeys(process.env.REDIS_URL ?? local.redis!.url, prefix);
   redis.disconnect();
   process.exit(0);
 }

@@ -20,7 +20,7 @@ import { type Database, openDatabase } from './db.js';
 import { type FlowRegistry, loadFlows } from './engine/load.js';
 import { createHttp } from './http/server.js';
 import { AgencyBallots } from './invitations/agency-ballots.js';
-import { type Campaign, periodOver } from './invitations/campaign.js';
+import { periodOver } from './invitations/campaign.js';
 import { InvitationCopies } from './invitations/copies.js';
 import { GuessLimiter } from './invitations/guess-limit.js';
 import { Invitations } from './invitations/invitations.js';
@@ -212,7 +212,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     await dispatcher.deliver({ channel: to.channel as ChannelName, userKey: to.chat }, [{ type: 'text', text }], { reply: false });
     return true;
   };
-  const alerts = new Alerts(db.models, async (id) => (await db.models.Campaign.findById(id).lean())?.data as Campaign | undefined, notifyPv01);
+  const alerts = new Alerts(db.models, (id) => invitations.campaign(id).catch(() => undefined), notifyPv01);
   const audits = new Audits({
     models: db.models,
     flows,

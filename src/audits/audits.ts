@@ -15,10 +15,10 @@ import type { FlowRegistry } from '../engine/load.js';
 import { DomainError, type DomainErrorKind } from '../errors.js';
 import type { Campaign } from '../invitations/campaign.js';
 import { unitOf } from '../invitations/campaign.js';
-import type { Actor, Invitations } from '../invitations/invitations.js';
+import { type Actor, contactsKeptUntil, type Invitations } from '../invitations/invitations.js';
 import type { Queues } from '../queues/queues.js';
-import { type CounterRow, tally } from '../reports/tally.js';
-import { counterRows } from '../responses/complete.js';
+import { tally } from '../reports/tally.js';
+import { recount } from '../responses/counters.js';
 import { invalidateBallot, revalidateBallot } from '../responses/validity.js';
 import { AUDIT_KINDS, type AuditDoc, type AuditItemDoc, OUTCOMES, type Outcome } from './models.js';
 import { type BallotFacts, RISK_WEIGHT, riskSignals, weightingText } from './risk.js';
@@ -88,17 +88,10 @@ type Item = AuditItemDoc & { _id: Types.ObjectId };
 export class Audits {
   constructor(private readonly d: AuditsDeps) {}
 
-  private async campaign(id?: string): Promise<Campaign> {
-    if (!id) return this.d.invitations.currentCampaign();
-    const doc = await this.d.models.Campaign.findById(id).lean();
-    if (!doc) throw new AuditError('not_found', 'unknown_campaign', `campaign: no campaign "${id}"`);
-    return doc.data as Campaign;
-  }
-
   /** Draws the sample and starts the verification of each drawn ballot. */
   async create(body: z.infer<typeof createAuditBody>, actor: Actor) {
     const { models } = this.d;
-    const campaign = await this.campaign(body.campaign);
+    const campaign = await this.d.invitations.campaign(body.campaign);
     if (!campaign.flows.audit) throw new AuditError('invalid', 'no_audit_flow', `campaign ${campaign.id} has no post-audit questionnaire (flows.audit)`);
     const unknown = (body.units ?? []).filter((u) => !unitOf(campaign, u));
     if (unknown.length) throw new AuditError('invalid', 'unknown_unit', `units: unknown unit ${unknown.join(', ')} in campaign ${campaign.id}`);
@@ -240,7 +233,11 @@ export class Audits {
       const n = (o: Outcome) => mine.filter((i) => i.outcome === o).length;
       const reached = n('confirmed') + n('differs') + n('denied');
       const ballots = responses.filter((r) => r.unit === unit);
-      const index = (rs: typeof ballots) => tally(rowsOf(rs), this.d.flows).index;
+      const index = (rs: typeof ballots) =>
+        tally(
+          [...recount(rs).values()].map(({ n, row }) => ({ ...row, n })),
+          this.d.flows,
+        ).index;
       return {
         unit,
         validN: ballots.length,
@@ -286,7 +283,7 @@ export class Audits {
       // The browser keeps no chat to write to; a blocked chat refuses us: a phone call is the way left.
       if (!c.who || c.who.channel === 'web') return this.noMessage(item, 'unreachable', c.phone);
       if (await this.d.isBlocked(c.who)) return this.noMessage(item, 'blocked', c.phone);
-      const campaign = await this.campaign((await this.audit(item.audit)).campaign);
+      const campaign = await this.d.invitations.campaign((await this.audit(item.audit)).campaign);
       const ctx = {
         unitName: c.unitName ?? item.unit,
         caseCode: c.caseCode ?? '',
@@ -421,9 +418,8 @@ export class Audits {
     let purged = 0;
     for (const doc of await models.Campaign.find({}, { data: 1 }).lean()) {
       const c = doc.data as Campaign;
-      const last = [c.period.to, ...c.deadlines.map((x) => x.date)].sort().at(-1)!;
-      const until = Date.parse(`${last}T00:00:00Z`) + (c.contactRetentionDays ?? 30) * 86_400_000;
-      if (this.d.now() < until + 86_400_000) continue;
+      // Kept through the whole last day the consent names.
+      if (dayIn(c.timezone, this.d.now()) <= contactsKeptUntil(c)) continue;
       const r1 = await models.Response.updateMany({ campaign: c.id, contactEnc: { $exists: true } }, { $unset: { contactEnc: 1 } });
       const r2 = await models.Invitation.updateMany(
         { campaign: c.id, $or: [{ phoneEnc: { $exists: true } }, { addresseeEnc: { $exists: true } }] },
@@ -441,18 +437,4 @@ export function outcomeOf(answers: Record<string, unknown>, overallBefore: unkno
   const now = Number(answers.overall);
   const before = Number(overallBefore);
   return Number.isFinite(now) && Number.isFinite(before) && Math.abs(now - before) > 1 ? 'differs' : 'confirmed';
-}
-
-/** Counter rows recounted from responses (the report's "before" and "after" need exactly these ballots). */
-function rowsOf(responses: Array<Parameters<typeof counterRows>[0]>): CounterRow[] {
-  const rows = new Map<string, CounterRow>();
-  for (const r of responses) {
-    for (const row of counterRows(r)) {
-      const key = `${row.flow}|${row.q}|${row.value}`;
-      const cur = rows.get(key);
-      if (cur) cur.n += 1;
-      else rows.set(key, { flow: row.flow, q: row.q, value: row.value, n: 1 });
-    }
-  }
-  return [...rows.values()];
 }

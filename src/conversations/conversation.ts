@@ -24,3 +24,9 @@ export interface Conversation {
 }
 
 export const conversationKey = (r: Respondent) => `${r.channel}:${r.userKey}`;
+
+/** The respondent of a conversation key (user keys may contain ":", channel names do not). */
+export function respondentOf(key: string): Respondent {
+  const at = key.indexOf(':');
+  return { channel: key.slice(0, at) as ChannelName, userKey: key.slice(at + 1) };
+}

@@ -4,7 +4,7 @@
 // recomputed on fresh state.
 import { type FlowEvent, type Output, type Session, step } from '../engine/interpreter.js';
 import type { FlowRegistry } from '../engine/load.js';
-import { type Conversation, conversationKey, type Respondent, type SurveyStart } from './conversation.js';
+import { type Conversation, conversationKey, type Respondent, respondentOf, type SurveyStart } from './conversation.js';
 import { answeringText, beginOwn, type Decision, decide, type EventInput, nudge, type OpenResult } from './decide.js';
 import { KeyedSerializer } from './serializer.js';
 import type { ConversationStore } from './store.js';
@@ -175,8 +175,7 @@ export class ConversationRunner {
     const { store, effects } = this.deps;
     const convs = await store.unsent(before);
     for (const conv of convs) {
-      const at = conv.indexOf(':');
-      const who = { channel: conv.slice(0, at), userKey: conv.slice(at + 1) } as Respondent;
+      const who = respondentOf(conv);
       if (!effects.delivers(who.channel)) continue;
       const { outputs } = await this.current(who);
       if (outputs.length) await effects.deliver(who, outputs, { reply: false });

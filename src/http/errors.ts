@@ -3,10 +3,21 @@
 // is a 503 ("retry later"): a deterministic rejection by the database (a
 // validation failure, an invalid key) is a bug of ours, not an outage.
 import type { ErrorRequestHandler } from 'express';
+import type { z } from 'zod';
 import { DomainError, type DomainErrorKind } from '../errors.js';
 import type { Logger } from '../log.js';
 
 /** An error with the HTTP status and code the client sees. */
+/** Request input checked against its schema: the parsed value, or a 400 naming every problem for the integrator. */
+export function validInput<T extends z.ZodTypeAny>(schema: T, value: unknown, code = 'invalid_body'): z.infer<T> {
+  const r = schema.safeParse(value ?? {});
+  if (r.success) return r.data;
+  const msg = r.error.issues
+    .map((i) => (i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : `${i.path.join('.') || '(body)'}: ${i.message}`))
+    .join('; ');
+  throw new HttpError(400, code, msg);
+}
+
 export class HttpError extends Error {
   override name = 'HttpError';
   constructor(

@@ -9,7 +9,7 @@ import type { Config } from '../config.js';
 import type { Respondent } from '../conversations/conversation.js';
 import type { InvitationOpener, OpenResult } from '../conversations/runner.js';
 import { decrypt, encrypt, pseudonym } from '../crypto.js';
-import { dayIn, dmy } from '../days.js';
+import { calendarDay, dayIn, dmy } from '../days.js';
 import type { Models } from '../db.js';
 import { DomainError, type DomainErrorKind } from '../errors.js';
 import type { Queues } from '../queues/queues.js';
@@ -53,11 +53,7 @@ export const createInvitationBody = z.strictObject({
   respondentType: z.enum(['citizen', 'organization']).optional(),
   submittedVia: z.enum(['direct', 'online', 'postal']).optional(),
   /** The day the result was handed back; today when absent. */
-  handedBackOn: z
-    .string()
-    .regex(/^\d{4}-\d{2}-\d{2}$/, 'a date as YYYY-MM-DD')
-    .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a calendar date')
-    .optional(),
+  handedBackOn: calendarDay.optional(),
   phone: z
     .string()
     .trim()
@@ -135,6 +131,14 @@ export class Invitations implements InvitationOpener {
     const campaign = doc.data as Campaign;
     this.campaignCache = { at: this.now(), campaign };
     return campaign;
+  }
+
+  /** A campaign by id (any, running or not), or the running one when no id is given. */
+  async campaign(id?: string): Promise<Campaign> {
+    if (!id) return this.currentCampaign();
+    const doc = await this.o.models.Campaign.findById(id).lean();
+    if (!doc) throw new InvitationError('not_found', 'unknown_campaign', `campaign: no campaign "${id}"`);
+    return doc.data as Campaign;
   }
 
   forgetCampaign() {

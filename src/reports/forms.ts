@@ -13,6 +13,8 @@ import { type CounterRow, round2, type Tally, tally } from './tally.js';
 /** Cells with fewer answers than this are marked "không đủ tin cậy". */
 export const RELIABLE_N = 5;
 export const UNRELIABLE = 'không đủ tin cậy';
+/** The agency levels, as the reports name them. */
+const LEVEL_NAME: Record<string, string> = { province: 'Cấp tỉnh', district: 'Cấp huyện', commune: 'Cấp xã' };
 const reliability = (n: number) => (n < RELIABLE_N ? UNRELIABLE : '');
 
 export interface ReportQuery {
@@ -214,7 +216,6 @@ export class Reports {
     const units = q.unit ? [...unitAndBelow(campaign, q.unit)] : null;
     const rows = (await this.counters(campaign, units, q)).filter((r) => r.rtype.startsWith('agency-'));
     const { t, ballots } = this.summary(rows);
-    const levelName: Record<string, string> = { province: 'Cấp tỉnh', district: 'Cấp huyện', commune: 'Cấp xã' };
     const unitName = new Map(campaign.units.map((u) => [u.code, u.name]));
     const invs = await this.models.Invitation.find(
       { campaign: campaign.id, kind: 'agency', ...(units ? { unit: { $in: units } } : {}) },
@@ -228,7 +229,7 @@ export class Reports {
         const last = received.map((i) => i.completedAt?.getTime() ?? 0).sort((x, y) => y - x)[0];
         return {
           agency: a.name,
-          level: levelName[a.level] ?? a.level,
+          level: LEVEL_NAME[a.level] ?? a.level,
           unit: unitName.get(a.assesses) ?? a.assesses,
           sent: mine.length,
           received: received.length,
@@ -275,7 +276,7 @@ export class Reports {
           ...split(
             'Cấp cơ quan',
             (r) => r.rtype.slice('agency-'.length),
-            (k) => levelName[k] ?? k,
+            (k) => LEVEL_NAME[k] ?? k,
           ),
           ...split(
             'Đơn vị được đánh giá',
@@ -304,14 +305,13 @@ export class Reports {
       .limit(2000)
       .lean();
     const fieldName = new Map(campaign.fields.map((f) => [f.code, f.name]));
-    const levelName: Record<string, string> = { 'agency-province': 'Cấp tỉnh', 'agency-district': 'Cấp huyện', 'agency-commune': 'Cấp xã' };
     return responses.flatMap((r) => {
       const flow = this.flows.get(`${r.flow}@${r.flowVersion}`);
       return r.answers
         .filter((a) => flow.questions[flow.indexOf.get(a.q) ?? -1]?.type === 'text' && typeof a.value === 'string' && a.value)
         .map((a) =>
           agency
-            ? { date: r.day ?? '', level: levelName[r.rtype ?? ''] ?? '', text: String(a.value) }
+            ? { date: r.day ?? '', level: LEVEL_NAME[(r.rtype ?? '').replace(/^agency-/, '')] ?? '', text: String(a.value) }
             : {
                 date: r.day ?? '',
                 field: fieldName.get(r.field ?? '') ?? r.field ?? '',

@@ -8,15 +8,23 @@ export interface CounterCheck {
   mismatches: Array<{ id: string; expected: number; actual: number }>;
 }
 
-export async function checkCounters(models: Models, campaign: string, fix = false): Promise<CounterCheck> {
-  const expected = new Map<string, { n: number; row: ReturnType<typeof counterRows>[number] }>();
-  for await (const r of models.Response.find({ campaign, status: 'valid' }).lean().cursor()) {
-    for (const row of counterRows(r as Parameters<typeof counterRows>[0])) {
-      const cur = expected.get(row._id);
+type Row = ReturnType<typeof counterRows>[number];
+
+/** The counter rows these responses add up to, with their counts (by counter id). */
+export function recount(responses: Iterable<Parameters<typeof counterRows>[0]>, into = new Map<string, { n: number; row: Row }>()) {
+  for (const r of responses) {
+    for (const row of counterRows(r)) {
+      const cur = into.get(row._id);
       if (cur) cur.n += 1;
-      else expected.set(row._id, { n: 1, row });
+      else into.set(row._id, { n: 1, row });
     }
   }
+  return into;
+}
+
+export async function checkCounters(models: Models, campaign: string, fix = false): Promise<CounterCheck> {
+  const expected = new Map<string, { n: number; row: Row }>();
+  for await (const r of models.Response.find({ campaign, status: 'valid' }).lean().cursor()) recount([r as Parameters<typeof counterRows>[0]], expected);
   const actual = new Map<string, number>();
   for (const c of await models.Counter.find({ campaign }).lean()) actual.set(String(c._id), c.n ?? 0);
 

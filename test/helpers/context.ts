@@ -2,7 +2,6 @@
 // files run in parallel and reruns start clean.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { inject } from 'vitest';
 import { type App, type AppOptions, createApp } from '../../src/app.js';
@@ -11,7 +10,10 @@ import { ensureIndexes } from '../../src/db.js';
 import { createApiKey, type Role } from '../../src/http/auth.js';
 import { seedCampaigns } from '../../src/invitations/seed.js';
 import { projectRoot } from '../../src/local/paths.js';
+import { deleteKeys } from './redis-keys.js';
 import { type ZaloEmulator, zaloEnv } from './zalo-emulator.js';
+
+export { deleteKeys };
 
 export const TEST_SECRET = 'test-webhook-secret_0123';
 export const TEST_TOKEN = '123456:TEST-token_for-emulator';
@@ -94,17 +96,6 @@ export async function startTestService(o: TestServiceOptions): Promise<TestServi
       await service.close();
     },
   };
-}
-
-export async function deleteKeys(redisUrl: string, prefix: string) {
-  const r = new Redis(redisUrl);
-  let cursor = '0';
-  do {
-    const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length) await r.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  r.disconnect();
 }
 
 /** JSON over HTTP with an API key. */

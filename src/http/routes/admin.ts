@@ -6,7 +6,7 @@ import type { FlowRegistry } from '../../engine/load.js';
 import { campaignSchema } from '../../invitations/campaign.js';
 import type { Actor, Invitations } from '../../invitations/invitations.js';
 import type { authenticator } from '../auth.js';
-import { HttpError } from '../errors.js';
+import { HttpError, validInput } from '../errors.js';
 
 export function adminRoutes(deps: { models: Models; flows: FlowRegistry; invitations: Invitations; auth: ReturnType<typeof authenticator> }): Router {
   const { models, flows, invitations, auth } = deps;
@@ -29,10 +29,7 @@ export function adminRoutes(deps: { models: Models; flows: FlowRegistry; invitat
   });
 
   r.put('/campaigns/:id', async (req, res) => {
-    const parsed = campaignSchema.safeParse(req.body ?? {});
-    if (!parsed.success)
-      throw new HttpError(400, 'invalid_campaign', parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '));
-    const c = parsed.data;
+    const c = validInput(campaignSchema, req.body, 'invalid_campaign');
     if (c.id !== req.params.id) throw new HttpError(400, 'invalid_campaign', `id: "${c.id}" does not match the URL`);
     for (const key of Object.values(c.flows)) {
       if (!flows.all().some((f) => f.key === key)) throw new HttpError(400, 'invalid_campaign', `flows: unknown flow "${key}" (see flows/)`);

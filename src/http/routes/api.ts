@@ -1,21 +1,12 @@
 import { Router } from 'express';
 import QRCode from 'qrcode';
-import type { z } from 'zod';
 import type { Models } from '../../db.js';
 import { type AgencyBallots, agencyBallotsBody } from '../../invitations/agency-ballots.js';
 import { allocateQuotas, periodOver } from '../../invitations/campaign.js';
 import { type Actor, createInvitationBody, type Invitations } from '../../invitations/invitations.js';
 import type { authenticator } from '../auth.js';
-import { HttpError } from '../errors.js';
+import { HttpError, validInput } from '../errors.js';
 import { agencyLettersPage } from '../pages/agency-letters.js';
-
-/** A zod failure as one readable line for the integrator. */
-function bodyError(error: z.ZodError): HttpError {
-  const msg = error.issues
-    .map((i) => (i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : `${i.path.join('.')}: ${i.message}`))
-    .join('; ');
-  return new HttpError(400, 'invalid_body', msg);
-}
 
 const QR_OPTIONS = { errorCorrectionLevel: 'M' as const, margin: 2 };
 
@@ -53,10 +44,8 @@ export function apiRoutes(deps: { invitations: Invitations; agencyBallots: Agenc
   });
 
   r.post('/invitations', auth('officer', 'admin'), async (req, res) => {
-    const parsed = createInvitationBody.safeParse(req.body ?? {});
-    if (!parsed.success) throw bodyError(parsed.error);
     const actor = actorOf(res);
-    const { created, view } = await invitations.create(parsed.data, actor);
+    const { created, view } = await invitations.create(validInput(createInvitationBody, req.body), actor);
     if (created) await audit(actor, 'invitation.create', view.id, { unit: view.unit, caseCode: view.caseCode });
     res.status(created ? 201 : 200).json(view);
   });
@@ -95,11 +84,10 @@ export function apiRoutes(deps: { invitations: Invitations; agencyBallots: Agenc
   });
 
   r.post('/agency-ballots', auth('pv01', 'admin'), async (req, res) => {
-    const parsed = agencyBallotsBody.safeParse(req.body ?? {});
-    if (!parsed.success) throw bodyError(parsed.error);
+    const body = validInput(agencyBallotsBody, req.body);
     const actor = actorOf(res);
-    const batch = await agencyBallots.issue(parsed.data, actor);
-    if (batch.created) await audit(actor, 'agency-ballots.issue', String(batch.created), { agencies: parsed.data.agencies ?? 'all' });
+    const batch = await agencyBallots.issue(body, actor);
+    if (batch.created) await audit(actor, 'agency-ballots.issue', String(batch.created), { agencies: body.agencies ?? 'all' });
     res.status(batch.created ? 201 : 200).json(batch);
   });
 

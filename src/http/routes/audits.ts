@@ -2,12 +2,11 @@
 // every read is written to the audit log.
 import ExcelJS from 'exceljs';
 import { Router } from 'express';
-import type { z } from 'zod';
 import { type Audits, callOutcomeBody, createAuditBody, overrideBody, type UnitResult } from '../../audits/audits.js';
 import type { Models } from '../../db.js';
 import type { Actor } from '../../invitations/invitations.js';
 import type { authenticator } from '../auth.js';
-import { HttpError } from '../errors.js';
+import { HttpError, validInput } from '../errors.js';
 
 /** The report's columns, as PV01 reads them. */
 const COLUMNS: Array<[keyof UnitResult, string]> = [
@@ -28,15 +27,6 @@ const COLUMNS: Array<[keyof UnitResult, string]> = [
 
 const csvCell = (v: unknown) => `"${String(v ?? '').replace(/"/g, '""')}"`;
 
-function parsed<T extends z.ZodTypeAny>(schema: T, body: unknown): z.infer<T> {
-  const r = schema.safeParse(body ?? {});
-  if (r.success) return r.data;
-  const msg = r.error.issues
-    .map((i) => (i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : `${i.path.join('.')}: ${i.message}`))
-    .join('; ');
-  throw new HttpError(400, 'invalid_body', msg);
-}
-
 export function auditRoutes(deps: { audits: Audits; models: Models; auth: ReturnType<typeof authenticator> }): Router {
   const { audits, models, auth } = deps;
   const r = Router();
@@ -45,7 +35,7 @@ export function auditRoutes(deps: { audits: Audits; models: Models; auth: Return
     models.AuditLog.create({ at: new Date(), actor: actor.keyId, role: actor.role, action, target, details });
 
   r.post('/', auth('pv01'), async (req, res) => {
-    const body = parsed(createAuditBody, req.body);
+    const body = validInput(createAuditBody, req.body);
     const actor = actorOf(res);
     const audit = await audits.create(body, actor);
     await log(actor, 'audit.create', audit.id, {
@@ -102,7 +92,7 @@ export function auditRoutes(deps: { audits: Audits; models: Models; auth: Return
   });
 
   r.post('/:id/items/:item/call', auth('pv01'), async (req, res) => {
-    const body = parsed(callOutcomeBody, req.body);
+    const body = validInput(callOutcomeBody, req.body);
     const actor = actorOf(res);
     const done = await audits.recordCall(String(req.params.id), String(req.params.item), body);
     await log(actor, 'audit.call', String(req.params.item), { audit: req.params.id, outcome: body.outcome, note: body.note });
@@ -110,7 +100,7 @@ export function auditRoutes(deps: { audits: Audits; models: Models; auth: Return
   });
 
   r.post('/:id/items/:item/override', auth('pv01'), async (req, res) => {
-    const body = parsed(overrideBody, req.body);
+    const body = validInput(overrideBody, req.body);
     const actor = actorOf(res);
     const done = await audits.override(String(req.params.id), String(req.params.item), body);
     await log(actor, 'audit.override', String(req.params.item), { audit: req.params.id, ...done, reason: body.reason });

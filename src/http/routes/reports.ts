@@ -3,38 +3,22 @@
 // and progress; everything else is PV01's (admins may read).
 import { Router } from 'express';
 import { z } from 'zod';
+import { calendarDay } from '../../days.js';
 import type { Models } from '../../db.js';
 import type { Campaign } from '../../invitations/campaign.js';
 import type { Actor, Invitations } from '../../invitations/invitations.js';
 import { type Table, toCsv, toXlsx } from '../../reports/export.js';
 import type { Reporting } from '../../reports/reporting.js';
 import type { authenticator } from '../auth.js';
-import { HttpError } from '../errors.js';
+import { HttpError, validInput } from '../errors.js';
 
-const date = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'a date as YYYY-MM-DD')
-  .refine((d) => {
-    const t = Date.parse(`${d}T00:00:00Z`);
-    return !Number.isNaN(t) && new Date(t).toISOString().startsWith(d);
-  }, 'not a calendar date');
 const reportQuery = z.strictObject({
   campaign: z.string().max(32).optional(),
   unit: z.string().max(32).optional(),
-  from: date.optional(),
-  to: date.optional(),
+  from: calendarDay.optional(),
+  to: calendarDay.optional(),
   format: z.enum(['json', 'csv', 'xlsx']).default('json'),
 });
-
-function check<T extends z.ZodTypeAny>(schema: T, value: unknown, code: string): z.infer<T> {
-  const r = schema.safeParse(value ?? {});
-  if (r.success) return r.data;
-  throw new HttpError(
-    400,
-    code,
-    r.error.issues.map((i) => (i.code === 'unrecognized_keys' ? `unknown parameter(s): ${i.keys.join(', ')}` : `${i.path.join('.')}: ${i.message}`)).join('; '),
-  );
-}
 
 export function reportRoutes(deps: {
   models: Models;
@@ -48,12 +32,7 @@ export function reportRoutes(deps: {
   const actorOf = (res: { locals: Record<string, unknown> }) => res.locals.actor as Actor;
   const log = (actor: Actor, action: string, target: string, details?: Record<string, unknown>) =>
     d.models.AuditLog.create({ at: new Date(), actor: actor.keyId, role: actor.role, action, target, details });
-  const campaignOf = async (id?: string): Promise<Campaign> => {
-    if (!id) return d.invitations.currentCampaign();
-    const doc = await d.models.Campaign.findById(id).lean();
-    if (!doc) throw new HttpError(404, 'not_found', `no campaign "${id}"`);
-    return doc.data as Campaign;
-  };
+  const campaignOf = (id?: string) => d.invitations.campaign(id);
   /** An officer reads only the units its key covers, and must name one. */
   const scoped = async (actor: Actor, unit: string | undefined) => {
     const scope = await d.invitations.scopeOf(actor);
@@ -82,7 +61,7 @@ export function reportRoutes(deps: {
   };
 
   r.get('/reports/form-01', d.auth('officer', 'pv01', 'admin'), async (req, res) => {
-    const q = check(reportQuery, req.query, 'invalid_query');
+    const q = validInput(reportQuery, req.query, 'invalid_query');
     const campaign = await campaignOf(q.campaign);
     const unit = await scoped(actorOf(res), q.unit);
     if (unit && !campaign.units.some((u) => u.code === unit)) throw new HttpError(400, 'unknown_unit', `unit: unknown unit "${unit}"`);
@@ -91,14 +70,14 @@ export function reportRoutes(deps: {
   });
 
   r.get('/reports/form-02', d.auth('pv01', 'admin'), async (req, res) => {
-    const q = check(reportQuery, req.query, 'invalid_query');
+    const q = validInput(reportQuery, req.query, 'invalid_query');
     const campaign = await campaignOf(q.campaign);
     const report = await d.reports.form02(campaign, q);
     await send(res, campaign, `mau-02-${q.unit ?? campaign.id}`, q.format, report, report.tables);
   });
 
   r.get('/reports/ballots', d.auth('officer', 'pv01', 'admin'), async (req, res) => {
-    const q = check(reportQuery, req.query, 'invalid_query');
+    const q = validInput(reportQuery, req.query, 'invalid_query');
     const campaign = await campaignOf(q.campaign);
     const unit = await scoped(actorOf(res), q.unit);
     const { questions, rows } = await d.reports.ballots(campaign, { ...q, unit });
@@ -114,8 +93,8 @@ export function reportRoutes(deps: {
   });
 
   r.post('/reports/:form/submissions', d.auth('pv01'), async (req, res) => {
-    const form = check(z.enum(['form-01', 'form-02']), req.params.form, 'not_found');
-    const body = check(z.strictObject({ unit: z.string().max(32).optional(), campaign: z.string().max(32).optional() }), req.body, 'invalid_body');
+    const form = validInput(z.enum(['form-01', 'form-02']), req.params.form, 'not_found');
+    const body = validInput(z.strictObject({ unit: z.string().max(32).optional(), campaign: z.string().max(32).optional() }), req.body, 'invalid_body');
     const campaign = await campaignOf(body.campaign);
     const actor = actorOf(res);
     const s = await d.progress.submit(campaign, form, body.unit, actor.keyId, d.now());
@@ -141,7 +120,7 @@ export function reportRoutes(deps: {
   });
 
   r.post('/alerts/:id/handled', d.auth('pv01'), async (req, res) => {
-    const { note } = check(z.strictObject({ note: z.string().trim().min(1).max(1000) }), req.body, 'invalid_body');
+    const { note } = validInput(z.strictObject({ note: z.string().trim().min(1).max(1000) }), req.body, 'invalid_body');
     const actor = actorOf(res);
     const a = await d.alerts.handle(String(req.params.id), actor.keyId, note);
     await log(actor, 'alert.handled', String(req.params.id), { note });
@@ -149,7 +128,7 @@ export function reportRoutes(deps: {
   });
 
   r.post('/publications', d.auth('pv01'), async (req, res) => {
-    const body = check(z.strictObject({ campaign: z.string().max(32).optional() }), req.body, 'invalid_body');
+    const body = validInput(z.strictObject({ campaign: z.string().max(32).optional() }), req.body, 'invalid_body');
     const campaign = await campaignOf(body.campaign);
     const actor = actorOf(res);
     const p = await d.progress.publish(campaign, actor.keyId, d.now());
