@@ -115,9 +115,10 @@ function telegramUser(emu: TelegramEmulator, hook: { url: string; secret: string
   const waiters = telegramWaiters.get(emu)!;
   return {
     next: async (afterId) => {
-      const m = await waiters.next(String(chatId), (x) => isNext(afterId, x.message_id, x.text, x.buttons.length));
-      shown.set(m.message_id, m);
-      return { id: m.message_id, text: m.text, buttons: m.buttons.length };
+      // An edit that asks the next question in the tapped message counts: `rev` rises on sends and edits.
+      const m = await waiters.next(String(chatId), (x) => isNext(afterId, x.rev, x.text, x.buttons.length));
+      shown.set(m.rev, { ...m });
+      return { id: m.rev, text: m.text, buttons: m.buttons.length };
     },
     first: (start) => {
       const id = emu.newUpdateId();

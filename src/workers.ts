@@ -10,6 +10,7 @@ import { processFollowUp } from './invitations/follow-ups.js';
 import type { Invitations } from './invitations/invitations.js';
 import type { Logger } from './log.js';
 import type { ChatLock } from './outbound/chat-lock.js';
+import type { HeldReplies } from './outbound/held.js';
 import type { Outlets } from './outbound/send-ops.js';
 import { processOutbound } from './outbound/worker.js';
 import { AUDIT_STEPS, auditStepJob, completionJob, QUEUE } from './queues/jobs.js';
@@ -32,9 +33,13 @@ export interface WorkerDeps {
   outlets: Outlets;
   notifiers: ReadonlyMap<string, Notifier>;
   locks: ChatLock;
+  held: HeldReplies;
   log: Logger;
   outboundConcurrency?: number;
 }
+
+/** Job states of a job still to run. */
+const PENDING = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
 
 export function startWorkers(d: WorkerDeps): Worker[] {
   const base = { connection: connection(d.redisUrl, false), prefix: `${d.prefix}bull`, settings: { backoffStrategy: cappedBackoff } };
@@ -62,6 +67,7 @@ export function startWorkers(d: WorkerDeps): Worker[] {
   // A reminder or a verification the chat platform refused (window closed) goes to the phone as ZNS, when there is one.
   const outboundDeps = {
     ...d,
+    isPending: async (jobId: string) => PENDING.has(await d.queues.outbound.getJobState(jobId)),
     windowClosed: async (about: { ref: string; purpose: 'reminder' | 'verification' }) =>
       void (about.purpose === 'reminder' ? await d.queues.addZnsSend('reminder', about.ref) : await d.audits.windowClosed(about.ref)),
   };

@@ -46,7 +46,12 @@ export interface Completion extends Respondent {
 export interface Effects {
   /** `reply`: an answer to the respondent's own input (not paced), or a send we started (paced). */
   /** `settled`: called once a reply is sent or durably queued (or cannot be sent from this process). */
-  deliver(to: Respondent, outputs: Output[], how: { reply: boolean; replyTo?: unknown; about?: SendAbout; settled?: () => void }): Promise<void>;
+  /** `heldBehind`: a reply job of this chat still waiting in the queue (from the save): this reply must go after it. */
+  deliver(
+    to: Respondent,
+    outputs: Output[],
+    how: { reply: boolean; replyTo?: unknown; about?: SendAbout; settled?: () => void; heldBehind?: string },
+  ): Promise<void>;
   completed(c: Completion): Promise<void>;
   opened(ref: string, who: Respondent): Promise<void>;
   /** Whether this process runs the channel (a process without it leaves that channel's unsent replies to one that has it). */
@@ -106,10 +111,10 @@ export class ConversationRunner {
       return decide(flows, conv, ev, opening, this.now());
     });
     if (!result) return DUPLICATE;
-    const { decision: d } = result;
+    const { decision: d, heldBehind } = result;
     const s = d.conversation.s;
     const settled = () => void store.replySettled(key, savedAt).catch(() => {});
-    const after: Promise<void>[] = [effects.deliver(ev, d.outputs, { reply: true, replyTo: ev.replyTo, settled })];
+    const after: Promise<void>[] = [effects.deliver(ev, d.outputs, { reply: true, replyTo: ev.replyTo, settled, ...(heldBehind ? { heldBehind } : {}) })];
     if (s && d.events.some((e) => e.type === 'completed')) {
       after.push(
         effects.completed({
@@ -223,14 +228,14 @@ export class ConversationRunner {
     eventId: string | undefined,
     owesReplyAt: number | undefined,
     decideOn: (conv: Conversation) => Promise<Decision | undefined>,
-  ): Promise<{ decision: Decision } | undefined> {
+  ): Promise<{ decision: Decision; heldBehind?: string } | undefined> {
     const { store } = this.deps;
     let cur = await store.read(key);
     for (let attempt = 0; attempt < (this.deps.maxAttempts ?? 20); attempt++) {
       const decision = await decideOn(cur.conversation);
       if (!decision) return undefined;
       const saved = await store.save(key, cur.version, decision.conversation, eventId, decision.outputs.length ? owesReplyAt : undefined);
-      if (saved.ok) return { decision };
+      if (saved.ok) return { decision, ...(saved.heldBehind ? { heldBehind: saved.heldBehind } : {}) };
       if (saved.duplicate) return undefined;
       // Another process wrote first: recompute on its state (the decision is pure), after a short jittered pause.
       this.casRetries++;

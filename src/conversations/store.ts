@@ -4,6 +4,7 @@
 // memory, so an update normally costs a single Redis round trip; when another
 // process wrote in between, the script refuses and returns the fresh state.
 import type { Redis } from 'ioredis';
+import { heldKey } from '../outbound/held.js';
 import type { Conversation } from './conversation.js';
 
 const READ = `
@@ -12,6 +13,7 @@ return {tonumber(r[1] or '0'), r[2]}
 `;
 
 // KEYS[3]: the set of replies saved but not yet sent ('' when the save owes no reply).
+// KEYS[4]: the chat's held-replies mark, returned so that the reply queues behind them.
 const SAVE = `
 if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then return {-2} end
 local r = redis.call('HMGET', KEYS[1], 'v', 'd')
@@ -21,7 +23,7 @@ redis.call('HSET', KEYS[1], 'v', v + 1, 'd', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if KEYS[2] ~= '' then redis.call('SET', KEYS[2], '1', 'PX', ARGV[4]) end
 if KEYS[3] ~= '' then redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6]) end
-return {v + 1}
+return {v + 1, redis.call('GET', KEYS[4])}
 `;
 
 // Settles a reply: removes the mark unless a newer save owes another reply.
@@ -37,13 +39,14 @@ interface Scripts {
     conv: string,
     dedupe: string,
     unsent: string,
+    held: string,
     expected: number,
     data: string,
     ttlMs: number,
     dedupeTtlMs: number,
     at: number,
     member: string,
-  ): Promise<[number, number?, (string | null)?]>;
+  ): Promise<[number, (number | string | null)?, (string | null)?]>;
   convSettle(unsent: string, member: string, at: number): Promise<number>;
 }
 
@@ -52,7 +55,9 @@ export interface Versioned {
   conversation: Conversation;
 }
 
-export type SaveResult = { ok: true; version: number } | { ok: false; duplicate: true } | { ok: false; duplicate: false; current: Versioned };
+export type SaveResult =
+  /** `heldBehind`: the chat's last reply job waiting in the outbound queue, if any (a reply must not overtake it). */
+  { ok: true; version: number; heldBehind?: string } | { ok: false; duplicate: true } | { ok: false; duplicate: false; current: Versioned };
 
 export interface StoreOptions {
   /** Key prefix, e.g. "tthc:" (tests use one per file). */
@@ -79,7 +84,7 @@ export class ConversationStore {
   ) {
     if (!('convSave' in redis)) {
       redis.defineCommand('convRead', { numberOfKeys: 1, lua: READ });
-      redis.defineCommand('convSave', { numberOfKeys: 3, lua: SAVE });
+      redis.defineCommand('convSave', { numberOfKeys: 4, lua: SAVE });
       redis.defineCommand('convSettle', { numberOfKeys: 1, lua: SETTLE });
     }
     this.redis = redis as Redis & Scripts;
@@ -122,6 +127,7 @@ export class ConversationStore {
       this.key(conv),
       this.dedupeKey(eventId),
       owesReplyAt === undefined ? '' : this.unsentKey,
+      heldKey(this.opts.prefix, conv),
       expected,
       JSON.stringify(conversation),
       this.sessionTtlMs,
@@ -131,12 +137,12 @@ export class ConversationStore {
     );
     if (code === -2) return { ok: false, duplicate: true };
     if (code === -1) {
-      const current = { version: version!, conversation: data ? (JSON.parse(data) as Conversation) : {} };
+      const current = { version: version as number, conversation: data ? (JSON.parse(data) as Conversation) : {} };
       this.remember(conv, current);
       return { ok: false, duplicate: false, current };
     }
     this.remember(conv, { version: code, conversation });
-    return { ok: true, version: code };
+    return { ok: true, version: code, ...(typeof version === 'string' ? { heldBehind: version } : {}) };
   }
 
   /**

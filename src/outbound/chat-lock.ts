@@ -3,7 +3,12 @@
 // must not overtake each other.
 import type { Redis } from 'ioredis';
 
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+const DELETE_IF = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/** Deletes `key` only while it still holds `value` (a lock or mark taken over by someone else stays). */
+export async function deleteIfValue(redis: Redis, key: string, value: string): Promise<void> {
+  await redis.eval(DELETE_IF, 1, key, value);
+}
 
 export class ChatLock {
   constructor(
@@ -22,6 +27,6 @@ export class ChatLock {
   }
 
   async release(channel: string, chat: string, owner: string): Promise<void> {
-    await this.redis.eval(RELEASE, 1, this.key(channel, chat), owner);
+    await deleteIfValue(this.redis, this.key(channel, chat), owner);
   }
 }

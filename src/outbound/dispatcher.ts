@@ -11,6 +11,7 @@ import type { Output } from '../engine/interpreter.js';
 import type { Logger } from '../log.js';
 import type { OutboundJob } from '../queues/jobs.js';
 import type { Queues } from '../queues/queues.js';
+import type { HeldReplies } from './held.js';
 import { type Outlet, type Outlets, sendOps } from './send-ops.js';
 
 /** `reply`: an answer to the respondent's own input (not paced); `about`: the invitation a send we start is about. */
@@ -20,18 +21,24 @@ export interface DeliverHow {
   about?: OutboundJob['about'];
   /** Called once the reply is sent or durably queued (or cannot be sent from this process). */
   settled?: () => void;
+  /** A reply job of this chat still waiting in the queue (known from the save): this reply goes after it. */
+  heldBehind?: string;
 }
 
 export class Dispatcher {
   private readonly serial = new KeyedSerializer();
-  /** Chats whose replies had to wait (429, network): later replies queue behind them, in order. */
-  private readonly heldUntil = new Map<string, number>();
+  /**
+   * Chats whose replies had to wait (429, network), with the last queued job: later replies queue behind it, in order.
+   * Other processes learn of it from the held mark (see ./held.ts) that the save returns.
+   */
+  private readonly held = new Map<string, { until: number; jobId: string }>();
 
   constructor(
     private readonly outlets: Outlets,
     private readonly queues: Queues,
     private readonly log: Logger,
     private readonly background: BackgroundTasks,
+    private readonly heldReplies: HeldReplies,
   ) {}
 
   /** Renders and sends; a channel not running in this process (or none, e.g. a test) gets nothing. */
@@ -39,7 +46,7 @@ export class Dispatcher {
     const outlet = this.outlets.get(to.channel);
     const ops = outlet ? outlet.channel.render(outputs, how.replyTo) : [];
     if (!outlet || !ops.length) return void how.settled?.();
-    if (how.reply) this.reply(outlet, to, ops, how.settled);
+    if (how.reply) this.reply(outlet, to, ops, how);
     else await this.enqueue(outlet, to, ops, how.about);
   }
 
@@ -50,30 +57,36 @@ export class Dispatcher {
   }
 
   /** A reply: starts sending now and returns at once (the webhook never waits on the platform). */
-  private reply(outlet: Outlet, to: Respondent, ops: unknown[], settled?: () => void): void {
+  private reply(outlet: Outlet, to: Respondent, ops: unknown[], how: DeliverHow): void {
     const { channel, userKey: chat } = to;
     const key = `${channel}:${chat}`;
     // Starts on the next turn of the event loop: the webhook's answer is written first.
     const task = this.serial.run(key, async () => {
       await new Promise((r) => setImmediate(r));
-      const held = this.heldUntil.get(key) ?? 0;
-      if (held > Date.now()) {
-        // Queue behind the reply that is waiting, one millisecond later, so the order holds.
-        this.heldUntil.set(key, held + 1);
-        await this.queues.addOutbound({ channel, chat, reply: true, ops }, held + 1 - Date.now());
-        settled?.();
-        return;
-      }
-      this.heldUntil.delete(key);
-      const stop = await sendOps({ chat, paced: false, ...outlet, log: this.log, maxInlineWaitMs: 500 }, ops);
-      if (stop.kind === 'defer' || stop.kind === 'failed') {
-        const until = stop.kind === 'defer' ? stop.untilMs : Date.now() + 1_000;
-        this.heldUntil.set(key, until);
-        await this.queues.addOutbound({ channel, chat, reply: true, ops, done: stop.from }, Math.max(0, until - Date.now()));
+      const local = this.held.get(key);
+      const behind = local && local.until > Date.now() ? local.jobId : how.heldBehind;
+      if (behind) {
+        // Queue behind the reply that is waiting (the worker runs it once that one is done).
+        const until = Math.max(Date.now(), (local?.until ?? 0) + 1);
+        await this.queue(key, { channel, chat, reply: true, ops, after: behind }, until);
+      } else {
+        this.held.delete(key);
+        const stop = await sendOps({ chat, paced: false, ...outlet, log: this.log, maxInlineWaitMs: 500 }, ops);
+        if (stop.kind === 'defer' || stop.kind === 'failed') {
+          const until = stop.kind === 'defer' ? stop.untilMs : Date.now() + 1_000;
+          await this.queue(key, { channel, chat, reply: true, ops, done: stop.from }, until);
+        }
       }
       // Sent, or durably queued: the reply no longer depends on this process.
-      settled?.();
+      how.settled?.();
     });
     this.background.run(`reply to ${channel}`, task);
+  }
+
+  /** Queues a reply that must wait, and marks the chat held by it (here and in Redis). */
+  private async queue(key: string, job: Parameters<Queues['addOutbound']>[0], until: number) {
+    const added = await this.queues.addOutbound(job, Math.max(0, until - Date.now()));
+    this.held.set(key, { until, jobId: added.id! });
+    await this.heldReplies.hold(key, added.id!);
   }
 }

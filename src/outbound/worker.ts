@@ -4,12 +4,16 @@ import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { Logger } from '../log.js';
 import { type OutboundJob, outboundJob } from '../queues/jobs.js';
 import type { ChatLock } from './chat-lock.js';
+import type { HeldReplies } from './held.js';
 import { type Outlets, sendOps } from './send-ops.js';
 
 export interface OutboundDeps {
   outlets: Outlets;
   log: Logger;
   locks: ChatLock;
+  held: HeldReplies;
+  /** Whether an outbound job is still to run (waiting, delayed, active). */
+  isPending(jobId: string): Promise<boolean>;
   /** A send about an invitation met a closed window: queue what stands in for it (a ZNS reminder). */
   windowClosed?: (about: NonNullable<OutboundJob['about']>) => Promise<void>;
 }
@@ -25,8 +29,8 @@ export async function processOutbound(job: Job, token: string | undefined, deps:
   if (!parsed.success) throw new UnrecoverableError(`ops are not ${data.channel} operations: ${parsed.error.message}`);
   const ops = parsed.data;
   const owner = `${job.id}:${token ?? ''}`;
-  if (!(await deps.locks.acquire(data.channel, data.chat, owner))) {
-    // Another job of this chat is sending: come back right after it.
+  // A reply queued behind another of its chat waits for it; another job of this chat sending: come back right after it.
+  if ((data.after && (await deps.isPending(data.after))) || !(await deps.locks.acquire(data.channel, data.chat, owner))) {
     await job.moveToDelayed(Date.now() + 100, token);
     throw new DelayedError();
   }
@@ -36,6 +40,8 @@ export async function processOutbound(job: Job, token: string | undefined, deps:
   } finally {
     await deps.locks.release(data.channel, data.chat, owner);
   }
+  // Done with this reply, one way or another: later replies of the chat may go direct again (unless one queued behind it).
+  if (data.reply && stop.kind !== 'defer' && stop.kind !== 'failed') await deps.held.release(`${data.channel}:${data.chat}`, job.id!);
   switch (stop.kind) {
     case 'done':
       return 'sent';

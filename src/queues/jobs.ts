@@ -34,6 +34,8 @@ export const outboundJob = z.strictObject({
   done: z.number().int().min(0).default(0),
   /** What the send is about: when the platform's window is closed, a template to the invitation's phone may stand in. */
   about: z.strictObject({ ref: z.string(), purpose: z.enum(['reminder', 'verification']) }).optional(),
+  /** A reply job of the same chat that must be done first (replies keep their order). */
+  after: z.string().optional(),
 });
 export type OutboundJob = z.infer<typeof outboundJob>;
 

@@ -67,9 +67,9 @@ async function telegramBallot(caseCode: string, chatId: number, level: 'satisfie
   expect((await u.send(`/start ${inv.token}`)).status).toBe(200);
   await u.waitForText('Kính chào');
   await survey(async (act) => {
-    const n = u.messages().length;
+    const mark = u.mark();
     expect((await u.tap(LABEL[act])).status).toBe(200);
-    await u.waitFor((m) => m.length > n && m.slice(n).some((x) => x.buttons.length > 0 || x.text.includes('cảm ơn')), 'the next question');
+    await u.waitFor(() => u.since(mark).some((x) => x.buttons.length > 0 || x.text.includes('cảm ơn')), 'the next question');
   }, level);
   await u.waitForText('Xin chân thành cảm ơn');
   return { inv, u };
@@ -173,9 +173,9 @@ describe('post-audit', () => {
     for (const u of [t1, t2, t3]) await u.waitForText('Công an tỉnh đang xác minh kết quả khảo sát');
     expect(t1.last()!.text).toMatch(/hồ sơ AU-T1 tại Phòng Cảnh sát giao thông \(PC08\) ngày 20\/06\/2024/);
     const tapAndWait = async (u: TelegramUser, label: string) => {
-      const n = u.messages().length;
+      const mark = u.mark();
       expect((await u.tap(label)).status).toBe(200);
-      await u.waitFor((m) => m.length > n, 'the next message');
+      await u.waitFor(() => u.since(mark).length > 0, 'the next message');
     };
     await tapAndWait(t1, 'Có');
     await tapAndWait(t1, 'Hài lòng');

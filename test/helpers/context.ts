@@ -41,18 +41,21 @@ export interface TestServiceOptions {
   campaign?: string;
   now?: () => number;
   extra?: Partial<AppOptions>;
+  /** Another process of the same deployment: its Redis prefix and database (already seeded). */
+  sameAs?: TestService;
 }
 
 export interface TestService {
   service: App;
   baseUrl: string;
   prefix: string;
+  dbName: string;
   key(role: Role, unit?: string, subUnits?: boolean): Promise<string>;
   close(): Promise<void>;
 }
 
 export async function startTestService(o: TestServiceOptions): Promise<TestService> {
-  const { prefix, dbName } = isolation(o.name);
+  const { prefix, dbName } = o.sameAs ?? isolation(o.name);
   const redisUrl = o.redisUrl ?? inject('redisUrl');
   const mongoUrl = o.mongoUrl ?? inject('mongoUrl');
   const config = loadConfig({
@@ -82,12 +85,13 @@ export async function startTestService(o: TestServiceOptions): Promise<TestServi
     ...o.extra,
   });
   await ensureIndexes(service.db.models);
-  if (o.seed !== false) await seedCampaigns(service.db.models, service.flows, join(projectRoot, 'campaigns'), o.campaign ?? 'soc-trang-2024');
+  if (o.seed !== false && !o.sameAs) await seedCampaigns(service.db.models, service.flows, join(projectRoot, 'campaigns'), o.campaign ?? 'soc-trang-2024');
   if (o.workers !== false) service.startWorkers();
   const addr = o.listen === false ? undefined : await service.listen(0);
   return {
     service,
     prefix,
+    dbName,
     baseUrl: addr ? `http://127.0.0.1:${addr.port}` : '',
     key: async (role, unit, subUnits) => (await createApiKey(service.db.models, role, unit, undefined, subUnits)).key,
     async close() {

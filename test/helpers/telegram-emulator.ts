@@ -10,6 +10,8 @@ export interface StoredMessage {
   chat: number;
   text: string;
   buttons: Array<{ text: string; data: string }>;
+  /** Raised on every send and edit, across the emulator: what changed last has the highest. */
+  rev: number;
 }
 
 export interface ApiCall {
@@ -29,7 +31,7 @@ export class TelegramEmulator extends EventEmitter {
   readonly chatLatencyMs = new Map<number, number>();
   readonly messages = new Map<number, StoredMessage[]>();
   readonly blocked = new Set<number>();
-  /** Per chat: the next sendMessage calls fail with these, in order. */
+  /** Per chat: the next sendMessage or editMessageText calls fail with these, in order. */
   readonly failures = new Map<number, Failure[]>();
   /**
    * Telegram's limits, enforced as Telegram does (429 with retry_after beyond
@@ -44,6 +46,7 @@ export class TelegramEmulator extends EventEmitter {
   private readonly chatSentAt = new Map<number, number>();
   private server?: Server;
   private nextMessageId = 1000;
+  private nextRev = 1;
   /** The next update_id (a bot sees each id once: a run against a long-lived Redis starts above the ids it used before). */
   nextUpdateId = 1;
   /** What setWebhook registered. */
@@ -118,6 +121,7 @@ export class TelegramEmulator extends EventEmitter {
           chat,
           text: String(p.text),
           buttons: (markup?.inline_keyboard ?? []).flat().map((b) => ({ text: b.text, data: b.callback_data })),
+          rev: this.nextRev++,
         };
         const list = this.messages.get(chat);
         if (list) list.push(msg);
@@ -127,18 +131,23 @@ export class TelegramEmulator extends EventEmitter {
       }
       case 'editMessageText':
       case 'editMessageReplyMarkup': {
+        if (this.blocked.has(chat)) return this.fail({ code: 403, description: 'Forbidden: bot was blocked by the user' });
+        const f = method === 'editMessageText' ? this.failures.get(chat)?.shift() : undefined;
+        if (f) return this.fail(f);
         const msg = find();
         if (!msg) return this.fail({ code: 400, description: 'Bad Request: message to edit not found' });
         const text = method === 'editMessageText' ? String(p.text) : msg.text;
         const buttons = ((p.reply_markup as { inline_keyboard?: Array<Array<{ text: string; callback_data: string }>> } | undefined)?.inline_keyboard ?? [])
           .flat()
           .map((b) => ({ text: b.text, data: b.callback_data }));
-        if (text === msg.text && buttons.length === msg.buttons.length && method === 'editMessageReplyMarkup') {
+        if (text === msg.text && JSON.stringify(buttons) === JSON.stringify(msg.buttons)) {
           return this.fail({ code: 400, description: 'Bad Request: message is not modified' });
         }
         msg.text = text;
         msg.buttons = buttons;
-        return { ok: true, result: true };
+        msg.rev = this.nextRev++;
+        this.emit('message', msg);
+        return { ok: true, result: { message_id: msg.message_id, chat: { id: chat, type: 'private' }, date: 0, text } };
       }
       default:
         return this.fail({ code: 500, description: `emulator: ${method} not implemented` });
@@ -238,10 +247,24 @@ export class TelegramUser {
     return this.emu.chat(this.chatId);
   }
 
+  /** Where the chat stands now: what is sent or edited later is `since` it. (A tap's next question may arrive as an edit of the tapped message.) */
+  mark(): number {
+    return Math.max(0, ...this.messages().map((m) => m.rev));
+  }
+
+  /** Messages sent or edited after `mark`, oldest change first. */
+  since(mark: number): StoredMessage[] {
+    return this.messages()
+      .filter((m) => m.rev > mark)
+      .sort((a, b) => a.rev - b.rev);
+  }
+
+  /** The newest message with buttons (the current question, which may have been asked by editing it). */
   lastWithButtons(): StoredMessage | undefined {
     return this.messages().findLast((m) => m.buttons.length > 0);
   }
 
+  /** The newest message, at the bottom of the chat. */
   last(): StoredMessage | undefined {
     return this.messages().at(-1);
   }
@@ -257,9 +280,10 @@ export class TelegramUser {
     throw new Error(`chat ${this.chatId}: timed out waiting for ${what}; messages: ${JSON.stringify(this.messages().map((m) => m.text.slice(0, 60)))}`);
   }
 
-  /** Waits for a message containing `text` after the first `after` messages. */
-  waitForText(text: string | RegExp, after = 0, timeoutMs?: number) {
+  /** Waits for a message containing `text`, sent or edited after `mark`; returns the messages changed since. */
+  async waitForText(text: string | RegExp, mark = 0, timeoutMs?: number): Promise<StoredMessage[]> {
     const match = (m: StoredMessage) => (typeof text === 'string' ? m.text.includes(text) : text.test(m.text));
-    return this.waitFor((msgs) => msgs.slice(after).some(match), `a message matching ${text}`, timeoutMs);
+    await this.waitFor(() => this.since(mark).some(match), `a message matching ${text}`, timeoutMs);
+    return this.since(mark);
   }
 }

@@ -51,10 +51,10 @@ describe('reminders', () => {
     const { inv, u } = await openSurvey('REM-2');
     await u.tap(1);
     await u.waitForText('Nơi tiếp nhận hồ sơ dễ tìm');
-    const before = u.messages().length;
+    const before = u.mark();
     await (await followUp(`remind-${inv.id}-0`)).promote();
     await u.waitForText('Nhắc nhở', before);
-    await u.waitFor((m) => m.slice(before).some((x) => x.text.includes('Nơi tiếp nhận hồ sơ dễ tìm') && x.buttons.length === 6), 'the current question again');
+    await u.waitFor(() => u.since(before).some((x) => x.text.includes('Nơi tiếp nhận hồ sơ dễ tìm') && x.buttons.length === 6), 'the current question again');
     // The reminder's keyboard answers the survey as usual.
     await u.tap('Hài lòng');
     await u.waitForText('Nơi tiếp nhận có đủ chỗ ngồi', before);
@@ -63,33 +63,33 @@ describe('reminders', () => {
   it('never come after completion', async () => {
     const { inv, u } = await openSurvey('REM-3');
     for (const text of ['1', ...Array(14).fill('4'), '2', '2', '4', '/skip']) {
-      const n = u.messages().length;
+      const n = u.mark();
       await u.send(text);
-      await u.waitFor((m) => m.length > n, 'a reply');
+      await u.waitFor(() => u.since(n).length > 0, 'a reply');
     }
     await u.waitForText('Xin chân thành cảm ơn');
-    const before = u.messages().length;
+    const before = u.mark();
     await runFollowUp(`remind-${inv.id}-1`, 'stale');
     await new Promise((r) => setTimeout(r, 200));
-    expect(u.messages().length).toBe(before);
+    expect(u.since(before)).toEqual([]);
   });
 
   it('never come after the respondent stopped', async () => {
     const { inv, u } = await openSurvey('REM-STOP');
     await u.send('/stop');
     await u.waitForText('Đã dừng khảo sát');
-    const before = u.messages().length;
+    const before = u.mark();
     await runFollowUp(`remind-${inv.id}-0`, 'stale');
     await new Promise((r) => setTimeout(r, 200));
-    expect(u.messages().length).toBe(before);
+    expect(u.since(before)).toEqual([]);
   });
 
   it('never come after a cancellation, which closes the survey', async () => {
     const { inv, u } = await openSurvey('REM-4');
     expect((await api(t.baseUrl, key, 'POST', `/api/invitations/${inv.id}/cancel`)).status).toBe(200);
-    const before = u.messages().length;
+    const before = u.mark();
     await runFollowUp(`remind-${inv.id}-0`, 'expired');
-    expect(u.messages().length).toBe(before);
+    expect(u.since(before)).toEqual([]);
     await u.tap(1);
     await u.waitForText('Khảo sát này đã dừng', before);
   });
@@ -100,10 +100,10 @@ describe('expiry', () => {
     const { inv, u } = await openSurvey('EXP-1');
     clock.t += 15 * 86_400_000;
     try {
-      const before = u.messages().length;
+      const before = u.mark();
       await runFollowUp(`expire-${inv.id}-0`, 'expired');
       expect((await api(t.baseUrl, key, 'GET', `/api/invitations/${inv.id}`)).body.status).toBe('expired');
-      expect(u.messages().length).toBe(before);
+      expect(u.since(before)).toEqual([]);
       const w = new TelegramUser(emu, { url: `${t.baseUrl}/webhooks/telegram`, secret: TEST_SECRET }, chat++);
       await w.send(`/start ${inv.token}`);
       await w.waitForText('đã hết hạn');

@@ -77,12 +77,21 @@ const kb = (seq: number) => [
 describe('Telegram render: outputs -> operations', () => {
   it.each([
     [
-      'a question after a tap: the tapped message is edited, the next asked',
-      [{ type: 'chosen', questionId: 'p', label: 'Có' }, question(4)],
+      'a question after a tap: asked in the tapped message, under the choice (one call)',
+      [{ type: 'chosen', questionId: 'p', label: 'Có' }, { type: 'text', text: 'Phần 2' }, question(4)],
+      { messageId: 9, messageText: 'Trước?' },
+      [{ m: 'edit', messageId: 9, text: '✅ Có\n\nPhần 2\n\nCâu hỏi?', keyboard: kb(4) }],
+    ],
+    [
+      'the thanks after a tap: the tapped question shows the choice, the thanks is sent',
+      [
+        { type: 'chosen', questionId: 'p', label: 'Có' },
+        { type: 'text', text: 'Cảm ơn' },
+      ],
       { messageId: 9, messageText: 'Trước?' },
       [
         { m: 'edit', messageId: 9, text: 'Trước?\n\n✅ Có' },
-        { m: 'send', text: 'Câu hỏi?', keyboard: kb(4) },
+        { m: 'send', text: 'Cảm ơn' },
       ],
     ],
     ['a question after typing: the old keyboard is retired', [question(5)], undefined, [{ m: 'send', text: 'Câu hỏi?', keyboard: kb(5), clearPrevious: true }]],
@@ -104,6 +113,16 @@ describe('Telegram render: outputs -> operations', () => {
     ['a tap with no message to edit (a send we started)', [{ type: 'chosen', questionId: 'p', label: 'Có' }], undefined, []],
   ] as Array<[string, Output[], unknown, unknown[]]>)('%s', (_name, outputs, replyTo, ops) => {
     expect(renderTelegram(outputs, replyTo)).toEqual(ops);
+  });
+
+  it('a question too long to ask in the tapped message: the tapped one is marked, the question sent', () => {
+    const ops = renderTelegram([{ type: 'chosen', questionId: 'p', label: 'Có' }, { type: 'text', text: 'x'.repeat(4090) }, question(4)], {
+      messageId: 9,
+      messageText: 'Trước?',
+    });
+    expect(ops[0]).toEqual({ m: 'edit', messageId: 9, text: 'Trước?\n\n✅ Có' });
+    expect(ops.slice(1).every((o) => o.m === 'send' && o.text.length <= 4096)).toBe(true);
+    expect(ops.at(-1)).toMatchObject({ m: 'send', keyboard: kb(4) });
   });
 
   it('splits a text over 4096 characters at a break, keeping the keyboard on the last part', () => {

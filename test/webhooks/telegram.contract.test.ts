@@ -5,6 +5,9 @@ import { channelContract } from '../channels/contract.js';
 import { startTestService, TEST_SECRET } from '../helpers/context.js';
 import { type StoredMessage, TelegramEmulator, TelegramUser } from '../helpers/telegram-emulator.js';
 
+/** The emulator edits messages in place (a tapped keyboard is removed, the next question replaces the tapped one). */
+const snapshot = (m: StoredMessage) => ({ text: m.text, buttons: m.buttons.map((b) => b.text), ref: { ...m, buttons: [...m.buttons] } });
+
 channelContract<TelegramUser>('telegram', async () => {
   const emu = await new TelegramEmulator().start();
   const t = await startTestService({ name: 'telegram_contract', telegramApiRoot: emu.apiRoot });
@@ -20,8 +23,9 @@ channelContract<TelegramUser>('telegram', async () => {
         startByLink: async (token) => (await user.send(`/start ${token}`)).status,
         send: async (text) => (await user.send(text)).status,
         tap: async (label, on) => (await user.tap(label, on ? (on.ref as StoredMessage) : undefined)).status,
-        // Snapshots: the emulator edits messages in place (a tapped keyboard is removed).
-        messages: () => user.messages().map((m) => ({ text: m.text, buttons: m.buttons.map((b) => b.text), ref: { ...m, buttons: [...m.buttons] } })),
+        messages: () => user.messages().map(snapshot),
+        mark: () => user.mark(),
+        since: (mark) => user.since(mark).map(snapshot),
       };
     },
     rateLimitNext: (u, seconds) =>

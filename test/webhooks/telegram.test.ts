@@ -30,10 +30,10 @@ async function invite(caseCode: string, extra: Record<string, unknown> = {}) {
 
 /** Answers the current question by tapping (or typing) and waits for the next question (or the thanks). */
 async function answer(u: TelegramUser, how: { tap: string | number } | { type: string }) {
-  const lastId = u.last()?.message_id ?? 0;
+  const mark = u.mark();
   const r = 'tap' in how ? await u.tap(how.tap) : await u.send(how.type);
   expect(r.status).toBe(200);
-  await u.waitFor((m) => m.some((x) => x.message_id > lastId && (x.buttons.length > 0 || x.text.includes('cảm ơn'))), 'the next question');
+  await u.waitFor(() => u.since(mark).some((x) => x.buttons.length > 0 || x.text.includes('cảm ơn')), 'the next question');
   return r;
 }
 
@@ -49,13 +49,15 @@ describe('Telegram: a citizen takes the whole survey', () => {
     expect(u.lastWithButtons()!.text).toContain('Phòng Cảnh sát giao thông (PC08)');
 
     const consentMsg = u.lastWithButtons()!;
+    const sent = emu.callsOf('sendMessage', u.chatId).length;
     const tapResult = await answer(u, { tap: 'Đồng ý tham gia' });
-    // The tap was acknowledged in the webhook answer, and the question now shows the choice without buttons.
+    // The tap was acknowledged in the webhook answer, and the tapped message now shows the choice and asks the next
+    // question (respondent type was known from the invitation: the scale starts at once): one edit, no new message.
     expect(tapResult.body).toMatchObject({ method: 'answerCallbackQuery' });
-    await eventually(async () => consentMsg.text.endsWith('✅ Đồng ý tham gia') && consentMsg.buttons.length === 0, 'the tapped question edited');
-
-    // respondent type was known from the invitation: the scale starts at once.
     await u.waitForText('Nơi tiếp nhận hồ sơ dễ tìm');
+    expect(consentMsg.text).toMatch(/^✅ Đồng ý tham gia\n\n.*Nơi tiếp nhận hồ sơ dễ tìm/s);
+    expect(consentMsg.buttons.map((b) => b.text)).toContain('Rất hài lòng');
+    expect(emu.callsOf('sendMessage', u.chatId).length).toBe(sent);
     for (let i = 0; i < 7; i++) await answer(u, { tap: 'Rất hài lòng' });
     for (let i = 0; i < 3; i++) await answer(u, { type: i === 0 ? 'hai long' : '4' });
     const typedOver = u.messages().findLast((m) => m.text.includes('Cán bộ tuân thủ đúng quy định'));
@@ -133,12 +135,12 @@ describe('Telegram webhook: bad requests change nothing', () => {
     const consent = { ...u.lastWithButtons()!, buttons: [...u.lastWithButtons()!.buttons] };
     await u.tap(1, consent, 900_002);
     await u.waitForText('Ông/bà thực hiện thủ tục');
-    const count = u.messages().length;
+    const mark = u.mark();
     // Telegram did not get our answer in time and sends the same updates again.
     expect((await u.send(`/start ${inv.token}`, 900_001)).status).toBe(200);
     expect((await u.tap(1, consent, 900_002)).status).toBe(200);
     await new Promise((r) => setTimeout(r, 300));
-    expect(u.messages().length).toBe(count);
+    expect(u.since(mark)).toEqual([]);
   });
 });
 
@@ -152,7 +154,7 @@ describe('Telegram: what a respondent sees in edge cases', () => {
     const snapshot = { ...consent, buttons: [...consent.buttons] };
     await answer(u, { tap: 1 });
     await u.waitForText('Ông/bà thực hiện thủ tục');
-    const before = u.messages().length;
+    const before = u.mark();
     const stale = await u.tap(1, snapshot);
     expect(stale.body).toMatchObject({ method: 'answerCallbackQuery' });
     // The current question is asked again, with its keyboard, under the note.
@@ -161,6 +163,20 @@ describe('Telegram: what a respondent sees in edge cases', () => {
     expect(u.last()!.buttons.map((b) => b.text)).toEqual(['Người dân', 'Đại diện tổ chức, doanh nghiệp', '« Quay lại']);
     await answer(u, { tap: 'Người dân' });
     await u.waitForText('Nơi tiếp nhận hồ sơ dễ tìm', before);
+  });
+
+  it('a tapped question the user deleted: the next question comes as a new message', async () => {
+    const u = newUser();
+    const inv = await invite('DELETED-1', { respondentType: 'citizen' });
+    await u.send(`/start ${inv.token}`);
+    await u.waitForText('Kính chào');
+    const consent = u.lastWithButtons()!;
+    const snapshot = { ...consent, buttons: [...consent.buttons] };
+    emu.messages.set(u.chatId, []); // the user cleared the chat
+    await u.tap(1, snapshot);
+    const [next] = await u.waitForText('Nơi tiếp nhận hồ sơ dễ tìm');
+    expect(next!.message_id).not.toBe(consent.message_id);
+    expect(next!.buttons.map((b) => b.text)).toContain('Rất hài lòng');
   });
 
   it('unknown and used tokens get clear Vietnamese messages', async () => {
@@ -239,15 +255,26 @@ describe('Telegram outages', () => {
     await u.send(`/start ${inv.token}`);
     await u.waitForText('Kính chào');
     emu.failures.set(u.chatId, [{ code: 502, description: 'Bad Gateway' }]);
+    const mark = u.mark();
     await u.tap(1);
     // The respondent, seeing nothing yet, asks for help: that reply must come after the question it follows.
     await u.send('/help');
-    await u.waitForText('Hướng dẫn', 0, 15_000);
-    const texts = u.messages().map((m) => m.text);
-    const question = texts.findIndex((t) => t.includes('Ông/bà thực hiện thủ tục'));
-    expect(question).toBeGreaterThan(0);
-    expect(texts.findIndex((t) => t.startsWith('Hướng dẫn'))).toBeGreaterThan(question);
-    expect(emu.callsOf('sendMessage', u.chatId).length).toBe(4); // first question, failed try, retry, help
+    await u.waitForText('Hướng dẫn', mark, 15_000);
+    // The next question replaces the tapped one: the failed try, its retry, then the help (which retires the older keyboard).
+    const calls = emu.calls
+      .filter((c) => Number(c.payload.chat_id) === u.chatId)
+      .map((c) =>
+        `${c.method} ${String(c.payload.text ?? '')
+          .slice(0, 9)
+          .trim()}`.trim(),
+      );
+    expect(calls).toEqual([
+      'sendMessage Kính chào',
+      'editMessageText ✅ Đồng ý',
+      'editMessageText ✅ Đồng ý',
+      'sendMessage Hướng dẫn',
+      'editMessageReplyMarkup',
+    ]);
   }, 30_000);
 });
 
@@ -327,10 +354,10 @@ describe('Telegram: first contact (what a citizen meets)', () => {
     await u.waitForText('Xin chân thành cảm ơn');
     await eventually(async () => last.buttons.length === 0, 'the keyboard of the last question removed');
     expect(u.messages().filter((m) => m.buttons.length > 0)).toEqual([]);
-    const before = u.messages().length;
+    const before = u.mark();
     for (let i = 0; i < 21; i++) expect((await u.tap('Bỏ qua', snapshot)).status).toBe(200);
     await new Promise((r) => setTimeout(r, 300));
-    expect(u.messages().length - before).toBeLessThanOrEqual(1);
+    expect(u.since(before).length).toBeLessThanOrEqual(1);
   });
 
   it('answered by typing, the last question keeps no keyboard either', async () => {
@@ -349,7 +376,7 @@ describe('Telegram: first contact (what a citizen meets)', () => {
     expect(u.lastWithButtons()!.buttons.map((b) => b.text)).not.toContain('« Quay lại');
     await answer(u, { tap: 1 });
     await answer(u, { tap: 'Hài lòng' });
-    const before = u.messages().length;
+    const before = u.mark();
     await u.tap('« Quay lại');
     await u.waitForText('Nơi tiếp nhận hồ sơ dễ tìm', before);
   });
@@ -363,7 +390,7 @@ describe('Telegram: first contact (what a citizen meets)', () => {
     await answer(u, { tap: 'Hài lòng' });
     await u.send('/stop');
     await u.waitForText('gửi lại mã khảo sát hoặc quét lại mã QR');
-    const before = u.messages().length;
+    const before = u.mark();
     await u.send(`/start ${inv.token}`);
     await u.waitForText('tiếp tục khảo sát từ câu đã dừng', before);
     expect(u.last()!.text).toContain('Nơi tiếp nhận có đủ chỗ ngồi');

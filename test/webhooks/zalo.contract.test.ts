@@ -20,6 +20,13 @@ channelContract<ZaloUser>('zalo', async () => {
         send: (text) => user.send(text),
         tap: (label, on) => user.tap(label, on ? (on.ref as ZaloMessage) : undefined),
         messages: () => user.messages().map((m) => ({ text: m.text, buttons: m.buttons.map((b) => b.title), ref: m })),
+        // Zalo messages are never edited: a mark is a count.
+        mark: () => user.messages().length,
+        since: (mark) =>
+          user
+            .messages()
+            .slice(mark)
+            .map((m) => ({ text: m.text, buttons: m.buttons.map((b) => b.title), ref: m })),
       };
     },
     // Zalo has no retry_after: -32 (rate limit) is backed off.

@@ -25,8 +25,8 @@ export const telegram: ChannelPlugin<'telegram'> = {
       limits: { globalPerSec: tg.sendRate, chatIntervalMs: tg.chatIntervalMs, chatBurst: 3 },
       render: renderTelegram,
       send: (chat: string, op: TelegramOp) => sender.send(chat, op),
-      // Marking the answered question does not hold back the next question.
-      concurrent: (op: TelegramOp) => op.m === 'edit',
+      // Marking the answered question does not hold back the next question (an edit that asks it does).
+      concurrent: (op: TelegramOp) => op.m === 'edit' && !op.keyboard,
       inbound: { checkHeaders: (headers) => checkSecret(headers, tg.webhookSecret), parse: parseUpdate },
     };
   },

@@ -25,12 +25,8 @@ export class TelegramSender {
 
   async send(chat: string, op: TelegramOp): Promise<SendResult> {
     try {
-      if (op.m === 'edit') {
-        await this.call('editMessageText', { chat_id: chat, message_id: op.messageId, text: op.text });
-        return { ok: true };
-      }
-      const reply_markup = op.keyboard ? { inline_keyboard: op.keyboard.map((b) => [{ text: b.text, callback_data: b.data }]) } : undefined;
-      const sent = await this.call<{ message_id: number }>('sendMessage', { chat_id: chat, text: op.text, ...(reply_markup ? { reply_markup } : {}) });
+      if (op.m === 'edit') return await this.edit(chat, op);
+      const sent = await this.call<{ message_id: number }>('sendMessage', { chat_id: chat, text: op.text, ...markup(op.keyboard) });
       const key = this.keyboardKey(chat);
       const previous = op.keyboard
         ? await this.redis.set(key, String(sent.message_id), 'EX', 14 * 86_400, 'GET')
@@ -46,7 +42,25 @@ export class TelegramSender {
       return mapTelegramError(err, op);
     }
   }
+
+  /** An edit that asks the next question falls back to a new message when the tapped one cannot be edited (deleted, too old). */
+  private async edit(chat: string, op: Extract<TelegramOp, { m: 'edit' }>): Promise<SendResult> {
+    try {
+      await this.call('editMessageText', { chat_id: chat, message_id: op.messageId, text: op.text, ...markup(op.keyboard) });
+      return { ok: true };
+    } catch (err) {
+      // The same edit already applied (a retry after a lost answer): done.
+      if (err instanceof TelegramError && err.code === 400 && /message is not modified/i.test(err.description)) return { ok: true };
+      if (err instanceof TelegramError && err.code === 400 && op.keyboard && !/chat not found|user is deactivated/i.test(err.description)) {
+        return this.send(chat, { m: 'send', text: op.text, keyboard: op.keyboard });
+      }
+      throw err;
+    }
+  }
 }
+
+const markup = (keyboard: Array<{ text: string; data: string }> | undefined) =>
+  keyboard ? { reply_markup: { inline_keyboard: keyboard.map((b) => [{ text: b.text, callback_data: b.data }]) } } : {};
 
 /** Telegram's answers in our terms. Throws TransientSendError for what a retry may fix. */
 export function mapTelegramError(err: unknown, op: TelegramOp): SendResult {

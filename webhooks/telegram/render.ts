@@ -21,25 +21,42 @@ export function parseCallbackData(data: string): { seq: number; key: string } | 
 /**
  * One Telegram message per run of texts and the question that follows them
  * (a section title, a hint, a reminder note): fewer messages reach the
- * respondent sooner and use less of the per-chat limit.
+ * respondent sooner and use less of the per-chat limit. After a tap, the next
+ * question with buttons replaces the tapped one in place, under the chosen
+ * answer: one platform call per tap instead of an edit and a send. Otherwise
+ * (typed answers, the thanks, a text too long) the tapped question is marked
+ * with the answer and what follows is sent.
  */
 export function renderTelegram(outputs: Output[], replyTo?: unknown): TelegramOp[] {
   const tappedMessage = replyTo as TelegramReplyTo | undefined;
   const tapped = outputs.some((o) => o.type === 'chosen');
   const ops: TelegramOp[] = [];
   let texts: string[] = [];
+  /** The tapped question and its chosen answer, not yet rendered. */
+  let chosen: { messageId: number; label: string } | undefined;
+  const markChosen = () => {
+    if (!chosen) return;
+    const text = `${tappedMessage?.messageText ?? ''}\n\n✅ ${chosen.label}`.trim();
+    ops.push({ m: 'edit', messageId: chosen.messageId, text: text.length > TEXT_LIMIT ? `✅ ${chosen.label}` : text });
+    chosen = undefined;
+  };
   const sendTexts = (final?: Omit<Extract<TelegramOp, { m: 'send' }>, 'm' | 'text'>) => {
-    const parts = splitText(texts.join('\n\n'), TEXT_LIMIT);
+    const joined = texts.join('\n\n');
     texts = [];
+    const inPlace = chosen && final?.keyboard ? `✅ ${chosen.label}\n\n${joined}` : undefined;
+    if (chosen && inPlace && inPlace.length <= TEXT_LIMIT) {
+      ops.push({ m: 'edit', messageId: chosen.messageId, text: inPlace, keyboard: final!.keyboard! });
+      chosen = undefined;
+      return;
+    }
+    markChosen();
+    const parts = splitText(joined, TEXT_LIMIT);
     parts.forEach((text, i) => void ops.push({ m: 'send', text, ...(i === parts.length - 1 ? final : {}) }));
   };
   for (const o of outputs) {
     switch (o.type) {
       case 'chosen':
-        if (tappedMessage?.messageId !== undefined) {
-          const text = `${tappedMessage.messageText ?? ''}\n\n✅ ${o.label}`.trim();
-          ops.push({ m: 'edit', messageId: tappedMessage.messageId, text: text.length > TEXT_LIMIT ? `✅ ${o.label}` : text });
-        }
+        if (tappedMessage?.messageId !== undefined) chosen = { messageId: tappedMessage.messageId, label: o.label };
         break;
       case 'text':
         texts.push(o.text);
@@ -55,5 +72,6 @@ export function renderTelegram(outputs: Output[], replyTo?: unknown): TelegramOp
   }
   // A reply to typed text (or the thanks after it) retires the keyboard still on screen.
   if (texts.length) sendTexts(tapped ? undefined : { clearPrevious: true });
+  markChosen();
   return ops;
 }
