@@ -103,39 +103,101 @@ export async function applyCounters(models: Models, invitationId: string): Promi
   await addCounterRows(models, counterRows(claimed), 1);
 }
 
+type CounterRow = ReturnType<typeof counterRows>[number];
+
 /**
  * Adds `by` to the counter rows, creating missing ones. Counter writes of one
- * process go one at a time: FerretDB runs an update as read-modify-write, so two
- * concurrent $inc on one row can lose one (MongoDB's are atomic). Several
+ * process go one batch at a time: FerretDB runs an update as read-modify-write,
+ * so two concurrent $inc on one row can lose one (MongoDB's are atomic). What
+ * arrives while a batch is written is merged into the next one (a burst of
+ * completions touches the same rows: one $inc of +n, not n writes). Several
  * worker processes on FerretDB can still race: `counters:check --fix` repairs.
  */
-export function addCounterRows(models: Models, rows: ReturnType<typeof counterRows>, by: 1 | -1): Promise<void> {
-  const run = (counterWrites.get(models) ?? Promise.resolve()).then(() => writeCounterRows(models, rows, by));
-  counterWrites.set(
-    models,
-    run.catch(() => {}),
-  );
-  return run;
+export function addCounterRows(models: Models, rows: CounterRow[], by: 1 | -1): Promise<void> {
+  let writer = counterWriters.get(models);
+  if (!writer) counterWriters.set(models, (writer = new CounterWriter(models)));
+  return writer.add(rows, by);
 }
 
-const counterWrites = new WeakMap<Models, Promise<void>>();
+const counterWriters = new WeakMap<Models, CounterWriter>();
 
-async function writeCounterRows(models: Models, rows: ReturnType<typeof counterRows>, by: 1 | -1): Promise<void> {
-  if (!rows.length) return;
-  // First make sure every row exists (idempotent: a row another completion created at the same
-  // moment is a harmless duplicate key; FerretDB does not retry such upserts as MongoDB does),
-  // then add to them, with no insert left to race.
-  const create = rows.map(({ _id, ...row }) => ({ updateOne: { filter: { _id }, update: { $setOnInsert: { ...row, n: 0 } }, upsert: true } }));
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await models.Counter.bulkWrite(create, { ordered: false });
-      break;
-    } catch (err) {
-      if (!isDuplicateKeyOnly(err) || attempt >= 2) throw err;
+interface CounterBatch {
+  deltas: Map<string, { row: CounterRow; by: number }>;
+  done: Promise<void>;
+  settle(err?: unknown): void;
+}
+
+class CounterWriter {
+  private next?: CounterBatch;
+  private writing = false;
+  /** Counter rows known to exist. */
+  private readonly known = new Set<string>();
+
+  constructor(private readonly models: Models) {}
+
+  add(rows: CounterRow[], by: number): Promise<void> {
+    if (!rows.length) return Promise.resolve();
+    this.next ??= newBatch();
+    for (const row of rows) {
+      const cur = this.next.deltas.get(row._id);
+      if (cur) cur.by += by;
+      else this.next.deltas.set(row._id, { row, by });
     }
+    const { done } = this.next;
+    if (!this.writing) void this.drain();
+    return done;
   }
+
+  private async drain() {
+    this.writing = true;
+    while (this.next) {
+      const batch = this.next;
+      this.next = undefined;
+      try {
+        // In one order everywhere: two processes writing the same rows in opposite orders can deadlock the local server.
+        const deltas = [...batch.deltas.values()].filter((d) => d.by !== 0).sort((a, b) => (a.row._id < b.row._id ? -1 : 1));
+        await writeCounterDeltas(this.models, this.known, deltas);
+        batch.settle();
+      } catch (err) {
+        batch.settle(err);
+      }
+    }
+    this.writing = false;
+  }
+}
+
+function newBatch(): CounterBatch {
+  let settle!: (err?: unknown) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    settle = (err) => (err === undefined ? resolve() : reject(err));
+  });
+  return { deltas: new Map(), done, settle };
+}
+
+/**
+ * Makes sure every row exists, then adds to them. Creating is idempotent ($setOnInsert), so
+ * a row another process created at the same moment (a duplicate key: FerretDB does not retry
+ * such upserts as MongoDB does) is simply created again; the increments then race with no
+ * insert. Rows this process created or saw are not created again (`known`).
+ */
+async function writeCounterDeltas(models: Models, known: Set<string>, deltas: Array<{ row: CounterRow; by: number }>): Promise<void> {
+  const fresh = deltas.filter((d) => !known.has(d.row._id));
+  if (fresh.length) {
+    const create = fresh.map(({ row: { _id, ...fields } }) => ({ updateOne: { filter: { _id }, update: { $setOnInsert: { ...fields, n: 0 } }, upsert: true } }));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await models.Counter.bulkWrite(create, { ordered: false });
+        break;
+      } catch (err) {
+        if (!isDuplicateKeyOnly(err) || attempt >= 2) throw err;
+      }
+    }
+    if (known.size > 100_000) known.clear();
+    for (const d of fresh) known.add(d.row._id);
+  }
+  // Upserts still: a row deleted meanwhile (counters:check --fix removes rows that should not exist) comes back.
   await models.Counter.bulkWrite(
-    rows.map(({ _id }) => ({ updateOne: { filter: { _id }, update: { $inc: { n: by } } } })),
+    deltas.map(({ row: { _id, ...fields }, by }) => ({ updateOne: { filter: { _id }, update: { $setOnInsert: fields, $inc: { n: by } }, upsert: true } })),
     { ordered: false },
   );
 }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InboundEvent } from '../../src/conversations/runner.js';
 import { checkFlowVersions } from '../../src/invitations/seed.js';
 import { projectRoot } from '../../src/local/paths.js';
+import { addCounterRows, counterRows } from '../../src/responses/complete.js';
 import { checkCounters } from '../../src/responses/counters.js';
 import { eventually, startTestService, type TestService } from '../helpers/context.js';
 
@@ -46,6 +47,27 @@ describe('report counters', () => {
       { id: five._id, expected: 1, actual: 0 },
     ]);
     expect((await checkCounters(t.service.db.models, 'soc-trang-2024')).mismatches).toEqual([]);
+  });
+});
+
+describe('counter writes', () => {
+  const rows = (unit: string, questions: number) =>
+    counterRows({
+      campaign: 'bench-counters',
+      unit,
+      flow: 'citizen-satisfaction',
+      flowVersion: 1,
+      day: '2024-06-20',
+      completedAt: new Date(),
+      answers: Array.from({ length: questions }, (_, i) => ({ q: `q${i + 1}`, value: i + 1, label: String(i + 1) })),
+    });
+  const counts = async (unit: string) =>
+    Object.fromEntries((await t.service.db.models.Counter.find({ campaign: 'bench-counters', unit }).lean()).map((c) => [c.q, c.n]));
+
+  it('a burst in one process adds up exactly (merged into few writes)', async () => {
+    const { models } = t.service.db;
+    await Promise.all(Array.from({ length: 300 }, (_, i) => addCounterRows(models, rows('BURST', 5), i % 3 === 2 ? -1 : 1)));
+    expect(await counts('BURST')).toEqual({ q1: 100, q2: 100, q3: 100, q4: 100, q5: 100 });
   });
 });
 
