@@ -38,7 +38,8 @@ describe('the command-line scripts', () => {
     const before = statSync(stamp).mtimeMs;
     const t0 = Date.now();
     execFileSync(process.execPath, [join(projectRoot, 'scripts/build-if-stale.mjs')], { cwd: projectRoot });
-    expect(Date.now() - t0).toBeLessThan(3_000);
+    // A full compile takes 15-20 s here: well under that means nothing was compiled (a loaded machine is slower).
+    expect(Date.now() - t0).toBeLessThan(10_000);
     expect(statSync(stamp).mtimeMs).toBe(before);
   });
 });

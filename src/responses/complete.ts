@@ -92,15 +92,19 @@ async function recordFlowVersion(models: Models, key: string, hash: string): Pro
   keys.add(key);
 }
 
-/** Claims the response's counters, then adds them. A crash in between undercounts; `counters:check --fix` repairs it. */
+/**
+ * Claims the response's counters, then adds them. The claim leaves a mark until
+ * the rows are written: a process that dies in between leaves it, and
+ * repairPendingCounters recounts what that response touched.
+ */
 export async function applyCounters(models: Models, invitationId: string): Promise<void> {
   const claimed = await models.Response.findOneAndUpdate(
     { invitationId, countersApplied: false, status: 'valid' },
-    { $set: { countersApplied: true } },
+    { $set: { countersApplied: true, countersPendingAt: new Date() } },
     { returnDocument: 'after' },
   ).lean();
   if (!claimed) return;
-  await addCounterRows(models, counterRows(claimed), 1);
+  await addCounterRows(models, counterRows(claimed), 1, claimed._id);
 }
 
 type CounterRow = ReturnType<typeof counterRows>[number];
@@ -113,56 +117,78 @@ type CounterRow = ReturnType<typeof counterRows>[number];
  * completions touches the same rows: one $inc of +n, not n writes). Several
  * worker processes on FerretDB can still race: `counters:check --fix` repairs.
  */
-export function addCounterRows(models: Models, rows: CounterRow[], by: 1 | -1): Promise<void> {
-  let writer = counterWriters.get(models);
-  if (!writer) counterWriters.set(models, (writer = new CounterWriter(models)));
-  return writer.add(rows, by);
+export function addCounterRows(models: Models, rows: CounterRow[], by: 1 | -1, pendingResponse?: unknown): Promise<void> {
+  return counterWriter(models).add(rows, by, pendingResponse);
+}
+
+/** Runs `fn` between counter batches of this process (nothing is added meanwhile). */
+export function withCountersPaused<T>(models: Models, fn: () => Promise<T>): Promise<T> {
+  return counterWriter(models).exclusive(fn);
 }
 
 const counterWriters = new WeakMap<Models, CounterWriter>();
 
+function counterWriter(models: Models): CounterWriter {
+  let writer = counterWriters.get(models);
+  if (!writer) counterWriters.set(models, (writer = new CounterWriter(models)));
+  return writer;
+}
+
 interface CounterBatch {
   deltas: Map<string, { row: CounterRow; by: number }>;
+  /** Responses whose pending mark goes once the batch is written. */
+  pending: unknown[];
   done: Promise<void>;
   settle(err?: unknown): void;
 }
 
 class CounterWriter {
-  private next?: CounterBatch;
-  private writing = false;
+  /** The batch still open to merging (it has not started to be written). */
+  private open?: CounterBatch;
+  private tail: Promise<void> = Promise.resolve();
   /** Counter rows known to exist. */
   private readonly known = new Set<string>();
 
   constructor(private readonly models: Models) {}
 
-  add(rows: CounterRow[], by: number): Promise<void> {
-    if (!rows.length) return Promise.resolve();
-    this.next ??= newBatch();
+  add(rows: CounterRow[], by: number, pendingResponse?: unknown): Promise<void> {
+    if (!rows.length && pendingResponse === undefined) return Promise.resolve();
+    const batch = this.open ?? this.startBatch();
     for (const row of rows) {
-      const cur = this.next.deltas.get(row._id);
+      const cur = batch.deltas.get(row._id);
       if (cur) cur.by += by;
-      else this.next.deltas.set(row._id, { row, by });
+      else batch.deltas.set(row._id, { row, by });
     }
-    const { done } = this.next;
-    if (!this.writing) void this.drain();
-    return done;
+    if (pendingResponse !== undefined) batch.pending.push(pendingResponse);
+    return batch.done;
   }
 
-  private async drain() {
-    this.writing = true;
-    while (this.next) {
-      const batch = this.next;
-      this.next = undefined;
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    this.open = undefined; // what is added from now on is written after fn
+    const run = this.tail.then(fn);
+    this.tail = run.then(
+      () => {},
+      () => {},
+    );
+    return run;
+  }
+
+  private startBatch(): CounterBatch {
+    const batch = newBatch();
+    this.open = batch;
+    this.tail = this.tail.then(async () => {
+      if (this.open === batch) this.open = undefined;
       try {
         // In one order everywhere: two processes writing the same rows in opposite orders can deadlock the local server.
         const deltas = [...batch.deltas.values()].filter((d) => d.by !== 0).sort((a, b) => (a.row._id < b.row._id ? -1 : 1));
         await writeCounterDeltas(this.models, this.known, deltas);
+        if (batch.pending.length) await this.models.Response.updateMany({ _id: { $in: batch.pending } }, { $unset: { countersPendingAt: 1 } });
         batch.settle();
       } catch (err) {
         batch.settle(err);
       }
-    }
-    this.writing = false;
+    });
+    return batch;
   }
 }
 
@@ -171,7 +197,7 @@ function newBatch(): CounterBatch {
   const done = new Promise<void>((resolve, reject) => {
     settle = (err) => (err === undefined ? resolve() : reject(err));
   });
-  return { deltas: new Map(), done, settle };
+  return { deltas: new Map(), pending: [], done, settle };
 }
 
 /**
@@ -181,9 +207,12 @@ function newBatch(): CounterBatch {
  * insert. Rows this process created or saw are not created again (`known`).
  */
 async function writeCounterDeltas(models: Models, known: Set<string>, deltas: Array<{ row: CounterRow; by: number }>): Promise<void> {
+  if (!deltas.length) return;
   const fresh = deltas.filter((d) => !known.has(d.row._id));
   if (fresh.length) {
-    const create = fresh.map(({ row: { _id, ...fields } }) => ({ updateOne: { filter: { _id }, update: { $setOnInsert: { ...fields, n: 0 } }, upsert: true } }));
+    const create = fresh.map(({ row: { _id, ...fields } }) => ({
+      updateOne: { filter: { _id }, update: { $setOnInsert: { ...fields, n: 0 } }, upsert: true },
+    }));
     for (let attempt = 0; ; attempt++) {
       try {
         await models.Counter.bulkWrite(create, { ordered: false });

@@ -1,7 +1,7 @@
 // Recomputes report counters from the responses and compares them with the
 // incremental ones; `--fix` rewrites the counters of the campaign.
 import type { Models } from '../db.js';
-import { counterRows } from './complete.js';
+import { counterRows, withCountersPaused } from './complete.js';
 
 export interface CounterCheck {
   rows: number;
@@ -46,4 +46,59 @@ export async function checkCounters(models: Models, campaign: string, fix = fals
     await models.Response.updateMany({ campaign, status: 'valid', countersApplied: false }, { $set: { countersApplied: true } });
   }
   return { rows: expected.size, mismatches };
+}
+
+/**
+ * Responses whose counters were claimed but never confirmed before `before`:
+ * their process died between the claim and the write, which may or may not
+ * have landed. Each slice of counters they touch (campaign, unit, field,
+ * questionnaire version, day, respondent type, procedure) is recounted from its
+ * ballots and set, between this process's own counter writes. Returns how many
+ * responses it settled.
+ */
+export async function repairPendingCounters(models: Models, before: Date): Promise<number> {
+  const { Response, Counter } = models;
+  const pending = await Response.find({ countersPendingAt: { $lt: before } }).lean();
+  if (!pending.length) return 0;
+  return withCountersPaused(models, async () => {
+    const slices = new Map<string, Parameters<typeof counterRows>[0]>();
+    for (const r of pending) {
+      const row = counterRows(r as Parameters<typeof counterRows>[0])[0];
+      if (row) slices.set([row.campaign, row.unit, row.field, row.flow, row.day, row.rtype, row.proc].join('|'), r as Parameters<typeof counterRows>[0]);
+    }
+    for (const r of slices.values()) {
+      const row = counterRows(r)[0]!;
+      const ballots = await Response.find({
+        campaign: r.campaign,
+        unit: r.unit,
+        field: r.field ?? null,
+        flow: r.flow,
+        flowVersion: r.flowVersion,
+        day: row.day,
+        rtype: r.rtype ?? null,
+        procedureCode: r.procedureCode ?? null,
+        status: 'valid',
+        countersApplied: true,
+      }).lean();
+      const expected = recount(ballots as Array<Parameters<typeof counterRows>[0]>);
+      const stored = await Counter.find({
+        campaign: row.campaign,
+        unit: row.unit,
+        field: row.field,
+        flow: row.flow,
+        day: row.day,
+        rtype: row.rtype,
+        proc: row.proc,
+      }).lean();
+      const ops = [
+        ...[...expected.values()].map(({ row: { _id, ...fields }, n }) => ({
+          updateOne: { filter: { _id }, update: { $set: { ...fields, n } }, upsert: true },
+        })),
+        ...stored.filter((c) => !expected.has(String(c._id))).map((c) => ({ updateOne: { filter: { _id: c._id }, update: { $set: { n: 0 } } } })),
+      ];
+      if (ops.length) await Counter.bulkWrite(ops, { ordered: false });
+    }
+    await Response.updateMany({ _id: { $in: pending.map((r) => r._id) } }, { $unset: { countersPendingAt: 1 } });
+    return pending.length;
+  });
 }

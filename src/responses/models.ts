@@ -42,10 +42,13 @@ const responseSchema = new Schema(
     contactEnc: String,
     /** Set once this response's counters were added (see responses/complete.ts). */
     countersApplied: { type: Boolean, default: false },
+    /** While its counters are being added: a mark left behind means the process died in between (see repairPendingCounters). */
+    countersPendingAt: Date,
   },
   { versionKey: false },
 );
 responseSchema.index({ campaign: 1, unit: 1, field: 1 });
+responseSchema.index({ countersPendingAt: 1 }, { sparse: true });
 
 /** Report counters: one document per (campaign, unit, field, flow version, question, answer value). */
 const counterSchema = new Schema(

@@ -8,35 +8,10 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { openDatabase } from '../../src/db.js';
 import { createApiKey } from '../../src/http/auth.js';
 import { projectRoot } from '../../src/local/paths.js';
+import { startService } from '../helpers/child-service.js';
 import { api, eventually, isolation, TEST_SECRET, TEST_TOKEN } from '../helpers/context.js';
 import { freePort } from '../helpers/ports.js';
 import { TelegramEmulator, TelegramUser } from '../helpers/telegram-emulator.js';
-
-const children: ChildProcess[] = [];
-afterAll(() => {
-  for (const c of children) c.kill('SIGKILL');
-});
-
-async function service(port: number, env: Record<string, string>) {
-  const child = spawn(process.execPath, [join(projectRoot, 'dist/src/main.js')], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let log = '';
-  child.stdout!.on('data', (d) => (log += d));
-  child.stderr!.on('data', (d) => (log += d));
-  await eventually(
-    async () =>
-      (await fetch(`http://127.0.0.1:${port}/readyz`).then(
-        (r) => r.status,
-        () => 0,
-      )) === 200,
-    `the service ready: ${log}`,
-    30_000,
-  );
-  return child;
-}
 
 describe('a reply lost with its process', () => {
   it('is sent when the service is started again', async () => {
@@ -55,7 +30,7 @@ describe('a reply lost with its process', () => {
       TELEGRAM_BOT_USERNAME: 'tthc_test_bot',
     };
     const port = await freePort();
-    let child = await service(port, env);
+    let child = await startService(port, env);
     const db = await openDatabase(`${inject('mongoUrl')}/${dbName}`);
     const { key } = await createApiKey(db.models, 'officer', 'PC06');
     const inv = (
@@ -83,7 +58,7 @@ describe('a reply lost with its process', () => {
     emu.chatLatencyMs.delete(chat);
     const before = u.mark();
 
-    child = await service(port, env);
+    child = await startService(port, env);
     // The conversation saved the answer; the question that followed it is sent again.
     const question = 'Ông/bà đã nộp hồ sơ theo hình thức nào?';
     const resent = (await u.waitForText(question, before, 40_000)).find((m) => m.text.includes(question))!;

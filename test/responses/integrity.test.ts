@@ -7,7 +7,7 @@ import type { InboundEvent } from '../../src/conversations/runner.js';
 import { checkFlowVersions } from '../../src/invitations/seed.js';
 import { projectRoot } from '../../src/local/paths.js';
 import { addCounterRows, counterRows } from '../../src/responses/complete.js';
-import { checkCounters } from '../../src/responses/counters.js';
+import { checkCounters, repairPendingCounters } from '../../src/responses/counters.js';
 import { eventually, startTestService, type TestService } from '../helpers/context.js';
 
 let t: TestService;
@@ -31,6 +31,8 @@ describe('report counters', () => {
     await completeSurvey('CNT-2', '5');
     const { Counter } = t.service.db.models;
     expect(await checkCounters(t.service.db.models, 'soc-trang-2024')).toEqual({ rows: 34, mismatches: [] }); // consent, type, 2 observations shared; 14 items and overall twice
+    // Written and confirmed: no mark left for the repair.
+    expect(await t.service.db.models.Response.countDocuments({ countersPendingAt: { $exists: true } })).toBe(0);
     const overall = (value: string) => Counter.findOne({ campaign: 'soc-trang-2024', unit: 'PA08', field: 'xnc', q: 'overall', value }).lean();
     const four = (await overall('4'))!;
     const five = (await overall('5'))!;
@@ -68,6 +70,28 @@ describe('counter writes', () => {
     const { models } = t.service.db;
     await Promise.all(Array.from({ length: 300 }, (_, i) => addCounterRows(models, rows('BURST', 5), i % 3 === 2 ? -1 : 1)));
     expect(await counts('BURST')).toEqual({ q1: 100, q2: 100, q3: 100, q4: 100, q5: 100 });
+  });
+});
+
+describe('counters left pending by a process that died', () => {
+  it('are recounted, whether the write landed or not, and the marks go', async () => {
+    await completeSurvey('PEND-1', '3');
+    await completeSurvey('PEND-2', '3');
+    const { Response, Counter } = t.service.db.models;
+    const [lost, landed] = await Response.find({ caseCode: { $in: ['PEND-1', 'PEND-2'] } }).lean();
+    // PEND-1: claimed, then the process died before the increments; PEND-2: died after them, before the confirmation.
+    await addCounterRows(t.service.db.models, counterRows(lost as never), -1);
+    const old = new Date(Date.now() - 60_000);
+    await Response.updateMany({ _id: { $in: [lost!._id, landed!._id] } }, { $set: { countersPendingAt: old } });
+    expect((await checkCounters(t.service.db.models, 'soc-trang-2024')).mismatches.length).toBeGreaterThan(0);
+
+    // A mark younger than the bound is a write in progress: left alone.
+    expect(await repairPendingCounters(t.service.db.models, new Date(old.getTime() - 1))).toBe(0);
+    expect(await repairPendingCounters(t.service.db.models, new Date())).toBe(2);
+    expect((await checkCounters(t.service.db.models, 'soc-trang-2024')).mismatches).toEqual([]);
+    expect(await Response.countDocuments({ countersPendingAt: { $exists: true } })).toBe(0);
+    const three = await Counter.findOne({ campaign: 'soc-trang-2024', unit: 'PA08', q: 'overall', value: '3' }).lean();
+    expect(three!.n).toBe(2);
   });
 });
 
