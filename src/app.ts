@@ -113,11 +113,10 @@ export class App {
     this.queues.scheduleDigest().catch((err: Error) => this.log.warn({ err: err.message }, 'could not schedule the daily digest'));
   }
 
-  listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
-    const server = createServer(this.listener);
-    // A client that trickles its headers or body does not hold a connection for long.
-    server.headersTimeout = 15_000;
-    server.requestTimeout = 30_000;
+  /** `requestTimeoutMs`: a request whose headers and body have not all arrived by then is answered 408 and closed. */
+  listen(port: number, host = '127.0.0.1', { requestTimeoutMs = 30_000 } = {}): Promise<AddressInfo> {
+    // A client that trickles its headers or body does not hold a connection for long (checked every second).
+    const server = createServer({ requestTimeout: requestTimeoutMs, headersTimeout: Math.min(15_000, requestTimeoutMs), connectionsCheckingInterval: 1_000 }, this.listener);
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -165,10 +164,11 @@ export async function createApp(o: AppOptions): Promise<App> {
   await queues.ready();
 
   const store = new ConversationStore(redis, { prefix, sessionTtlMs: o.sessionTtlMs ?? 7 * 86_400_000 });
+  const guessLimiter = new GuessLimiter(redis, prefix);
   const invitations = new Invitations({
     models: db.models,
     copies: new InvitationCopies(redis, prefix),
-    limiter: new GuessLimiter(redis, prefix),
+    limiter: guessLimiter,
     queues,
     config,
     pseudonymKey: o.pseudonymKey,
@@ -288,6 +288,8 @@ export async function createApp(o: AppOptions): Promise<App> {
     redis,
     prefix,
     csrfSecret: o.pseudonymKey,
+    trustProxy: config.trustProxy,
+    codeAttempt: (address) => guessLimiter.attemptFrom(address),
     publicBaseUrl: config.publicBaseUrl,
     log,
   });

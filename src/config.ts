@@ -52,6 +52,8 @@ const envSchema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
   MONGODB_URI: url(['mongodb:', 'mongodb+srv:']).optional(),
   ROLE: z.enum(['web', 'worker', 'all']).default('all'),
+  /** Express's "trust proxy": which proxies' X-Forwarded-For to believe for the client address (rate limits per address). */
+  TRUST_PROXY: z.string().default('loopback'),
   TRY_IT: z.enum(['auto', 'on', 'off']).default('auto'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 
@@ -113,6 +115,7 @@ export interface Config {
   redisUrl: string | undefined;
   mongodbUri: string | undefined;
   role: 'web' | 'worker' | 'all';
+  trustProxy: string;
   logLevel: Env['LOG_LEVEL'];
   /** The /try simulator: on, off, or auto (on when no chat channel is configured). */
   tryIt: Env['TRY_IT'];
@@ -151,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     mongodbUri: e.MONGODB_URI,
     role: e.ROLE,
+    trustProxy: e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,
     tryIt: e.TRY_IT,
     telegram:

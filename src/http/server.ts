@@ -64,6 +64,9 @@ export interface HttpDeps {
   redis: Redis;
   prefix: string;
   csrfSecret: string;
+  /** Express's "trust proxy" (TRUST_PROXY). */
+  trustProxy: string;
+  codeAttempt: (address: string) => Promise<boolean>;
   publicBaseUrl: string;
   log: Logger;
 }
@@ -71,6 +74,8 @@ export interface HttpDeps {
 export function createHttp(d: HttpDeps): { app: Express; listener: RequestListener } {
   const app = express();
   app.disable('x-powered-by');
+  // A number of hops, true/false, or addresses and names ("loopback, 10.0.0.0/8").
+  app.set('trust proxy', /^\d+$/.test(d.trustProxy) ? Number(d.trustProxy) : d.trustProxy === 'true' ? true : d.trustProxy === 'false' ? false : d.trustProxy);
   app.use(securityHeaders);
   // A newcomer at the root lands on the officer page (the only page without a token).
   app.get('/', (_req, res) => res.redirect(302, '/officer'));
@@ -105,7 +110,7 @@ export function createHttp(d: HttpDeps): { app: Express; listener: RequestListen
   app.use('/api', express.json({ limit: '100kb' }), apiRoutes({ invitations: d.invitations, agencyBallots: d.agencyBallots, models: d.models, auth }));
   // The browser channel's cookie is Secure when the public URL is https.
   const web = webSession(d.csrfSecret, d.publicBaseUrl.startsWith('https://'));
-  app.use(surveyRoutes({ runner: d.runner, flows: d.flows }, web));
+  app.use(surveyRoutes({ runner: d.runner, flows: d.flows, codeAttempt: d.codeAttempt }, web));
   if (d.tryIt) app.use(tryRoutes({ runner: d.runner, invitations: d.invitations, ...d.tryIt }, web));
   app.use(landingRoutes(d.invitations, web), officerRoutes(), resultsRoutes(d.models));
   app.use(() => {

@@ -25,4 +25,16 @@ export class GuessLimiter {
     await this.redis.multi().set(k.lock, '1', 'EX', this.opts.lockSec).del(k.count).exec();
     return Math.ceil(this.opts.lockSec / 60);
   }
+
+  /**
+   * Counts one code typed from a client address (right or wrong: a page that
+   * drops its cookie starts as a new browser, the address stays). Returns
+   * false beyond `max` in the window. Generous: many citizens share an
+   * address behind a carrier's NAT.
+   */
+  async attemptFrom(address: string, max = 60, windowSec = 600): Promise<boolean> {
+    const key = `${this.prefix}code-tries:${address}`;
+    const [[, n]] = (await this.redis.multi().incr(key).expire(key, windowSec, 'NX').exec()) as [[null, number]];
+    return n <= max;
+  }
 }

@@ -1,11 +1,12 @@
 // Faults with private servers started by this file: MongoDB down at
 // completion, Redis down and back for readiness.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { InboundEvent } from '../../src/conversations/runner.js';
 import { type ServiceHandle, startMongo, startRedis } from '../../src/local/servers.js';
+import { checkCounters } from '../../src/responses/counters.js';
 import { api, eventually, startTestService, TEST_SECRET, type TestService } from '../helpers/context.js';
 import { freePort } from '../helpers/ports.js';
 import { TelegramEmulator, TelegramUser } from '../helpers/telegram-emulator.js';
@@ -23,6 +24,8 @@ async function privateServer(start: typeof startRedis | typeof startMongo, kind:
   cleanups.push(() => handle.stop());
   return {
     url: handle.url,
+    /** Freezes the server (SIGSTOP): it still accepts connections and answers nothing, as a hung server does. */
+    freeze: (on: boolean) => process.kill(Number(readFileSync(handle.pidFile, 'utf8').trim()), on ? 'SIGSTOP' : 'SIGCONT'),
     stop: () => handle.stop(),
     restart: async () => {
       handle = await start({ port, dir });
@@ -56,6 +59,60 @@ describe('MongoDB outage at completion', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(await Response.countDocuments({ invitationId: view.id })).toBe(1);
   }, 90_000);
+});
+
+describe('MongoDB down for 30 s while surveys complete', () => {
+  it('every respondent is thanked at once, every completion lands once it returns; readiness names it, hung or down', async () => {
+    const mongo = await privateServer(startMongo, 'mongo');
+    const t: TestService = await startTestService({ name: 'mongo_30s', mongoUrl: `${mongo.url}/thirty` });
+    cleanups.push(() => t.close());
+    const users = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const { view } = await t.service.invitations.create(
+          { caseCode: `DOWN30-${i}`, unit: 'PC07', field: 'pccc', respondentType: 'citizen' },
+          { keyId: 't', role: 'admin' },
+        );
+        const ev = (rest: Record<string, unknown>) => ({ channel: 'telegram', userKey: `down30-${i}`, ...rest }) as InboundEvent;
+        await t.service.runner.handle(ev({ kind: 'start', token: view.token }));
+        for (const text of ['1', ...Array(14).fill(String(3 + (i % 3))), '2', '2', '4']) await t.service.runner.handle(ev({ kind: 'text', text }));
+        return { id: view.id, ev };
+      }),
+    );
+    const readiness = () => api(t.baseUrl, undefined, 'GET', '/readyz');
+
+    // Hung (accepting connections, answering nothing): readiness says so within its 2 s bound.
+    mongo.freeze(true);
+    const t0 = Date.now();
+    const hung = await readiness();
+    mongo.freeze(false);
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    expect(hung.status).toBe(503);
+    expect(hung.body.error.message).toMatch(/^mongodb down: no answer within 2000 ms/);
+    await eventually(async () => (await readiness()).status === 200, 'ready again');
+
+    // Down for 30 s, while the surveys complete one after another.
+    await mongo.stop();
+    const down = Date.now();
+    for (const u of users) {
+      const t1 = Date.now();
+      const last = await t.service.runner.handle(u.ev({ kind: 'text', text: '/skip' }));
+      expect(Date.now() - t1).toBeLessThan(1_000);
+      expect(last.outputs.at(-1)).toMatchObject({ type: 'text', text: expect.stringContaining('cảm ơn') });
+      await new Promise((r) => setTimeout(r, 1_200));
+    }
+    expect((await readiness()).body.error.message).toMatch(/mongodb down/);
+    await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - down))));
+
+    await mongo.restart();
+    // The jobs wait out their backoff (up to a minute); a loaded test machine need not wait for it.
+    for (const j of await t.service.queues.completion.getDelayed()) await j.promote().catch(() => {});
+    const { Response } = t.service.db.models;
+    await eventually(async () => (await Response.countDocuments({ caseCode: /^DOWN30-/ })) === 20, 'the 20 responses', 60_000);
+    await eventually(async () => (await Response.countDocuments({ caseCode: /^DOWN30-/, countersApplied: true })) === 20, 'their counters', 30_000);
+    expect((await checkCounters(t.service.db.models, 'soc-trang-2024')).mismatches).toEqual([]);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await Response.countDocuments({ caseCode: /^DOWN30-/ })).toBe(20);
+  }, 150_000);
 });
 
 describe('MongoDB down when a citizen opens the survey', () => {

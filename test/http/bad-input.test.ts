@@ -2,9 +2,10 @@
 // operator injection, prototype-pollution keys, keys with "." or "$", deep
 // nesting, oversize and compressed bodies, wrong content types. Every answer is
 // a 4xx, never a 5xx, and nothing changes. (Webhook bodies: test/properties.test.ts.)
+import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestService, type TestService } from '../helpers/context.js';
+import { startTestService, TEST_SECRET, type TestService } from '../helpers/context.js';
 
 let t: TestService;
 let officer: string;
@@ -82,5 +83,68 @@ describe('bad input', () => {
     const after = await Promise.all([t.service.db.models.Invitation.countDocuments(), t.service.db.models.Audit.countDocuments()]);
     expect(after).toEqual(before);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('a slow body', () => {
+  it('is cut off with 408 at the request timeout, changes nothing, and does not hold up others', async () => {
+    // Telegram on, against nothing: the body never completes, so nothing is sent.
+    const slow = await startTestService({ name: 'slow_body', workers: false, listen: false, seed: false, telegramApiRoot: 'http://127.0.0.1:9' });
+    const { port } = await slow.service.listen(0, '127.0.0.1', { requestTimeoutMs: 1_500 });
+    const key = await slow.key('admin');
+    try {
+      const trickle = (path: string, headers: string) =>
+        new Promise<{ answer: string; ms: number }>((resolve, reject) => {
+          const t0 = Date.now();
+          let answer = '';
+          const socket = connect(port, '127.0.0.1', () => {
+            socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${headers}Content-Length: 200\r\n\r\n{"caseCode":"SLOW`);
+          });
+          socket.on('data', (d) => (answer += d));
+          socket.on('close', () => resolve({ answer, ms: Date.now() - t0 }));
+          socket.on('error', reject);
+        });
+      const [api, webhook] = [
+        trickle('/api/invitations', `Authorization: Bearer ${key}\r\n`),
+        trickle('/webhooks/telegram', `X-Telegram-Bot-Api-Secret-Token: ${TEST_SECRET}\r\n`),
+      ];
+      // Meanwhile the service answers others at once.
+      const t0 = Date.now();
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      expect(Date.now() - t0).toBeLessThan(500);
+      for (const r of await Promise.all([api, webhook])) {
+        expect(r.answer).toMatch(/^HTTP\/1\.1 408/);
+        expect(r.ms).toBeLessThan(4_000);
+      }
+      expect(await slow.service.db.models.Invitation.countDocuments()).toBe(0);
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
+describe('guessing survey codes in the browser', () => {
+  /** A client that drops its cookie each time: a new browser for every guess. */
+  async function guess(code: string, forwardedFor?: string) {
+    const page = await fetch(`${t.baseUrl}/s`);
+    const cookie = page.headers.get('set-cookie')!.split(';')[0]!;
+    const html = await page.text();
+    const field = (name: string) => new RegExp(`name="${name}" value="([^"]+)"`).exec(html)![1]!;
+    const res = await fetch(`${t.baseUrl}/s`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}) },
+      body: new URLSearchParams({ csrf: field('csrf'), nonce: field('nonce'), code }).toString(),
+    });
+    return { status: res.status, text: await res.text() };
+  }
+
+  it('is limited per client address, whatever the cookie: 60 tries in 10 minutes', async () => {
+    for (let i = 0; i < 60; i++) expect((await guess(`BBBB-${String(1000 + i)}`)).status).toBe(400);
+    const refused = await guess('BBBB-9999');
+    expect(refused.status).toBe(429);
+    expect(refused.text).toContain('Đã nhập mã quá nhiều lần từ mạng này');
+    // Behind the trusted proxy (loopback by default), each citizen's own address counts.
+    expect((await guess('BBBB-9998', '203.0.113.7')).status).toBe(400);
   });
 });

@@ -33,6 +33,8 @@ const STYLE = `<style>
 export interface SurveyPageDeps {
   runner: ConversationRunner;
   flows: FlowRegistry;
+  /** Whether one more typed code from this client address is allowed (see GuessLimiter.attemptFrom). */
+  codeAttempt?: (address: string) => Promise<boolean>;
 }
 
 /** The browser's identity and the hidden fields every form of it carries (the landing page's form too). */
@@ -150,6 +152,9 @@ export function surveyRoutes(d: SurveyPageDeps, session: WebSession): Router {
     const browser = checked(req, res);
     if (!browser) return;
     const code = String(req.body.code ?? '').slice(0, 40);
+    if (d.codeAttempt && !(await d.codeAttempt(req.ip ?? ''))) {
+      return void (await show(res, browser, ['Đã nhập mã quá nhiều lần từ mạng này. Vui lòng thử lại sau ít phút.'], 429));
+    }
     const r0 = await d.runner.handle(event(browser, req.body.nonce, { kind: 'text', text: code }));
     if (r0.events.some((e) => e.type === 'started') || r0.outputs.some((o) => o.type === 'question')) return void res.redirect(303, '/s/survey');
     await show(res, browser, texts(r0.outputs), 400);
