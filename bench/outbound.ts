@@ -3,7 +3,8 @@
 // and 1/s per chat (429 with retry_after beyond them), 50 ms per call. Then the
 // same with 20 % of the calls failing before anything is sent (502s and dropped
 // connections). Reports the achieved rate against the limit, the 429s, and
-// whether every message arrived exactly once.
+// whether every message arrived exactly once. Then again with two service
+// instances sending (each its own Redis connections and queue workers): the limit holds across them.
 //
 //   npm run bench:outbound    (env: OUTBOUND_MESSAGES=3000, TELEGRAM_SEND_RATE to try another pacing)
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -18,28 +19,31 @@ import { TelegramEmulator } from '../test/helpers/telegram-emulator.js';
 const N = Number(process.env.OUTBOUND_MESSAGES ?? 3000);
 const LIMIT = 30;
 
-async function scenario(name: string, failureRate: number, urls: { redis: string; mongo: string }) {
+async function scenario(name: string, failureRate: number, workers: number, urls: { redis: string; mongo: string }) {
   const emu = await new TelegramEmulator().start();
   emu.latencyMs = 50;
   emu.limits = { perSecond: LIMIT, perChatPerSecond: 1 };
   emu.failureRate = failureRate;
   const stamp = Date.now();
-  const app = await createApp({
-    config: loadConfig({
-      TELEGRAM_BOT_TOKEN: '42:BENCH',
-      TELEGRAM_WEBHOOK_SECRET: 'bench-secret',
-      TELEGRAM_API_ROOT: emu.apiRoot,
-      ...(process.env.TELEGRAM_SEND_RATE ? { TELEGRAM_SEND_RATE: process.env.TELEGRAM_SEND_RATE } : {}),
-    }),
-    redisUrl: urls.redis,
-    mongoUrl: urls.mongo,
-    dbName: `bench_out_${stamp}`,
-    prefix: `bench-out:${stamp}:`,
-    pseudonymKey: 'bench-pseudonym-key-000',
-    encryptionKey: Buffer.alloc(32, 1),
-    log: pino({ level: 'silent' }),
-  });
-  app.startWorkers();
+  // Several service instances on one Redis and database, each with its workers: the limit is shared through Redis.
+  const instance = () =>
+    createApp({
+      config: loadConfig({
+        TELEGRAM_BOT_TOKEN: '42:BENCH',
+        TELEGRAM_WEBHOOK_SECRET: 'bench-secret',
+        TELEGRAM_API_ROOT: emu.apiRoot,
+        ...(process.env.TELEGRAM_SEND_RATE ? { TELEGRAM_SEND_RATE: process.env.TELEGRAM_SEND_RATE } : {}),
+      }),
+      redisUrl: urls.redis,
+      mongoUrl: urls.mongo,
+      dbName: `bench_out_${stamp}`,
+      prefix: `bench-out:${stamp}:`,
+      pseudonymKey: 'bench-pseudonym-key-000',
+      encryptionKey: Buffer.alloc(32, 1),
+      log: pino({ level: 'silent' }),
+    });
+  const [app, ...others] = await Promise.all(Array.from({ length: workers }, instance));
+  for (const a of [app!, ...others]) a.startWorkers();
   const delivered: number[] = [];
   emu.on('message', () => delivered.push(Date.now()));
   const chats = Array.from({ length: N }, (_, i) => 7_000_000 + i);
@@ -47,7 +51,7 @@ async function scenario(name: string, failureRate: number, urls: { redis: string
     await Promise.all(
       chats
         .slice(i, i + 200)
-        .map((chat) => app.queues.addOutbound({ channel: 'telegram', chat: String(chat), reply: false, ops: [{ m: 'send', text: `Nhắc nhở ${chat}` }] })),
+        .map((chat) => app!.queues.addOutbound({ channel: 'telegram', chat: String(chat), reply: false, ops: [{ m: 'send', text: `Nhắc nhở ${chat}` }] })),
     );
   }
   const deadline = Date.now() + (N / 10) * 1000 + 60_000;
@@ -56,8 +60,8 @@ async function scenario(name: string, failureRate: number, urls: { redis: string
   const perChat = chats.map((c) => emu.chat(c).length);
   const seconds = (delivered.at(-1)! - delivered[0]!) / 1000;
   const rate = (delivered.length - 1) / seconds;
-  await app.db.conn.dropDatabase();
-  await app.close();
+  await app!.db.conn.dropDatabase();
+  for (const a of [app!, ...others]) await a.close();
   await emu.stop();
   return {
     name,
@@ -79,11 +83,12 @@ async function main() {
   const lines = [
     `${new Date().toISOString().slice(0, 10)}  ${N} messages to ${N} chats; Telegram emulated at ${LIMIT}/s and 1/s per chat, 50 ms per call; TELEGRAM_SEND_RATE ${pacing}`,
   ];
-  for (const [name, failureRate] of [
-    ['no failures', 0],
-    ['20 % of calls failing', 0.2],
+  for (const [name, failureRate, workers] of [
+    ['no failures', 0, 1],
+    ['20 % of calls failing', 0.2, 1],
+    ['two worker processes', 0, 2],
   ] as const) {
-    const r = await scenario(name, failureRate, urls);
+    const r = await scenario(name, failureRate, workers, urls);
     lines.push(
       `${r.name.padEnd(24)} delivered ${r.delivered}/${N} (once ${r.once}, twice ${r.twice}, missing ${r.missing}) in ${r.seconds.toFixed(1)} s: ${r.rate.toFixed(1)} msg/s = ${r.ratio.toFixed(2)} of the limit; 429s ${r.tooMany}`,
     );

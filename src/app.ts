@@ -116,7 +116,10 @@ export class App {
   /** `requestTimeoutMs`: a request whose headers and body have not all arrived by then is answered 408 and closed. */
   listen(port: number, host = '127.0.0.1', { requestTimeoutMs = 30_000 } = {}): Promise<AddressInfo> {
     // A client that trickles its headers or body does not hold a connection for long (checked every second).
-    const server = createServer({ requestTimeout: requestTimeoutMs, headersTimeout: Math.min(15_000, requestTimeoutMs), connectionsCheckingInterval: 1_000 }, this.listener);
+    const server = createServer(
+      { requestTimeout: requestTimeoutMs, headersTimeout: Math.min(15_000, requestTimeoutMs), connectionsCheckingInterval: 1_000 },
+      this.listener,
+    );
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);

@@ -80,8 +80,9 @@ export class SendLimiter {
       k.blocked,
       now,
       1000 / l.globalPerSec,
-      // A burst of a tenth of a second: a full second's burst on top of the steady rate would break the platform's per-second limit.
-      Math.max(1, Math.floor(l.globalPerSec / 10)),
+      // No burst beyond what one millisecond holds (the clock's step): at the steady rate no second then holds more than
+      // globalPerSec + 1 sends, so the rate can sit just under the platform's (a 30/s limit gets 29.5/s, burst 1).
+      Math.max(1, Math.ceil(l.globalPerSec / 1000)),
       l.chatIntervalMs,
       l.chatBurst,
       paced ? '1' : '0',

@@ -182,7 +182,13 @@ class CounterWriter {
         // In one order everywhere: two processes writing the same rows in opposite orders can deadlock the local server.
         const deltas = [...batch.deltas.values()].filter((d) => d.by !== 0).sort((a, b) => (a.row._id < b.row._id ? -1 : 1));
         await writeCounterDeltas(this.models, this.known, deltas);
-        if (batch.pending.length) await this.models.Response.updateMany({ _id: { $in: batch.pending } }, { $unset: { countersPendingAt: 1 } });
+        // One update per response by _id (FerretDB scans the collection for an updateMany with $in).
+        if (batch.pending.length) {
+          await this.models.Response.bulkWrite(
+            batch.pending.map((_id) => ({ updateOne: { filter: { _id }, update: { $unset: { countersPendingAt: 1 } } } })),
+            { ordered: false },
+          );
+        }
         batch.settle();
       } catch (err) {
         batch.settle(err);

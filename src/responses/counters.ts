@@ -98,7 +98,10 @@ export async function repairPendingCounters(models: Models, before: Date): Promi
       ];
       if (ops.length) await Counter.bulkWrite(ops, { ordered: false });
     }
-    await Response.updateMany({ _id: { $in: pending.map((r) => r._id) } }, { $unset: { countersPendingAt: 1 } });
+    await Response.bulkWrite(
+      pending.map((r) => ({ updateOne: { filter: { _id: r._id }, update: { $unset: { countersPendingAt: 1 } } } })),
+      { ordered: false },
+    );
     return pending.length;
   });
 }

@@ -68,6 +68,7 @@ describe('reminders', () => {
       await u.waitFor(() => u.since(n).length > 0, 'a reply');
     }
     await u.waitForText('Xin chân thành cảm ơn');
+    await u.waitFor((m) => m.every((x) => x.buttons.length === 0), 'the last keyboard retired');
     const before = u.mark();
     await runFollowUp(`remind-${inv.id}-1`, 'stale');
     await new Promise((r) => setTimeout(r, 200));
