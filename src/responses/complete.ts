@@ -130,7 +130,10 @@ const counterWriters = new WeakMap<Models, CounterWriter>();
 
 function counterWriter(models: Models): CounterWriter {
   let writer = counterWriters.get(models);
-  if (!writer) counterWriters.set(models, (writer = new CounterWriter(models)));
+  if (!writer) {
+    writer = new CounterWriter(models);
+    counterWriters.set(models, writer);
+  }
   return writer;
 }
 

@@ -1,13 +1,10 @@
 // A reply owed when the process dies: the service is SIGKILLed after saving an
 // answer and before its reply reached Telegram; started again, it sends the
 // current question (the respondent is not left waiting for a message that was lost).
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { openDatabase } from '../../src/db.js';
 import { createApiKey } from '../../src/http/auth.js';
-import { projectRoot } from '../../src/local/paths.js';
 import { startService } from '../helpers/child-service.js';
 import { api, eventually, isolation, TEST_SECRET, TEST_TOKEN } from '../helpers/context.js';
 import { freePort } from '../helpers/ports.js';
