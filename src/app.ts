@@ -36,7 +36,7 @@ import { Queues } from './queues/queues.js';
 import { Alerts, type NotifyPv01 } from './reports/alerts.js';
 import { Reports } from './reports/forms.js';
 import { Progress } from './reports/progress.js';
-import { repairPendingCounters } from './responses/counters.js';
+import { startCounterRepair } from './responses/counters.js';
 import { startWorkers } from './workers.js';
 
 export interface AppOptions {
@@ -94,21 +94,17 @@ export class App {
       );
   }
 
-  private counterRepair?: NodeJS.Timeout;
+  private stopCounterRepair?: () => void;
 
   startWorkers() {
     this.workers = this.startWorkersFn();
     this.runner.startRecovery(5_000, this.unsentAfterMs, (err) => this.log.warn({ err: err.message }, 'could not recover unsent replies'));
-    // Counters claimed by a process that died before writing them are recounted (a live writer confirms within seconds).
-    this.counterRepair = setInterval(
-      () =>
-        void repairPendingCounters(this.db.models, new Date(Date.now() - this.unsentAfterMs)).then(
-          (n) => n && this.log.warn({ responses: n }, 'counters left pending by a stopped process recounted'),
-          (err: Error) => this.log.warn({ err: err.message }, 'could not repair pending counters'),
-        ),
-      10_000,
+    // Counters claimed by a process that died before writing them are recounted.
+    this.stopCounterRepair = startCounterRepair(this.db.models, 10_000, this.unsentAfterMs, (n, err) =>
+      err
+        ? this.log.warn({ err: err.message }, 'could not repair pending counters')
+        : this.log.warn({ responses: n }, 'counters left pending by a stopped process recounted'),
     );
-    this.counterRepair.unref();
     this.queues.scheduleExpirySweep().catch((err: Error) => this.log.warn({ err: err.message }, 'could not schedule the expiry sweep'));
     this.queues.scheduleDigest().catch((err: Error) => this.log.warn({ err: err.message }, 'could not schedule the daily digest'));
   }
@@ -130,7 +126,7 @@ export class App {
   /** Stops intake, drains in-flight requests and jobs, then closes Redis and MongoDB. */
   async close(): Promise<void> {
     this.runner.stopRecovery();
-    clearInterval(this.counterRepair);
+    this.stopCounterRepair?.();
     if (this.closing) return;
     this.closing = true;
     const server = this.server;

@@ -246,7 +246,8 @@ function isDuplicateKeyOnly(err: unknown): boolean {
   return e.code === 11000;
 }
 
-interface CountedResponse {
+/** What a response's counter rows are made of. */
+export interface CountedResponse {
   campaign: string;
   unit: string;
   field?: string | null;

@@ -1,7 +1,7 @@
 // Recomputes report counters from the responses and compares them with the
 // incremental ones; `--fix` rewrites the counters of the campaign.
 import type { Models } from '../db.js';
-import { counterRows, withCountersPaused } from './complete.js';
+import { type CountedResponse, counterRows, withCountersPaused } from './complete.js';
 
 export interface CounterCheck {
   rows: number;
@@ -11,7 +11,7 @@ export interface CounterCheck {
 type Row = ReturnType<typeof counterRows>[number];
 
 /** The counter rows these responses add up to, with their counts (by counter id). */
-export function recount(responses: Iterable<Parameters<typeof counterRows>[0]>, into = new Map<string, { n: number; row: Row }>()) {
+export function recount(responses: Iterable<CountedResponse>, into = new Map<string, { n: number; row: Row }>()) {
   for (const r of responses) {
     for (const row of counterRows(r)) {
       const cur = into.get(row._id);
@@ -24,7 +24,7 @@ export function recount(responses: Iterable<Parameters<typeof counterRows>[0]>, 
 
 export async function checkCounters(models: Models, campaign: string, fix = false): Promise<CounterCheck> {
   const expected = new Map<string, { n: number; row: Row }>();
-  for await (const r of models.Response.find({ campaign, status: 'valid' }).lean().cursor()) recount([r as Parameters<typeof counterRows>[0]], expected);
+  for await (const r of models.Response.find({ campaign, status: 'valid' }).lean().cursor()) recount([r as CountedResponse], expected);
   const actual = new Map<string, number>();
   for (const c of await models.Counter.find({ campaign }).lean()) actual.set(String(c._id), c.n ?? 0);
 
@@ -61,10 +61,10 @@ export async function repairPendingCounters(models: Models, before: Date): Promi
   const pending = await Response.find({ countersPendingAt: { $lt: before } }).lean();
   if (!pending.length) return 0;
   return withCountersPaused(models, async () => {
-    const slices = new Map<string, Parameters<typeof counterRows>[0]>();
+    const slices = new Map<string, CountedResponse>();
     for (const r of pending) {
-      const row = counterRows(r as Parameters<typeof counterRows>[0])[0];
-      if (row) slices.set([row.campaign, row.unit, row.field, row.flow, row.day, row.rtype, row.proc].join('|'), r as Parameters<typeof counterRows>[0]);
+      const row = counterRows(r as CountedResponse)[0];
+      if (row) slices.set([row.campaign, row.unit, row.field, row.flow, row.day, row.rtype, row.proc].join('|'), r as CountedResponse);
     }
     for (const r of slices.values()) {
       const row = counterRows(r)[0]!;
@@ -80,7 +80,7 @@ export async function repairPendingCounters(models: Models, before: Date): Promi
         status: 'valid',
         countersApplied: true,
       }).lean();
-      const expected = recount(ballots as Array<Parameters<typeof counterRows>[0]>);
+      const expected = recount(ballots as Array<CountedResponse>);
       const stored = await Counter.find({
         campaign: row.campaign,
         unit: row.unit,
@@ -104,4 +104,21 @@ export async function repairPendingCounters(models: Models, before: Date): Promi
     );
     return pending.length;
   });
+}
+
+/**
+ * Runs repairPendingCounters every `everyMs` for marks older than `afterMs`
+ * (a live writer clears its marks within seconds). Returns the stop function.
+ */
+export function startCounterRepair(models: Models, everyMs: number, afterMs: number, report: (repaired: number, err?: Error) => void): () => void {
+  const timer = setInterval(
+    () =>
+      void repairPendingCounters(models, new Date(Date.now() - afterMs)).then(
+        (n) => n && report(n),
+        (err: Error) => report(0, err),
+      ),
+    everyMs,
+  );
+  timer.unref();
+  return () => clearInterval(timer);
 }
