@@ -2,7 +2,7 @@
 // events are processed one at a time in this process; across processes the
 // compare-and-set save detects a stale read and the (pure) decision is
 // recomputed on fresh state.
-import { type FlowEvent, type Output, type Session, step } from '../engine/interpreter.js';
+import { type FlowEvent, lastWords, type Output, type Session, step } from '../engine/interpreter.js';
 import type { FlowRegistry } from '../engine/load.js';
 import { type Conversation, conversationKey, type Respondent, respondentOf, type SurveyStart } from './conversation.js';
 import { answeringText, beginOwn, type Decision, decide, type EventInput, nudge, type OpenResult } from './decide.js';
@@ -174,7 +174,8 @@ export class ConversationRunner {
   /**
    * Replies saved but never sent (the process died in between, see
    * ConversationStore.unsent): the current question is asked again through
-   * the durable outbound queue. Returns how many conversations it recovered.
+   * the durable outbound queue, or the thanks if the lost reply ended the
+   * survey. Returns how many conversations it recovered.
    */
   async recoverUnsent(before: number): Promise<number> {
     const { store, effects } = this.deps;
@@ -182,8 +183,10 @@ export class ConversationRunner {
     for (const conv of convs) {
       const who = respondentOf(conv);
       if (!effects.delivers(who.channel)) continue;
-      const { outputs } = await this.current(who);
-      if (outputs.length) await effects.deliver(who, outputs, { reply: false });
+      const { conversation, outputs } = await this.current(who);
+      const s = conversation.s;
+      const owed = outputs.length || !s ? outputs : lastWords(this.deps.flows.get(s.flow), s);
+      if (owed.length) await effects.deliver(who, owed, { reply: false });
       await store.replySettled(conv, Number.MAX_SAFE_INTEGER);
     }
     return convs.length;

@@ -284,6 +284,13 @@ function advance(flow: Flow, r: StepResult, from: number, now: number): void {
   r.events.push({ type: 'completed' });
 }
 
+/** What a completed survey said last (the thanks): said again when that reply was lost with its process. */
+export function lastWords(anyFlow: Flow, s: Session): Output[] {
+  if (s.status !== 'completed') return [];
+  const flow = flowIn(anyFlow, s.lang);
+  return [{ type: 'text', text: fillFor(flow, flow.thankYou, s.ctx) }];
+}
+
 function ask(flow: Flow, r: StepResult, q: Question, offerStop: boolean): void {
   const options = flow.optionsOf.get(q.id);
   const choices: Choice[] = options ? options.map((o, i) => ({ key: String(i + 1), label: o.label })) : [];

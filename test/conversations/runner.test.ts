@@ -155,6 +155,39 @@ describe('two runners on one conversation', () => {
   });
 });
 
+describe('a reply lost with its process', () => {
+  const setup = (prefix: string, redis: Redis, deliver: Effects['deliver']) =>
+    new ConversationRunner({
+      store: new ConversationStore(redis, { prefix, sessionTtlMs: 60_000 }),
+      flows: loadFlows(join(import.meta.dirname, '../fixtures/flows')),
+      opener: { codeIn: () => undefined, open: async () => ({ ok: true as const, start: { ref: 'r-lost', flow: 'stress-text@1', ctx: {} } }) },
+      effects: { deliver, completed: async () => {}, opened: async () => {}, delivers: () => true },
+    });
+
+  it.each([
+    ['a question', 3, 'q04'],
+    ['the thanks that ended the survey', Number.POSITIVE_INFINITY, 'Xong.'],
+  ])('%s is sent again by the process that recovers it', async (_name, answers, expected) => {
+    const { prefix } = isolation('lost-reply');
+    const redis = new Redis(inject('redisUrl'));
+    // The first process never sends its replies (killed in the middle of each send): none is settled.
+    const dying = setup(prefix, redis, async () => {});
+    await dying.handle(web('lost', { kind: 'start', token: 'x'.repeat(22) }));
+    for (let i = 0; i < answers; i++) {
+      const r = await dying.handle(web('lost', { kind: 'text', text: `a${i}` }));
+      if (r.events.some((e) => e.type === 'completed')) break;
+    }
+    const sent: string[] = [];
+    const recovering = setup(prefix, redis, async (_to, outputs) => void sent.push(...outputs.map((o) => ('questionId' in o ? o.questionId : o.text))));
+    expect(await recovering.recoverUnsent(Date.now() + 1)).toBe(1);
+    expect(sent).toEqual([expected]);
+    // Said once: the mark is gone.
+    await eventually(async () => (await recovering.recoverUnsent(Date.now() + 1)) === 0, 'the mark cleared');
+    await deleteKeys(inject('redisUrl'), prefix);
+    redis.disconnect();
+  });
+});
+
 describe('session size', () => {
   it('a completed citizen survey session stays under 2 KB', async () => {
     const inv = await invitation('RUN-SIZE');
