@@ -62,6 +62,8 @@ export class App {
   private server?: Server;
   private workers: Worker[] = [];
   private closing = false;
+  /** Requests being served (for the shutdown's log). */
+  private inFlight = 0;
 
   constructor(
     readonly app: Express,
@@ -114,7 +116,13 @@ export class App {
     // A client that trickles its headers or body does not hold a connection for long (checked every second).
     const server = createServer(
       { requestTimeout: requestTimeoutMs, headersTimeout: Math.min(15_000, requestTimeoutMs), connectionsCheckingInterval: 1_000 },
-      this.listener,
+      (req, res) => {
+        // Once closing, a keep-alive connection is closed after its answer (a busy client would keep it open).
+        if (this.closing) res.setHeader('connection', 'close');
+        this.inFlight++;
+        res.once('close', () => this.inFlight--);
+        this.listener(req, res);
+      },
     );
     this.server = server;
     return new Promise((resolve, reject) => {
@@ -123,27 +131,54 @@ export class App {
     });
   }
 
-  /** Stops intake, drains in-flight requests and jobs, then closes Redis and MongoDB. */
-  async close(): Promise<void> {
+  /**
+   * Stops intake, lets what is in flight finish within `withinMs`, then closes
+   * Redis and MongoDB. What is cut short is not lost: an unanswered webhook is
+   * redelivered by its platform, an unfinished job runs again in the next
+   * process once its lock expires, and a reply saved but not sent is owed
+   * (see ConversationRunner.recoverUnsent).
+   */
+  async close(withinMs = 8_000): Promise<void> {
     this.runner.stopRecovery();
     this.stopCounterRepair?.();
     if (this.closing) return;
     this.closing = true;
+    const deadline = Date.now() + withinMs;
+    const tookMs: Record<string, number> = {};
+    const cutShort: string[] = [];
+    /** Runs a phase for at most `capMs` (and never past the deadline); says whether it finished. */
+    const phase = async (name: string, capMs: number, run: () => Promise<unknown>): Promise<boolean> => {
+      const t0 = Date.now();
+      let timer: NodeJS.Timeout | undefined;
+      const finished = await Promise.race([
+        run().then(
+          () => true,
+          () => true,
+        ),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(0, Math.min(capMs, deadline - t0))))),
+      ]);
+      clearTimeout(timer);
+      tookMs[name] = Date.now() - t0;
+      if (!finished) cutShort.push(name);
+      return finished;
+    };
     const server = this.server;
     if (server) {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      // Requests in flight get a few seconds; past that their connections are closed and the platforms redeliver.
+      const served = await phase('requests', 3_000, () => new Promise<void>((resolve) => server.close(() => resolve())));
+      if (!served) {
+        cutShort.push(`${this.inFlight} requests`);
+        server.closeAllConnections();
+      }
     }
-    await this.background.drain();
-    // Workers finish their active jobs; with Redis down that would never end, so it is bounded.
-    await Promise.all(this.workers.map((w) => Promise.race([w.close().catch(() => {}), new Promise((r) => setTimeout(r, 5_000).unref())])));
-    await Promise.all(this.channels.map((c) => c.stop?.().catch(() => {})));
-    await this.queues.close();
+    await phase('background', 2_000, () => this.background.drain());
+    // Workers finish their active jobs (bounded: with Redis down that would never end); a job cut short stalls and runs again elsewhere.
+    await phase('jobs', 3_000, () => Promise.all(this.workers.map((w) => w.close())));
+    await phase('channels', 1_000, () => Promise.all(this.channels.map((c) => c.stop?.())));
+    await phase('queues', 1_000, () => this.queues.close());
     this.redis.disconnect();
-    await this.db.close();
-    this.log.info('service closed');
+    await phase('database', 1_000, () => this.db.close());
+    this.log.info({ tookMs, ...(cutShort.length ? { cutShort } : {}) }, 'service closed');
   }
 }
 

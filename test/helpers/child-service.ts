@@ -10,7 +10,10 @@ afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
 });
 
-export async function startService(port: number, env: Record<string, string>): Promise<ChildProcess> {
+/** The child, and what it has logged so far (for a failure's message). */
+export type ServiceProcess = ChildProcess & { output(): string };
+
+export async function startService(port: number, env: Record<string, string>): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [join(projectRoot, 'dist/src/main.js')], {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -28,5 +31,5 @@ export async function startService(port: number, env: Record<string, string>): P
     `the service ready: ${log}`,
     30_000,
   );
-  return child;
+  return Object.assign(child, { output: () => log });
 }
