@@ -95,6 +95,7 @@ const envSchema = z.object({
 
   TELEGRAM_SEND_RATE: positiveNumber(29.5),
   TELEGRAM_SEND_CHAT_INTERVAL_MS: positiveNumber(1000),
+  TELEGRAM_SEND_TIMEOUT_MS: positiveNumber(15_000),
   ZALO_SEND_RATE: positiveNumber(60),
 });
 
@@ -106,6 +107,8 @@ export interface TelegramConfig {
   apiRoot: string;
   sendRate: number;
   chatIntervalMs: number;
+  /** A Bot API call with no answer by then is retried from the queue. */
+  sendTimeoutMs: number;
 }
 
 export interface Config {
@@ -165,6 +168,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
             apiRoot: e.TELEGRAM_API_ROOT.replace(/\/+$/, ''),
             sendRate: e.TELEGRAM_SEND_RATE,
             chatIntervalMs: e.TELEGRAM_SEND_CHAT_INTERVAL_MS,
+            sendTimeoutMs: e.TELEGRAM_SEND_TIMEOUT_MS,
           }
         : undefined,
     telegramDisabledReason: tgMissing.length ? `${tgMissing.join(' and ')} not set` : undefined,

@@ -37,7 +37,14 @@ describe('configuration', () => {
   it('enables Telegram only with both the token and the webhook secret', () => {
     expect(loadConfig({ TELEGRAM_BOT_TOKEN: '1:abc' }).telegramDisabledReason).toBe('TELEGRAM_WEBHOOK_SECRET not set');
     const c = loadConfig({ TELEGRAM_BOT_TOKEN: '1:abc', TELEGRAM_WEBHOOK_SECRET: 's_1', TELEGRAM_API_ROOT: 'http://127.0.0.1:9/' });
-    expect(c.telegram).toMatchObject({ token: '1:abc', webhookSecret: 's_1', apiRoot: 'http://127.0.0.1:9', sendRate: 29.5, chatIntervalMs: 1000 });
+    expect(c.telegram).toMatchObject({
+      token: '1:abc',
+      webhookSecret: 's_1',
+      apiRoot: 'http://127.0.0.1:9',
+      sendRate: 29.5,
+      chatIntervalMs: 1000,
+      sendTimeoutMs: 15_000,
+    });
   });
 
   it('accepts a 32-byte key as hex or base64', () => {

@@ -19,6 +19,8 @@ export interface ApiCall {
   payload: Record<string, unknown>;
   at: number;
   viaWebhookReply?: boolean;
+  /** Received, then lost on the way: never applied, never answered. */
+  lost?: boolean;
 }
 
 type Failure = { code: number; description: string; retryAfter?: number };
@@ -42,6 +44,12 @@ export class TelegramEmulator extends EventEmitter {
   tooMany = 0;
   /** Share of sendMessage calls that fail before anything is sent (5xx, or the connection dropped). */
   failureRate = 0;
+  /**
+   * Per chat: the next sendMessage or editMessageText calls never get an
+   * answer (the client times out): 'lost' on the way (nothing done), or
+   * 'applied' and the answer lost.
+   */
+  readonly stalls = new Map<number, Array<'lost' | 'applied'>>();
   private readonly sentAt: number[] = [];
   private readonly chatSentAt = new Map<number, number>();
   private server?: Server;
@@ -81,6 +89,10 @@ export class TelegramEmulator extends EventEmitter {
         this.sentAt.push(now);
         this.chatSentAt.set(chat, now);
       }
+      const stall = m[2] === 'sendMessage' || m[2] === 'editMessageText' ? this.stalls.get(Number(body.chat_id))?.shift() : undefined;
+      if (stall === 'applied') this.apply(m[2]!, body);
+      if (stall === 'lost') this.calls.push({ method: m[2]!, payload: body, at: Date.now(), lost: true });
+      if (stall) return; // no answer: the connection stays open until the client gives up
       const out = this.apply(m[2]!, body);
       reply(out.ok ? 200 : out.error_code, out);
     });

@@ -274,6 +274,54 @@ describe('Telegram outages', () => {
   }, 30_000);
 });
 
+describe('Telegram not answering (timeouts)', () => {
+  let slow: TestService;
+  let key: string;
+  beforeAll(async () => {
+    slow = await startTestService({ name: 'telegram-timeouts', telegramApiRoot: emu.apiRoot, env: { TELEGRAM_SEND_TIMEOUT_MS: '1000' } });
+    key = await slow.key('officer', 'PC08');
+  });
+  afterAll(() => slow.close());
+
+  it.each(['lost', 'applied'] as const)(
+    'a call whose answer never comes (%s on the way) is retried: the respondent sees the next question once, and the survey goes on',
+    async (stall) => {
+      const u = new TelegramUser(emu, { url: `${slow.baseUrl}/webhooks/telegram`, secret: TEST_SECRET }, chatSeq++);
+      const inv = (await api(slow.baseUrl, key, 'POST', '/api/invitations', { caseCode: `TIMEOUT-${stall}`, unit: 'PC08', field: 'dang-ky-xe' })).body as {
+        token: string;
+      };
+      await u.send(`/start ${inv.token}`);
+      await u.waitForText('Kính chào');
+      const mark = u.mark();
+      emu.stalls.set(u.chatId, [stall]);
+      // The edit that asks the next question gets no answer; the webhook is still answered (the reply waits in the queue).
+      expect((await u.tap(1)).status).toBe(200);
+      const next = 'tư cách nào';
+      await u.waitForText(next, mark, 15_000);
+      const edits = () => emu.calls.filter((c) => Number(c.payload.chat_id) === u.chatId && c.method === 'editMessageText');
+      await eventually(async () => edits().length >= 2, 'the retry');
+      // One message on screen, asking the next question once (a retried edit already applied is "not modified").
+      expect(u.messages().map((m) => m.text.includes(next))).toEqual([true]);
+      expect(emu.calls.filter((c) => Number(c.payload.chat_id) === u.chatId && c.method === 'sendMessage')).toHaveLength(1);
+      const after = u.mark();
+      expect((await u.tap(1)).status).toBe(200);
+      await u.waitFor(() => u.since(after).some((m) => m.buttons.length > 0), 'the question after it');
+    },
+    30_000,
+  );
+
+  it('a sendMessage lost on the way is sent again, once', async () => {
+    const u = new TelegramUser(emu, { url: `${slow.baseUrl}/webhooks/telegram`, secret: TEST_SECRET }, chatSeq++);
+    emu.stalls.set(u.chatId, ['lost']);
+    const mark = u.mark();
+    expect((await u.send('/help')).status).toBe(200);
+    await u.waitForText('Xin chào', mark, 15_000);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(u.messages().filter((m) => m.text.includes('Xin chào'))).toHaveLength(1);
+    expect(emu.callsOf('sendMessage', u.chatId)).toHaveLength(2);
+  }, 30_000);
+});
+
 describe('Telegram: queued sends of one chat', () => {
   it('run one job at a time, in order, even with many worker slots', async () => {
     const u = newUser();

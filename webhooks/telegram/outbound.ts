@@ -5,13 +5,12 @@ import { Telegram, TelegramError } from 'telegraf';
 import { type SendResult, TransientSendError } from '../../src/channels/channel.js';
 import type { TelegramOp } from './ops.js';
 
-const SEND_TIMEOUT_MS = 15_000;
-
 export class TelegramSender {
   constructor(
     private readonly telegram: Telegram,
     private readonly redis: Redis,
     private readonly prefix: string,
+    private readonly timeoutMs: number,
   ) {}
 
   /** The last message with a live keyboard in a chat, so a typed answer can retire it. */
@@ -20,7 +19,7 @@ export class TelegramSender {
   }
 
   private call<T>(method: string, payload: Record<string, unknown>): Promise<T> {
-    return this.telegram.callApi(method as never, payload as never, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) } as never) as Promise<T>;
+    return this.telegram.callApi(method as never, payload as never, { signal: AbortSignal.timeout(this.timeoutMs) } as never) as Promise<T>;
   }
 
   async send(chat: string, op: TelegramOp): Promise<SendResult> {
