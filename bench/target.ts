@@ -1,7 +1,11 @@
 // One server under test, in its own process so that the load generator and the
 // emulated Telegram do not share its event loop. Started by bench/webhook.ts:
-//   node dist/bench/target.js ours|zalo|baseline   (config in BENCH_* variables, IPC to the parent)
-// "ours" takes Telegram traffic, "zalo" the same service taking signed Zalo OA events.
+//   node dist/bench/target.js ours|zalo|split|baseline   (config in BENCH_* variables, IPC to the parent)
+// "ours" takes Telegram traffic, "zalo" the same service taking signed Zalo OA events,
+// "split" the same as "ours" scaled out: two ROLE=web processes behind node's
+// cluster module (round-robin) and one ROLE=worker process, sharing Redis.
+import cluster from 'node:cluster';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
 import { Redis } from 'ioredis';
@@ -41,14 +45,14 @@ interface Ready {
   report: () => Promise<Record<string, number>>;
 }
 
-async function ours(channel: 'telegram' | 'zalo'): Promise<Ready> {
+/** The service as the benchmark runs it: one campaign, its own key prefix and database (`stamp`). */
+async function openService(channel: 'telegram' | 'zalo', stamp: string) {
   const config = loadConfig(
     channel === 'telegram'
       ? { TELEGRAM_BOT_TOKEN: TOKEN, TELEGRAM_WEBHOOK_SECRET: SECRET, TELEGRAM_API_ROOT: apiRoot, TELEGRAM_SEND_RATE: '100000' }
       : (JSON.parse(env('BENCH_ZALO_ENV')) as Record<string, string>),
   );
-  const stamp = Date.now();
-  const service = await createApp({
+  return createApp({
     config,
     redisUrl,
     mongoUrl: env('BENCH_MONGO_URL'),
@@ -58,10 +62,14 @@ async function ours(channel: 'telegram' | 'zalo'): Promise<Ready> {
     encryptionKey: Buffer.alloc(32, 1),
     log: pino({ level: 'silent' }),
   });
+}
+
+type Service = Awaited<ReturnType<typeof openService>>;
+
+/** A seeded campaign and `users` invitations: what each respondent opens (a Telegram /start token, a Zalo code from the slip). */
+async function prepare(service: Service, channel: 'telegram' | 'zalo') {
   await ensureIndexes(service.db.models);
   await seedCampaigns(service.db.models, service.flows, join(projectRoot, 'campaigns'), CAMPAIGN);
-  service.startWorkers();
-  const { port } = await service.listen(0);
   const starts: string[] = [];
   const createMs: number[] = [];
   for (let i = 0; i < users; i++) {
@@ -71,29 +79,91 @@ async function ours(channel: 'telegram' | 'zalo'): Promise<Ready> {
       { keyId: 'bench', role: 'admin' },
     );
     createMs.push(performance.now() - t0);
-    // A Telegram respondent opens the deep link (/start <token>); a Zalo one sends the code from the slip.
     starts.push(channel === 'telegram' ? view.token : view.code);
   }
+  return { starts, createMs };
+}
+
+/** How long the records (responses, counters) lag behind the conversations: until the completion queue is drained. */
+async function drained(service: Service): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const c = await service.queues.completion.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+    if (Object.values(c).every((n) => n === 0)) return performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function ours(channel: 'telegram' | 'zalo'): Promise<Ready> {
+  const service = await openService(channel, String(Date.now()));
+  const { starts, createMs } = await prepare(service, channel);
+  service.startWorkers();
+  const { port } = await service.listen(0);
   return {
     port,
     starts,
     createMs,
     report: async () => {
-      // How long the records (responses, counters) lag behind the conversations: the completion queue drains.
-      const t0 = performance.now();
-      for (;;) {
-        const c = await service.queues.completion.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-        if (Object.values(c).every((n) => n === 0)) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      const drainMs = performance.now() - t0;
-      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      const sum = Number(new RegExp(`webhook_handle_seconds_sum\\{channel="${channel}"\\} ([\\d.e-]+)`).exec(metrics)?.[1]);
-      const count = Number(new RegExp(`webhook_handle_seconds_count\\{channel="${channel}"\\} (\\d+)`).exec(metrics)?.[1]);
+      const drainMs = await drained(service);
       await service.db.conn.dropDatabase();
-      return { runnerMeanMs: (sum / count) * 1000, drainMs };
+      return { drainMs };
     },
   };
+}
+
+const WEB_PROCESSES = 2;
+
+/** Two ROLE=web processes (node's cluster module hands their connections out round-robin) and one ROLE=worker. */
+async function split(): Promise<Ready> {
+  const stamp = String(Date.now());
+  const service = await openService('telegram', stamp);
+  const { starts, createMs } = await prepare(service, 'telegram');
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+  cluster.schedulingPolicy = cluster.SCHED_RR;
+  const children = ['worker', ...Array<string>(WEB_PROCESSES).fill('web')].map((role) =>
+    cluster.fork({ BENCH_ROLE: role, BENCH_STAMP: stamp, BENCH_PORT: String(port) }),
+  );
+  await Promise.all(children.map((c) => new Promise((r) => c.once('message', r))));
+  return {
+    port,
+    starts,
+    createMs,
+    report: async () => {
+      const drainMs = await drained(service);
+      const each = await Promise.all(
+        children.map(async (c) => {
+          const m = new Promise<Record<string, number>>((r) => c.once('message', r));
+          c.send('report');
+          return m;
+        }),
+      );
+      await service.db.conn.dropDatabase();
+      for (const c of children) c.kill();
+      // The primary's share (it accepts the connections and hands them out) is counted by the caller.
+      const sum = (k: string) => each.reduce((n, e) => n + (e[k] ?? 0), 0);
+      return { drainMs, childCpuMs: sum('cpuMs'), childRedisCalls: sum('redisCalls'), childRssMb: sum('rssMb') };
+    },
+  };
+}
+
+/** One process of the split: serves webhooks (web) or runs the queues (worker), until asked for its figures. */
+async function splitChild() {
+  const service = await openService('telegram', env('BENCH_STAMP'));
+  if (env('BENCH_ROLE') === 'worker') service.startWorkers();
+  else await service.listen(Number(env('BENCH_PORT')));
+  const cpu0 = process.cpuUsage();
+  const calls0 = redisCalls;
+  process.send!('ready');
+  process.on('message', (m) => {
+    if (m !== 'report') return;
+    const cpu = process.cpuUsage(cpu0);
+    process.send!({ cpuMs: (cpu.user + cpu.system) / 1000, redisCalls: redisCalls - calls0, rssMb: process.memoryUsage().rss / 1048576 });
+  });
 }
 
 /** The common pattern: telegraf webhookCallback, session() with a Redis GET/SET store, replies awaited. */
@@ -151,17 +221,21 @@ Redis.prototype.sendCommand = function (this: Redis, ...args: Parameters<typeof 
   return sendCommand.apply(this, args);
 };
 
-if (process.argv[2]) {
+if (cluster.isWorker) await splitChild();
+else if (process.argv[2]) {
   const kind = process.argv[2];
-  const ready = await (kind === 'baseline' ? baseline() : ours(kind === 'zalo' ? 'zalo' : 'telegram'));
+  const ready = await (kind === 'baseline' ? baseline() : kind === 'split' ? split() : ours(kind === 'zalo' ? 'zalo' : 'telegram'));
   const cpu0 = process.cpuUsage();
   const calls0 = redisCalls;
   process.send!({ port: ready.port, starts: ready.starts, createMs: ready.createMs });
   process.on('message', async (m) => {
     if (m !== 'report') return;
     const cpu = process.cpuUsage(cpu0);
-    const extra = { cpuMs: (cpu.user + cpu.system) / 1000, redisCalls: redisCalls - calls0, ...(await ready.report()) };
+    const { childCpuMs = 0, childRedisCalls = 0, childRssMb = 0, ...report } = await ready.report();
+    const extra = { cpuMs: (cpu.user + cpu.system) / 1000 + childCpuMs, redisCalls: redisCalls - calls0 + childRedisCalls, ...report };
     (globalThis as { gc?: () => void }).gc?.();
-    process.send!({ heapMb: process.memoryUsage().heapUsed / 1048576, rssMb: process.memoryUsage().rss / 1048576, ...extra }, () => process.exit(0));
+    process.send!({ heapMb: process.memoryUsage().heapUsed / 1048576, rssMb: process.memoryUsage().rss / 1048576 + childRssMb, ...extra }, () =>
+      process.exit(0),
+    );
   });
 }

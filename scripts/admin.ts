@@ -10,6 +10,7 @@ import { acceptPreviousKeys } from '../src/crypto.js';
 import { reencryptAll } from '../src/data-keys.js';
 import { createApiKey, type Role } from '../src/http/auth.js';
 import { allocateQuotas, type Campaign, unitAndBelow, unitOf } from '../src/invitations/campaign.js';
+import { checkInvitationCounts } from '../src/invitations/counts.js';
 import { importUnits } from '../src/invitations/unit-import.js';
 import { checkCounters } from '../src/responses/counters.js';
 import { resolveKeys } from '../src/secrets.js';
@@ -63,7 +64,13 @@ try {
       const r = await checkCounters(db.models, c.id, f.fix === 'true');
       console.log(`${c.id}: ${r.rows} counter rows expected, ${r.mismatches.length} mismatches${f.fix === 'true' && r.mismatches.length ? ' (fixed)' : ''}`);
       for (const m of r.mismatches.slice(0, 50)) console.log(`  ${m.id}: expected ${m.expected}, stored ${m.actual}`);
-      if (r.mismatches.length && f.fix !== 'true') exit = 1;
+      // The invitation counts of Mẫu 01's table A, recounted from the invitations.
+      const i = await checkInvitationCounts(db.models, c.id, c.timezone, f.fix === 'true');
+      console.log(
+        `${c.id}: ${i.rows} invitation count rows expected, ${i.mismatches.length} mismatches${f.fix === 'true' && i.mismatches.length ? ' (fixed)' : ''}`,
+      );
+      for (const m of i.mismatches.slice(0, 50)) console.log(`  ${m.id}: expected created/opened ${m.expected.join('/')}, stored ${m.actual.join('/')}`);
+      if ((r.mismatches.length || i.mismatches.length) && f.fix !== 'true') exit = 1;
       break;
     }
     case 'units:import': {

@@ -17,6 +17,7 @@ import type { Campaign } from './campaign.js';
 import { unitAndBelow, unitOf } from './campaign.js';
 import { findCode, formatCode, newCode, newToken, TOKEN_PATTERN } from './codes.js';
 import type { InvitationCopies, InvitationCopy } from './copies.js';
+import { countInvitation } from './counts.js';
 import type { GuessLimiter } from './guess-limit.js';
 import type { InvitationDoc } from './models.js';
 import { outsideQuietHours } from './schedule.js';
@@ -294,6 +295,7 @@ export class Invitations implements InvitationOpener {
         });
         const inv = doc.toObject();
         await this.o.copies.put(copyOf(inv), this.now());
+        if (inv.kind !== 'agency') await countInvitation(this.o.models, inv, 'created', campaign.timezone);
         return { created: true, view: this.view(inv) };
       } catch (err) {
         if ((err as { code?: number }).code !== 11000 || attempt >= 5) throw err;
@@ -410,7 +412,8 @@ export class Invitations implements InvitationOpener {
       { returnDocument: 'after' },
     ).lean();
     // The completion may land first (both jobs waited for MongoDB): the opening is still recorded, without reminders.
-    if (!inv) await this.o.models.Invitation.updateOne({ _id: ref, openedAt: { $exists: false } }, { $set: opened });
+    const first = inv ?? (await this.o.models.Invitation.findOneAndUpdate({ _id: ref, openedAt: { $exists: false } }, { $set: opened }).lean());
+    if (first && first.kind !== 'agency') await countInvitation(this.o.models, first, 'opened', (await this.currentCampaign()).timezone);
     return inv;
   }
 

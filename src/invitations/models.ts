@@ -88,12 +88,34 @@ const auditLogSchema = new Schema(
 );
 auditLogSchema.index({ at: -1 });
 
+/**
+ * Case invitations created and opened, per unit and field, by the day of their
+ * creation (in the campaign's time zone) at three spans like the report
+ * counters: the day, its month, the campaign (day '' then). Table A of Mẫu 01
+ * reads these, not the invitations (see ./counts.ts).
+ */
+const invitationCountSchema = new Schema(
+  {
+    _id: String,
+    campaign: String,
+    unit: String,
+    field: String,
+    day: String,
+    span: String,
+    created: { type: Number, default: 0 },
+    opened: { type: Number, default: 0 },
+  },
+  { versionKey: false },
+);
+invitationCountSchema.index({ campaign: 1, day: 1 });
+
 export type InvitationDoc = InferSchemaType<typeof invitationSchema> & { _id: unknown };
 
 export function bindInvitationModels(conn: Connection) {
   return {
     Campaign: conn.model('Campaign', campaignSchema, 'campaigns'),
     Invitation: conn.model('Invitation', invitationSchema, 'invitations'),
+    InvitationCount: conn.model('InvitationCount', invitationCountSchema, 'invitation_counts'),
     ApiKey: conn.model('ApiKey', apiKeySchema, 'api_keys'),
     AuditLog: conn.model('AuditLog', auditLogSchema, 'audit_log'),
   };

@@ -1,13 +1,14 @@
 // Mẫu 01 (citizens' and organizations' satisfaction) and Mẫu 02 (agencies'
 // opinion), METHOD.md sections 4 and 6. Satisfaction figures come from the
-// counters (per unit, field, version, day, respondent type and procedure), so a
-// report reads as many rows for a million ballots as for ten thousand; only the
-// invitation counts of table A and the comments read documents.
-import type { QueryFilter } from 'mongoose';
+// counters, and table A's invitations from their counts, both kept per unit and
+// field for the whole campaign, each month and each day: a report over the
+// period or whole months reads as many rows for a million ballots as for ten
+// thousand. Only the invalidated ballots (few) and the comments read documents.
 import { dayIn } from '../days.js';
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import { allocateQuotas, type Campaign, unitAndBelow } from '../invitations/campaign.js';
+import { countersCovering } from './spans.js';
 import { type CounterRow, round2, type Tally, tally } from './tally.js';
 
 /** Cells with fewer answers than this are marked "không đủ tin cậy". */
@@ -39,25 +40,12 @@ export class Reports {
   ) {}
 
   private async counters(campaign: Campaign, units: string[] | null, q: ReportQuery): Promise<StoredCounter[]> {
-    const day = { ...(q.from ? { $gte: q.from } : {}), ...(q.to ? { $lte: q.to } : {}) };
     const rows = await this.models.Counter.find({
       campaign: campaign.id,
       ...(units ? { unit: { $in: units } } : {}),
-      ...(q.from || q.to ? { day } : {}),
+      ...countersCovering(q.from, q.to),
     }).lean();
     return rows.filter((r) => (r.n ?? 0) > 0) as unknown as StoredCounter[];
-  }
-
-  /** Date bounds of the query as instants in the campaign's time zone (for invitations, which have no day field). */
-  private bounds(campaign: Campaign, q: ReportQuery) {
-    const at = (d: string, end: boolean) => {
-      // The offset of the campaign's zone on that day (Vietnam: +07:00 all year).
-      const noon = Date.parse(`${d}T12:00:00Z`);
-      const local = Date.parse(`${dayIn(campaign.timezone, noon)}T12:00:00Z`);
-      const offset = noon - local;
-      return new Date(Date.parse(`${d}T${end ? '23:59:59.999' : '00:00:00'}Z`) + offset);
-    };
-    return { ...(q.from ? { $gte: at(q.from, false) } : {}), ...(q.to ? { $lte: at(q.to, true) } : {}) };
   }
 
   private summary(rows: CounterRow[]) {
@@ -74,30 +62,23 @@ export class Reports {
     const { t, ballots } = this.summary(rows);
     const fieldName = new Map(campaign.fields.map((f) => [f.code, f.name]));
 
-    // A. Per field: invitations against targets, and what came back.
-    const created = this.bounds(campaign, q);
+    // A. Per field: invitations against targets (from their counts), and what came back.
+    const invitationCounts = await this.models.InvitationCount.find({ campaign: campaign.id, unit: { $in: scope }, ...countersCovering(q.from, q.to) }).lean();
     const fields = [...new Set(campaign.units.filter((u) => scope.includes(u.code)).flatMap((u) => u.fields))];
     const targets = allocateQuotas(campaign).filter((a) => scope.includes(a.unit));
     const A = await Promise.all(
       fields.map(async (field) => {
-        const inv: QueryFilter<Record<string, unknown>> = {
+        const ofField = invitationCounts.filter((c) => c.field === field);
+        const createdN = ofField.reduce((n, c) => n + (c.created ?? 0), 0);
+        const openedN = ofField.reduce((n, c) => n + (c.opened ?? 0), 0);
+        // Invalidated ballots are few (post-audit verdicts): counted from the responses.
+        const invalidatedN = await this.models.Response.countDocuments({
           campaign: campaign.id,
-          kind: { $ne: 'agency' },
+          status: 'invalidated',
           unit: { $in: scope },
           field,
-          ...(q.from || q.to ? { createdAt: created } : {}),
-        };
-        const [createdN, openedN, invalidatedN] = await Promise.all([
-          this.models.Invitation.countDocuments(inv),
-          this.models.Invitation.countDocuments({ ...inv, openedAt: { $exists: true } }),
-          this.models.Response.countDocuments({
-            campaign: campaign.id,
-            unit: { $in: scope },
-            field,
-            status: 'invalidated',
-            ...(q.from || q.to ? { day: { ...(q.from ? { $gte: q.from } : {}), ...(q.to ? { $lte: q.to } : {}) } } : {}),
-          }),
-        ]);
+          ...(q.from || q.to ? { day: { ...(q.from ? { $gte: q.from } : {}), ...(q.to ? { $lte: q.to } : {}) } } : {}),
+        });
         const valid = rows.filter((r) => r.field === field && r.q === 'consent').reduce((a, r) => a + r.n, 0);
         const completed = valid + invalidatedN;
         return {
@@ -164,18 +145,21 @@ export class Reports {
       ),
     ];
 
-    // E. Yes/no observations.
-    const observations = new Map<string, { yes: number; n: number }>();
+    // E. Yes/no observations, in the questionnaire's order (whatever order the rows come in).
+    const observations = new Map<string, { yes: number; n: number; at: number }>();
     for (const r of rows) {
       const f = this.flows.get(r.flow);
-      const question = f.questions[f.indexOf.get(r.q) ?? -1];
+      const at = f.indexOf.get(r.q) ?? -1;
+      const question = f.questions[at];
       if (question?.type !== 'yesno' || !question.observation) continue;
-      const o = observations.get(r.q) ?? { yes: 0, n: 0 };
+      const o = observations.get(r.q) ?? { yes: 0, n: 0, at };
       o.n += r.n;
       if (r.value === 'yes') o.yes += r.n;
       observations.set(r.q, o);
     }
-    const E = [...observations].map(([qid, o]) => ({ observation: textOf(qid), yes: o.yes, n: o.n, percent: o.n ? round2((o.yes / o.n) * 100) : null }));
+    const E = [...observations]
+      .sort(([, a], [, b]) => a.at - b.at)
+      .map(([qid, o]) => ({ observation: textOf(qid), yes: o.yes, n: o.n, percent: o.n ? round2((o.yes / o.n) * 100) : null }));
 
     // F. Comments, without identities.
     const F = await this.comments(campaign, scope, q, false);

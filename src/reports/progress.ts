@@ -7,6 +7,7 @@ import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import { allocateQuotas, type Campaign } from '../invitations/campaign.js';
 import { points, RELIABLE_N } from './forms.js';
+import { countersCovering } from './spans.js';
 import { type CounterRow, tally } from './tally.js';
 
 const DAY = 86_400_000;
@@ -30,7 +31,7 @@ export class Progress {
   ) {}
 
   private async rows(campaign: Campaign): Promise<Array<CounterRow & { unit: string; field: string; rtype: string }>> {
-    return (await this.models.Counter.find({ campaign: campaign.id }).lean()) as never;
+    return (await this.models.Counter.find({ campaign: campaign.id, ...countersCovering() }).lean()) as never;
   }
 
   async of(campaign: Campaign, now: number) {

@@ -266,22 +266,40 @@ export interface CountedResponse {
 const dayOf = (r: CountedResponse) => r.day ?? new Date(r.completedAt.getTime() + 7 * 3600_000).toISOString().slice(0, 10);
 
 /**
+ * How far a counter row reaches: one day, the month of that day, or the whole
+ * campaign (day '' then). Each ballot is added at all three, so a report over
+ * the whole period or over whole months reads as many rows for a million
+ * ballots as for ten thousand (days are read only for the partial months at
+ * the ends of a date range).
+ */
+export type CounterSpan = 'day' | 'month' | 'all';
+
+const SPANS: Array<[CounterSpan, (day: string) => string]> = [
+  ['day', (d) => d],
+  ['month', (d) => d.slice(0, 7)],
+  ['all', () => ''],
+];
+
+/**
  * The counter rows of one response: every answer chosen from options (they
  * carry a label); free text is not counted. Counters are kept per unit, field,
- * questionnaire version, day, respondent type and procedure, so a report over
- * any date range or split reads counters, never the ballots.
+ * questionnaire version, span (day, month, campaign), respondent type and
+ * procedure, so a report over any date range or split reads counters, never
+ * the ballots.
  */
 export function counterRows(r: CountedResponse) {
   const field = r.field ?? '';
   const flow = `${r.flow}@${r.flowVersion}`;
-  const day = dayOf(r);
+  const ballotDay = dayOf(r);
   const rtype = r.rtype ?? String(r.answers.find((a) => a.q === 'respondent_type')?.value ?? '');
   const proc = r.procedureCode ?? '';
-  return r.answers
-    .filter((a) => a.label != null)
-    .map((a) => {
+  const chosen = r.answers.filter((a) => a.label != null);
+  return SPANS.flatMap(([span, dayFor]) => {
+    const day = dayFor(ballotDay);
+    return chosen.map((a) => {
       const value = String(a.value);
       const _id = [r.campaign, r.unit, field, flow, day, rtype, proc, a.q, value].join('|');
-      return { _id, campaign: r.campaign, unit: r.unit, field, flow, day, rtype, proc, q: a.q, value };
+      return { _id, campaign: r.campaign, unit: r.unit, field, flow, day, span, rtype, proc, q: a.q, value };
     });
+  });
 }

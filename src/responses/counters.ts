@@ -52,8 +52,8 @@ export async function checkCounters(models: Models, campaign: string, fix = fals
  * Responses whose counters were claimed but never confirmed before `before`:
  * their process died between the claim and the write, which may or may not
  * have landed. Each slice of counters they touch (campaign, unit, field,
- * questionnaire version, day, respondent type, procedure) is recounted from its
- * ballots and set, between this process's own counter writes. Returns how many
+ * questionnaire version, span: the day, its month, the campaign; respondent
+ * type, procedure) is recounted from its ballots and set, between this process's own counter writes. Returns how many
  * responses it settled.
  */
 export async function repairPendingCounters(models: Models, before: Date): Promise<number> {
@@ -61,26 +61,28 @@ export async function repairPendingCounters(models: Models, before: Date): Promi
   const pending = await Response.find({ countersPendingAt: { $lt: before } }).lean();
   if (!pending.length) return 0;
   return withCountersPaused(models, async () => {
-    const slices = new Map<string, CountedResponse>();
+    // A slice at each span: the ballot's day, its month, the whole campaign (each recounted from the ballots it covers).
+    const slices = new Map<string, { r: CountedResponse; row: ReturnType<typeof counterRows>[number] }>();
     for (const r of pending) {
-      const row = counterRows(r as CountedResponse)[0];
-      if (row) slices.set([row.campaign, row.unit, row.field, row.flow, row.day, row.rtype, row.proc].join('|'), r as CountedResponse);
+      for (const row of counterRows(r as CountedResponse)) {
+        slices.set([row.campaign, row.unit, row.field, row.flow, row.span, row.day, row.rtype, row.proc].join('|'), { r: r as CountedResponse, row });
+      }
     }
-    for (const r of slices.values()) {
-      const row = counterRows(r)[0]!;
+    for (const { r, row } of slices.values()) {
+      const days = row.span === 'day' ? row.day : row.span === 'month' ? { $gte: `${row.day}-01`, $lte: `${row.day}-31` } : undefined;
       const ballots = await Response.find({
         campaign: r.campaign,
         unit: r.unit,
         field: r.field ?? null,
         flow: r.flow,
         flowVersion: r.flowVersion,
-        day: row.day,
+        ...(days ? { day: days } : {}),
         rtype: r.rtype ?? null,
         procedureCode: r.procedureCode ?? null,
         status: 'valid',
         countersApplied: true,
       }).lean();
-      const expected = recount(ballots as Array<CountedResponse>);
+      const expected = new Map([...recount(ballots as Array<CountedResponse>)].filter(([, e]) => e.row.span === row.span));
       const stored = await Counter.find({
         campaign: row.campaign,
         unit: row.unit,

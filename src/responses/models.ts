@@ -50,7 +50,7 @@ const responseSchema = new Schema(
 responseSchema.index({ campaign: 1, unit: 1, field: 1 });
 responseSchema.index({ countersPendingAt: 1 }, { sparse: true });
 
-/** Report counters: one document per (campaign, unit, field, flow version, question, answer value). */
+/** Report counters: one document per (campaign, unit, field, flow version, span, respondent type, procedure, question, answer value). */
 const counterSchema = new Schema(
   {
     _id: String,
@@ -60,8 +60,10 @@ const counterSchema = new Schema(
     field: String,
     /** The flow version the ballots answered ("citizen-satisfaction@2"): reports read each with its own questions. */
     flow: String,
-    /** YYYY-MM-DD in the campaign's time zone. */
+    /** YYYY-MM-DD in the campaign's time zone, YYYY-MM for a month's row, '' for the campaign's (see `span`). */
     day: String,
+    /** day, month or all (responses/complete.ts CounterSpan); rows written before spans existed are days. */
+    span: String,
     /** Respondent type (citizen / organization; '' when not asked) and procedure code ('' when none or free text). */
     rtype: String,
     proc: String,

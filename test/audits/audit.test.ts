@@ -165,7 +165,10 @@ describe('post-audit', () => {
 
   it('asks each chat respondent on their channel; their answers give the outcomes; a denied ballot leaves the counts', async () => {
     const dissatisfied = async () =>
-      (await models().Counter.find({ campaign: 'soc-trang-2024', unit: 'PC08', q: 'overall', value: '2' }).lean()).reduce((n, c) => n + (c.n ?? 0), 0);
+      (await models().Counter.find({ campaign: 'soc-trang-2024', unit: 'PC08', q: 'overall', value: '2', span: 'all' }).lean()).reduce(
+        (n, c) => n + (c.n ?? 0),
+        0,
+      );
     const overallBefore = await dissatisfied();
     const t1 = ballots.t1!.u as TelegramUser;
     const t2 = ballots.t2!.u as TelegramUser;

@@ -8,6 +8,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFlows } from '../../src/engine/load.js';
 import { loadCampaignFiles } from '../../src/invitations/campaign.js';
+import { checkInvitationCounts } from '../../src/invitations/counts.js';
 import { projectRoot } from '../../src/local/paths.js';
 import { points } from '../../src/reports/forms.js';
 import { tally } from '../../src/reports/tally.js';
@@ -157,9 +158,17 @@ describe('Mẫu 01 and Mẫu 02 from a known set of ballots', () => {
     for (const c of ['RP-X1', 'RP-X2']) await api(t.baseUrl, officer, 'POST', '/api/invitations', { caseCode: c, unit: 'PC06', field: 'can-cuoc' });
     await eventually(async () => (await t.service.db.models.Response.countDocuments({})) === SPECS.length, 'every ballot stored');
     await eventually(async () => (await t.service.db.models.Invitation.countDocuments({ status: 'completed' })) === SPECS.length, 'every invitation completed');
-    await t.service.db.models.Invitation.updateMany({ status: 'completed' }, { $set: { openedAt: new Date(DAY1) } });
+    // Every answered invitation was opened (recorded as the opening job does, after the completion here).
+    for (const [i, id] of ids.entries()) await t.service.invitations.markOpened(id, { channel: 'telegram', userKey: `r${i}` }, DAY1);
     await invalidateBallot(t.service.db.models, ids[10]!, 'denied at post-audit verification', 'audit-test');
     expect((await checkCounters(t.service.db.models, 'soc-trang-2024')).mismatches).toEqual([]);
+    expect((await checkInvitationCounts(t.service.db.models, 'soc-trang-2024', 'Asia/Ho_Chi_Minh')).mismatches).toEqual([]);
+    // A count damaged (a process died between the invitation and its count) is found and repaired.
+    const { InvitationCount } = t.service.db.models;
+    const damaged = (await InvitationCount.findOne({ campaign: 'soc-trang-2024', span: 'all', unit: 'PC06', field: 'can-cuoc' }).lean())!;
+    await InvitationCount.updateOne({ _id: damaged._id }, { $inc: { created: -1 } });
+    expect((await checkInvitationCounts(t.service.db.models, 'soc-trang-2024', 'Asia/Ho_Chi_Minh', true)).mismatches).toHaveLength(1);
+    expect((await checkInvitationCounts(t.service.db.models, 'soc-trang-2024', 'Asia/Ho_Chi_Minh')).mismatches).toEqual([]);
   });
 
   it('Mẫu 01 for PC06, every table', async () => {

@@ -30,16 +30,23 @@ describe('report counters', () => {
     await completeSurvey('CNT-1', '4');
     await completeSurvey('CNT-2', '5');
     const { Counter } = t.service.db.models;
-    expect(await checkCounters(t.service.db.models, 'soc-trang-2024')).toEqual({ rows: 34, mismatches: [] }); // consent, type, 2 observations shared; 14 items and overall twice
+    expect(await checkCounters(t.service.db.models, 'soc-trang-2024')).toEqual({ rows: 102, mismatches: [] }); // consent, type, 2 observations shared; 14 items and overall twice; per day, month and campaign
     // Written and confirmed: no mark left for the repair.
     expect(await t.service.db.models.Response.countDocuments({ countersPendingAt: { $exists: true } })).toBe(0);
-    const overall = (value: string) => Counter.findOne({ campaign: 'soc-trang-2024', unit: 'PA08', field: 'xnc', q: 'overall', value }).lean();
+    const overall = (value: string) => Counter.findOne({ campaign: 'soc-trang-2024', unit: 'PA08', field: 'xnc', q: 'overall', value, span: 'day' }).lean();
     const four = (await overall('4'))!;
     const five = (await overall('5'))!;
     expect(four.n).toBe(1);
     // Per questionnaire version, day (in the campaign's time zone), respondent type and procedure.
     expect(four).toMatchObject({ flow: 'citizen-satisfaction@1', rtype: 'citizen', proc: '' });
     expect(four.day).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    // And rolled up: the same ballot counted in its month and in the campaign's total.
+    const spans = await Counter.find({ campaign: 'soc-trang-2024', unit: 'PA08', q: 'overall', value: '4' }).lean();
+    expect(spans.map((c) => [c.span, c.day, c.n]).sort()).toEqual([
+      ['all', '', 1],
+      ['day', four.day, 1],
+      ['month', four.day!.slice(0, 7), 1],
+    ]);
 
     await Counter.updateOne({ _id: four._id }, { $inc: { n: 5 } });
     await Counter.deleteOne({ _id: five._id });

@@ -1,0 +1,180 @@
+// Mẫu 01 stays flat: the report for a campaign with 10,000 ballots and with
+// 1,000,000, generated directly into the database (invitations, responses and
+// the counters they add up to, as the completion worker writes them), over the
+// campaign's period and all its units and fields. Prints the time of each
+// report and the ratio, and writes the table to bench/results/.
+//
+//   npm run bench:reports   (env: BENCH_BALLOTS=10000,1000000 BENCH_DAYS=90)
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase } from '../src/db.js';
+import { loadFlows } from '../src/engine/load.js';
+import { loadCampaignFiles } from '../src/invitations/campaign.js';
+import { seedCampaigns } from '../src/invitations/seed.js';
+import { projectRoot } from '../src/local/paths.js';
+import { ensureLocalServices } from '../src/local/servers.js';
+import { Reports } from '../src/reports/forms.js';
+import type { CountedResponse } from '../src/responses/complete.js';
+import { recount } from '../src/responses/counters.js';
+
+const SIZES = (process.env.BENCH_BALLOTS ?? '10000,1000000').split(',').map(Number);
+const DAYS = Number(process.env.BENCH_DAYS ?? 90);
+const BATCH = 5_000;
+const CAMPAIGN = 'soc-trang-2024';
+
+const flows = loadFlows(join(projectRoot, 'flows'));
+const campaign = loadCampaignFiles(join(projectRoot, 'campaigns')).find((c) => c.id === CAMPAIGN)!;
+const flow = flows.get(campaign.flows.citizen);
+const slots = campaign.units.flatMap((u) => u.fields.map((field) => ({ unit: u.code, field })));
+
+/** A small deterministic generator: the same ballots on every run. */
+function random(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The answers of one ballot as the engine stores them: every question with options answered, mostly 4s and 5s. */
+function answers(next: () => number, rtype: string) {
+  return flow.questions.flatMap((q) => {
+    const options = flow.optionsOf.get(q.id);
+    if (!options) return [];
+    if (q.id === 'respondent_type') return [{ q: q.id, value: rtype, label: options.find((o) => o.value === rtype)!.label }];
+    const o = options.length >= 5 ? options[Math.min(4, Math.floor(2 + next() * 3.3))]! : options[Math.floor(next() * options.length)]!;
+    return [{ q: q.id, value: o.value, label: o.label }];
+  });
+}
+
+async function generate(uri: string, ballots: number) {
+  const db = await openDatabase(uri);
+  await db.conn.dropDatabase();
+  await seedCampaigns(db.models, flows, join(projectRoot, 'campaigns'), CAMPAIGN);
+  const next = random(ballots);
+  const from = Date.parse(`${campaign.period.from}T02:00:00Z`);
+  const counters: ReturnType<typeof recount> = new Map();
+  const invitations = db.conn.collection('invitations');
+  const responses = db.conn.collection('responses');
+  const t0 = performance.now();
+  for (let start = 0; start < ballots; start += BATCH) {
+    const invs: Record<string, unknown>[] = [];
+    const resps: Record<string, unknown>[] = [];
+    for (let i = start; i < Math.min(ballots, start + BATCH); i++) {
+      const { unit, field } = slots[i % slots.length]!;
+      const at = new Date(from + Math.floor(next() * DAYS) * 86_400_000 + Math.floor(next() * 8 * 3_600_000));
+      const day = at.toISOString().slice(0, 10);
+      const rtype = next() < 0.9 ? 'citizen' : 'organization';
+      const id = `bench-${i}`;
+      const invalid = i % 100 === 99;
+      invs.push({
+        _id: id,
+        kind: 'citizen',
+        campaign: CAMPAIGN,
+        unit,
+        field,
+        caseCode: `R-${i}`,
+        code: `C${i}`,
+        token: `T${i}`,
+        flow: campaign.flows.citizen,
+        status: 'completed',
+        createdAt: at,
+        openedAt: at,
+        completedAt: at,
+        expiresAt: new Date(at.getTime() + 30 * 86_400_000),
+      });
+      const r = {
+        invitationId: id,
+        campaign: CAMPAIGN,
+        kind: 'citizen',
+        unit,
+        field,
+        channel: 'telegram',
+        respondent: `p${i}`,
+        flow: flow.id,
+        flowVersion: flow.version,
+        answers: answers(next, rtype),
+        startedAt: at,
+        completedAt: at,
+        day,
+        rtype,
+        status: invalid ? 'invalidated' : 'valid',
+        countersApplied: !invalid,
+      };
+      resps.push(r);
+      if (!invalid) recount([r as unknown as CountedResponse], counters);
+    }
+    await Promise.all([invitations.insertMany(invs, { ordered: false }), responses.insertMany(resps, { ordered: false })]);
+    if ((start / BATCH) % 20 === 19) console.log(`  ${start + BATCH} ballots written (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  }
+  const rows = [...counters.values()].map(({ n, row }) => ({ ...row, n }));
+  for (let i = 0; i < rows.length; i += BATCH) await db.conn.collection('counters').insertMany(rows.slice(i, i + BATCH) as never[], { ordered: false });
+  // The indexes the service creates at start-up (npm start), so the report runs as it would in production.
+  await Promise.all(Object.values(db.models).map((m) => m.createIndexes()));
+  return { db, writeSec: (performance.now() - t0) / 1000, counterRows: rows.length };
+}
+
+async function timeReport(reports: Reports, unit?: string) {
+  const times: number[] = [];
+  let ballots = 0;
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    const r = await reports.form01(campaign, unit ? { unit } : {});
+    times.push(performance.now() - t0);
+    ballots = (r.tables['form-01.A'] as Array<{ valid: number }>).reduce((a, x) => a + x.valid, 0);
+  }
+  return { ms: [...times].sort((a, b) => a - b)[1]!, ballots };
+}
+
+async function main() {
+  const local = await ensureLocalServices({ redis: false, mongo: !process.env.MONGODB_URI });
+  const mongo = process.env.MONGODB_URI ?? local.mongo!.url;
+  const lines: string[] = [];
+  const say = (l = '') => {
+    console.log(l);
+    lines.push(l);
+  };
+  say(
+    `${new Date().toISOString().slice(0, 10)}  ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node.js ${process.version}`,
+  );
+  say(`database: ${local.mongo?.kind ?? 'MONGODB_URI'}; ${slots.length} unit x field pairs, ${DAYS} days`);
+  const results: Array<{ ballots: number; whole: number; unit: number; rows: number; writeSec: number }> = [];
+  for (const n of SIZES) {
+    console.log(`generating ${n} ballots...`);
+    const { db, writeSec, counterRows } = await generate(`${mongo}/bench_reports_${n}`, n);
+    const reports = new Reports(db.models, flows);
+    const whole = await timeReport(reports);
+    const unit = await timeReport(reports, 'PC06');
+    if (whole.ballots !== Math.round(n * 0.99)) throw new Error(`the report counted ${whole.ballots} valid ballots, expected ${Math.round(n * 0.99)}`);
+    results.push({ ballots: n, whole: whole.ms, unit: unit.ms, rows: counterRows, writeSec });
+    if (!process.env.BENCH_KEEP) await db.conn.dropDatabase();
+    await db.close();
+  }
+  say();
+  say(`${'Mẫu 01'.padEnd(34)}${results.map((r) => `${r.ballots.toLocaleString('en')} ballots`.padStart(20)).join('')}${'ratio'.padStart(9)}`);
+  const row = (name: string, f: (r: (typeof results)[number]) => number, digits = 0) => {
+    const vs = results.map(f);
+    const ratio = vs.length > 1 ? `${(vs[vs.length - 1]! / vs[0]!).toFixed(2)}x` : '';
+    say(`${name.padEnd(34)}${vs.map((v) => v.toFixed(digits).padStart(20)).join('')}${ratio.padStart(9)}`);
+  };
+  row('whole campaign, median of 3 (ms)', (r) => r.whole);
+  row('one unit (PC06), median of 3 (ms)', (r) => r.unit);
+  row('counter rows read', (r) => r.rows);
+  row('generating the ballots (s)', (r) => r.writeSec, 1);
+  say();
+  say('ratio: the largest size against the smallest (goal: under 1.5 for the report).');
+  const dir = join(projectRoot, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `reports-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}.txt`);
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  console.log(`\nwritten to ${file}`);
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
