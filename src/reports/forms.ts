@@ -273,21 +273,29 @@ export class Reports {
     };
   }
 
-  /** Free-text answers with their field (or agency level) and date; never the case, the chat or the respondent. */
+  /**
+   * Free-text answers with their field (or agency level) and date; never the
+   * case, the chat or the respondent. At most the first 2,000 ballots with a
+   * free-text question answered, in the order stored (sorting all ballots
+   * first would read them all), then by date.
+   */
   private async comments(campaign: Campaign, units: string[] | null, q: ReportQuery, agency: boolean) {
-    const responses = await this.models.Response.find(
-      {
-        campaign: campaign.id,
-        status: 'valid',
-        kind: agency ? 'agency' : { $ne: 'agency' },
-        ...(units ? { unit: { $in: units } } : {}),
-        ...(q.from || q.to ? { day: { ...(q.from ? { $gte: q.from } : {}), ...(q.to ? { $lte: q.to } : {}) } } : {}),
-      },
-      { answers: 1, field: 1, day: 1, rtype: 1, flow: 1, flowVersion: 1 },
-    )
-      .sort({ day: 1 })
-      .limit(2000)
-      .lean();
+    const textQuestions = [...new Set(this.flows.all().flatMap((f) => f.questions.filter((x) => x.type === 'text').map((x) => x.id)))];
+    const responses = (
+      await this.models.Response.find(
+        {
+          campaign: campaign.id,
+          status: 'valid',
+          kind: agency ? 'agency' : { $ne: 'agency' },
+          ...(units ? { unit: { $in: units } } : {}),
+          ...(q.from || q.to ? { day: { ...(q.from ? { $gte: q.from } : {}), ...(q.to ? { $lte: q.to } : {}) } } : {}),
+          'answers.q': { $in: textQuestions },
+        },
+        { answers: 1, field: 1, day: 1, rtype: 1, flow: 1, flowVersion: 1 },
+      )
+        .limit(2000)
+        .lean()
+    ).sort((a, b) => (a.day ?? '').localeCompare(b.day ?? ''));
     const fieldName = new Map(campaign.fields.map((f) => [f.code, f.name]));
     return responses.flatMap((r) => {
       const flow = this.flows.get(`${r.flow}@${r.flowVersion}`);
