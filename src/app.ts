@@ -174,6 +174,8 @@ export class App {
     await phase('background', 2_000, () => this.background.drain());
     // Workers finish their active jobs (bounded: with Redis down that would never end); a job cut short stalls and runs again elsewhere.
     await phase('jobs', 3_000, () => Promise.all(this.workers.map((w) => w.close())));
+    // Replies sent meanwhile are settled before Redis closes (else the next process would send them again).
+    await phase('settled', 1_000, () => this.store.flushSettled());
     await phase('channels', 1_000, () => Promise.all(this.channels.map((c) => c.stop?.())));
     await phase('queues', 1_000, () => this.queues.close());
     this.redis.disconnect();

@@ -173,6 +173,11 @@ export class ConversationStore {
     return this.settleFlush;
   }
 
+  /** Writes the settlements still waiting for their batch (at shutdown: a reply sent must not stay owed). */
+  flushSettled(): Promise<void> {
+    return this.settleFlush ?? Promise.resolve();
+  }
+
   /** Conversations owing a reply since before `before`, oldest first. */
   async unsent(before: number, limit = 500): Promise<string[]> {
     return this.redis.zrangebyscore(this.unsentKey, '-inf', before, 'LIMIT', 0, limit);
