@@ -53,8 +53,8 @@ export async function checkCounters(models: Models, campaign: string, fix = fals
  * their process died between the claim and the write, which may or may not
  * have landed. Each slice of counters they touch (campaign, unit, field,
  * questionnaire version, span: the day, its month, the campaign; respondent
- * type, procedure) is recounted from its ballots and set, between this process's own counter writes. Returns how many
- * responses it settled.
+ * type, procedure) is recounted from its ballots and set, between this
+ * process's own counter writes. Returns how many responses it settled.
  */
 export async function repairPendingCounters(models: Models, before: Date): Promise<number> {
   const { Response, Counter } = models;
