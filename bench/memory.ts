@@ -4,7 +4,7 @@
 // invitation. Reports MEMORY USAGE of each key and the growth of used_memory.
 //
 //   npm run bench:memory     (env: MEMORY_CONVERSATIONS=100000)
-import { mkdirSync, writeFileSync } from 'node:fs';
+
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { ConversationStore } from '../src/conversations/store.js';
@@ -15,6 +15,7 @@ import { InvitationCopies } from '../src/invitations/copies.js';
 import { projectRoot } from '../src/local/paths.js';
 import { ensureLocalServices } from '../src/local/servers.js';
 import { deleteKeys } from '../test/helpers/redis-keys.js';
+import { saveResults } from './results.js';
 
 const N = Number(process.env.MEMORY_CONVERSATIONS ?? 100_000);
 const prefix = `memory:${Date.now()}:`;
@@ -82,9 +83,7 @@ async function main() {
     `used_memory growth for all               ${((after - before) / 2 ** 20).toFixed(1)} MiB`,
   ];
   for (const l of lines) console.log(l);
-  const dir = join(projectRoot, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `memory-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}.txt`), `${lines.join('\n')}\n`);
+  saveResults('memory', lines);
   await deleteKeys(process.env.REDIS_URL ?? local.redis!.url, prefix);
   redis.disconnect();
   process.exit(0);

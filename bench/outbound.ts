@@ -7,14 +7,13 @@
 // instances sending (each its own Redis connections and queue workers): the limit holds across them.
 //
 //   npm run bench:outbound    (env: OUTBOUND_MESSAGES=3000, TELEGRAM_SEND_RATE to try another pacing)
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+
 import { pino } from 'pino';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { projectRoot } from '../src/local/paths.js';
 import { ensureLocalServices } from '../src/local/servers.js';
 import { TelegramEmulator } from '../test/helpers/telegram-emulator.js';
+import { saveResults } from './results.js';
 
 const N = Number(process.env.OUTBOUND_MESSAGES ?? 3000);
 const LIMIT = 30;
@@ -94,9 +93,7 @@ async function main() {
     );
     console.log(lines.at(-1));
   }
-  const dir = join(projectRoot, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `outbound-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}.txt`), `${lines.join('\n')}\n`);
+  saveResults('outbound', lines);
   process.exit(0);
 }
 

@@ -1,12 +1,3 @@
-// Mẫu 01 stays flat: the report for a campaign with 10,000 ballots and with
-// 1,000,000, generated directly into the database (invitations, responses and
-// the counters they add up to, as the completion worker writes them), over the
-// campaign's period and all its units and fields. Prints the time of each
-// report and the ratio, and writes the table to bench/results/.
-//
-//   npm run bench:reports   (env: BENCH_BALLOTS=10000,1000000 BENCH_DAYS=90)
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../src/db.js';
 import { loadFlows } from '../src/engine/load.js';
@@ -18,6 +9,7 @@ import { ensureLocalServices } from '../src/local/servers.js';
 import { Reports } from '../src/reports/forms.js';
 import type { CountedResponse } from '../src/responses/complete.js';
 import { recount } from '../src/responses/counters.js';
+import { machine, recorder, saveResults } from './results.js';
 
 const SIZES = (process.env.BENCH_BALLOTS ?? '10000,1000000').split(',').map(Number);
 const DAYS = Number(process.env.BENCH_DAYS ?? 90);
@@ -155,14 +147,8 @@ async function timeCounts(db: Awaited<ReturnType<typeof openDatabase>>) {
 async function main() {
   const local = await ensureLocalServices({ redis: false, mongo: !process.env.MONGODB_URI });
   const mongo = process.env.MONGODB_URI ?? local.mongo!.url;
-  const lines: string[] = [];
-  const say = (l = '') => {
-    console.log(l);
-    lines.push(l);
-  };
-  say(
-    `${new Date().toISOString().slice(0, 10)}  ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node.js ${process.version}`,
-  );
+  const { lines, say } = recorder();
+  say(machine());
   say(`database: ${local.mongo?.kind ?? 'MONGODB_URI'}; ${slots.length} unit x field pairs, ${DAYS} days`);
   const results: Array<{ ballots: number; whole: number; unit: number; rows: number; writeSec: number; countsMs: number; countRows: number }> = [];
   for (const n of SIZES) {
@@ -195,11 +181,7 @@ async function main() {
   say('ratio: the largest size against the smallest (goal: under 1.5 for the report). Median of 3 runs up to 100,000 ballots, one run above.');
   say('Counts read: the campaign rows of the counters and invitation counts (bounded by units x fields x answers). The rest of the');
   say("report's time is its document reads: the invalidated ballots per field and the comments (the first 2,000 ballots with free text).");
-  const dir = join(projectRoot, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `reports-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}.txt`);
-  writeFileSync(file, `${lines.join('\n')}\n`);
-  console.log(`\nwritten to ${file}`);
+  console.log(`\nwritten to ${saveResults('reports', lines)}`);
   process.exit(0);
 }
 

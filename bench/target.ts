@@ -5,7 +5,6 @@
 // "split" the same as "ours" scaled out: two ROLE=web processes behind node's
 // cluster module (round-robin) and one ROLE=worker process, sharing Redis.
 import cluster from 'node:cluster';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
 import { Redis } from 'ioredis';
@@ -18,6 +17,7 @@ import { loadFlows } from '../src/engine/load.js';
 import { loadCampaignFiles } from '../src/invitations/campaign.js';
 import { seedCampaigns } from '../src/invitations/seed.js';
 import { projectRoot } from '../src/local/paths.js';
+import { freePort } from '../test/helpers/ports.js';
 
 export const SECRET = 'bench-secret';
 export const TOKEN = '42:BENCH';
@@ -118,12 +118,7 @@ async function split(): Promise<Ready> {
   const stamp = String(Date.now());
   const service = await openService('telegram', stamp);
   const { starts, createMs } = await prepare(service, 'telegram');
-  const port = await new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
+  const port = await freePort();
   cluster.schedulingPolicy = cluster.SCHED_RR;
   const children = ['worker', ...Array<string>(WEB_PROCESSES).fill('web')].map((role) =>
     cluster.fork({ BENCH_ROLE: role, BENCH_STAMP: stamp, BENCH_PORT: String(port) }),

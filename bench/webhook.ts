@@ -14,16 +14,16 @@
 // node's cluster module, round-robin, and one ROLE=worker), against one process.
 //
 //   npm run bench    (env: BENCH_SIZES=300,800 BENCH_LATENCY_MS=50 BENCH_THINK_MS=0 BENCH_ZALO=1 BENCH_SPLIT=1)
+
 import { fork } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { projectRoot } from '../src/local/paths.js';
 import { ensureLocalServices } from '../src/local/servers.js';
 import { type StoredMessage, TelegramEmulator, TelegramUser } from '../test/helpers/telegram-emulator.js';
 import { ZaloEmulator, type ZaloMessage, zaloEnv } from '../test/helpers/zalo-emulator.js';
+import { machine, recorder, saveResults } from './results.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '300,800').split(',').map(Number);
 const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 50);
@@ -301,14 +301,8 @@ async function main() {
     emu.setMaxListeners(0);
   }
 
-  const lines: string[] = [];
-  const say = (l = '') => {
-    console.log(l);
-    lines.push(l);
-  };
-  say(
-    `${new Date().toISOString().slice(0, 10)}  ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node.js ${process.version}`,
-  );
+  const { lines, say } = recorder();
+  say(machine());
   say(
     `database: ${local.mongo?.kind ?? 'MONGODB_URI'}; Telegram and Zalo API latency ${LATENCY} ms; ${CONNECTIONS} webhook connections; think time ${THINK} ms`,
   );
@@ -358,11 +352,7 @@ async function main() {
   say('Ours against the baseline: the baseline answers the webhook before it has saved the session; ours answers after the');
   say('compare-and-set save, and also writes responses and counters to MongoDB (through jobs) and schedules reminders. Client calls are');
   say('the commands the server process sends (a Lua script is one); server commands also count those run inside scripts and BullMQ.');
-  const dir = join(projectRoot, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `webhook-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}.txt`);
-  writeFileSync(file, `${lines.join('\n')}\n`);
-  console.log(`\nwritten to ${file}`);
+  console.log(`\nwritten to ${saveResults('webhook', lines)}`);
   redis.disconnect();
   await Promise.all([emus.telegram.stop(), emus.zalo.stop()]);
   process.exit(0);
