@@ -6,7 +6,6 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Worker } from 'bullmq';
 import type { Express } from 'express';
-import { Redis } from 'ioredis';
 import { Audits } from './audits/audits.js';
 import { BackgroundTasks } from './background.js';
 import type { Channel } from './channels/channel.js';
@@ -33,6 +32,7 @@ import { HeldReplies } from './outbound/held.js';
 import { SendLimiter } from './outbound/rate-limit.js';
 import type { Outlet } from './outbound/send-ops.js';
 import { Queues } from './queues/queues.js';
+import { createRedis, type RedisClient } from './redis.js';
 import { Alerts, type NotifyPv01 } from './reports/alerts.js';
 import { Reports } from './reports/forms.js';
 import { Progress } from './reports/progress.js';
@@ -69,7 +69,7 @@ export class App {
     readonly app: Express,
     readonly runner: ConversationRunner,
     readonly db: Database,
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly queues: Queues,
     readonly invitations: Invitations,
     readonly audits: Audits,
@@ -192,7 +192,7 @@ export async function createApp(o: AppOptions): Promise<App> {
 
   // Fail fast while Redis is down: a webhook answers 503 at once and the platform retries.
   // Auto-pipelining: commands issued in one turn of the event loop go out in one write (one syscall, not one each).
-  const redis = new Redis(o.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true, enableAutoPipelining: true });
+  const redis = createRedis(o.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true, enableAutoPipelining: true });
   redis.on('error', () => {}); // reconnects by itself; readiness reports it
   await redis.connect();
   const db = await openDatabase(o.mongoUrl, o.dbName);

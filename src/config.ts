@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isRedisUrl } from './redis.js';
 
 /** Thrown when the environment cannot be turned into a configuration. Names every bad variable. */
 export class ConfigError extends Error {
@@ -49,7 +50,11 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('0.0.0.0'),
   PUBLIC_BASE_URL: url(['http:', 'https:']).default('http://localhost:3000'),
-  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  REDIS_URL: z
+    .string()
+    .trim()
+    .refine(isRedisUrl, 'must be redis://, rediss://, or redis-cluster://host:port,host:port (rediss-cluster:// with TLS)')
+    .optional(),
   MONGODB_URI: url(['mongodb:', 'mongodb+srv:']).optional(),
   ROLE: z.enum(['web', 'worker', 'all']).default('all'),
   /** Express's "trust proxy": which proxies' X-Forwarded-For to believe for the client address (rate limits per address). */

@@ -1,6 +1,6 @@
 // Every BullMQ worker of the service, wired in one place. Each queue's
 // processor lives with its domain; this file only connects them.
-import { DelayedError, UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, type Processor, UnrecoverableError, Worker } from 'bullmq';
 import { type Audits, isAuditRef } from './audits/audits.js';
 import type { Notifier } from './channels/notifier.js';
 import type { ConversationRunner } from './conversations/runner.js';
@@ -14,7 +14,7 @@ import type { HeldReplies } from './outbound/held.js';
 import type { Outlets } from './outbound/send-ops.js';
 import { processOutbound } from './outbound/worker.js';
 import { AUDIT_STEPS, auditStepJob, completionJob, QUEUE } from './queues/jobs.js';
-import { cappedBackoff, connection, type Queues } from './queues/queues.js';
+import { cappedBackoff, connection, type Queues, queuePrefix } from './queues/queues.js';
 import { type Alerts, alertReasons } from './reports/alerts.js';
 import { PermanentJobError, persistCompletion } from './responses/complete.js';
 
@@ -42,8 +42,19 @@ export interface WorkerDeps {
 const PENDING = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
 
 export function startWorkers(d: WorkerDeps): Worker[] {
-  const base = { connection: connection(d.redisUrl, false), prefix: `${d.prefix}bull`, settings: { backoffStrategy: cappedBackoff } };
-  const completion = new Worker(
+  // Each worker its own connection (a cluster client is released once its worker has closed).
+  const worker = (queue: string, processor: Processor, concurrency: number) => {
+    const conn = connection(d.redisUrl, false);
+    const w = new Worker(queue, processor, {
+      connection: conn.connection,
+      prefix: queuePrefix(d.prefix, queue),
+      settings: { backoffStrategy: cappedBackoff },
+      concurrency,
+    });
+    w.once('closed', conn.release);
+    return w;
+  };
+  const completion = worker(
     QUEUE.completion,
     async (job) => {
       const data = completionJob.parse(job.data);
@@ -62,7 +73,7 @@ export function startWorkers(d: WorkerDeps): Worker[] {
     },
     // Few at once: records may lag a few seconds under a burst, but database writes do not starve the webhook path of CPU
     // (on one machine with the local database, 8 at once cost about 10 % of intake at 800 respondents).
-    { ...base, concurrency: 2 },
+    2,
   );
   // A reminder or a verification the chat platform refused (window closed) goes to the phone as ZNS, when there is one.
   const outboundDeps = {
@@ -71,11 +82,8 @@ export function startWorkers(d: WorkerDeps): Worker[] {
     windowClosed: async (about: { ref: string; purpose: 'reminder' | 'verification' }) =>
       void (about.purpose === 'reminder' ? await d.queues.addZnsSend('reminder', about.ref) : await d.audits.windowClosed(about.ref)),
   };
-  const outbound = new Worker(QUEUE.outbound, (job, token) => processOutbound(job, token, outboundDeps), {
-    ...base,
-    concurrency: d.outboundConcurrency ?? 32,
-  });
-  const followUps = new Worker(
+  const outbound = worker(QUEUE.outbound, (job, token) => processOutbound(job, token, outboundDeps), d.outboundConcurrency ?? 32);
+  const followUps = worker(
     QUEUE.reminders,
     async (job, token) => {
       if ((AUDIT_STEPS as readonly string[]).includes(job.name)) {
@@ -93,7 +101,7 @@ export function startWorkers(d: WorkerDeps): Worker[] {
       if (job.name === 'digest') return (await d.digest()) ? 'sent' : 'no-chat';
       return processFollowUp(job, d, token);
     },
-    { ...base, concurrency: 4 },
+    4,
   );
   for (const w of [completion, outbound, followUps]) {
     w.on('failed', (job, err) => d.log.warn({ queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'));

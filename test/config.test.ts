@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { clusterTarget } from '../src/redis.js';
 
 describe('configuration', () => {
   it('starts with no variables at all, on defaults, with channels disabled and said why', () => {
@@ -26,12 +27,29 @@ describe('configuration', () => {
     const msg = (err as Error).message;
     expect(msg).toMatch(/PORT: .*\(got "eighty"\)/);
     expect(msg).toMatch(/ROLE: .*"web".*\(got "boss"\)/);
-    expect(msg).toMatch(/REDIS_URL: must be a URL starting with redis:\/\/ or rediss:\/\//);
+    expect(msg).toMatch(/REDIS_URL: must be redis:\/\/, rediss:\/\/, or redis-cluster:\/\/host:port,host:port/);
     expect(msg).toMatch(/TELEGRAM_WEBHOOK_SECRET: must be 1-256 characters/);
     expect(msg).toMatch(/DATA_ENCRYPTION_KEY: must be 32 bytes/);
     // Secrets are never echoed back.
     expect(msg).not.toContain('has spaces!');
     expect(msg).not.toContain('short');
+  });
+
+  it('takes a Redis Cluster as redis-cluster://host:port,host:port, and refuses a malformed one', () => {
+    expect(loadConfig({ REDIS_URL: 'redis-cluster://10.0.0.1:6379,10.0.0.2:6380' }).redisUrl).toBe('redis-cluster://10.0.0.1:6379,10.0.0.2:6380');
+    expect(clusterTarget('rediss-cluster://app:p%40ss@a.example:7000,[::1]:7001')).toEqual({
+      nodes: [
+        { host: 'a.example', port: 7000 },
+        { host: '::1', port: 7001 },
+      ],
+      username: 'app',
+      password: 'p@ss',
+      tls: true,
+    });
+    expect(clusterTarget('redis://localhost:6379')).toBeUndefined();
+    for (const bad of ['redis-cluster://a:1,b', 'redis-cluster://a:1/2', 'redis-cluster://', 'redis-cluster://a:99999']) {
+      expect(() => loadConfig({ REDIS_URL: bad }), bad).toThrow(/REDIS_URL: must be redis:\/\//);
+    }
   });
 
   it('enables Telegram only with both the token and the webhook secret', () => {

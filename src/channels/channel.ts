@@ -3,13 +3,13 @@
 // sees engine outputs, opaque operations and the shared send results below;
 // it never sees a platform's field names.
 import type { IncomingMessage } from 'node:http';
-import type { Redis } from 'ioredis';
 import type { Connection } from 'mongoose';
 import type { z } from 'zod';
 import type { Config } from '../config.js';
 import type { InboundEvent } from '../conversations/runner.js';
 import type { Output } from '../engine/interpreter.js';
 import type { Logger } from '../log.js';
+import type { RedisClient } from '../redis.js';
 
 /** How a platform call ended, in terms the send loop acts on. */
 export type SendResult =
@@ -89,7 +89,7 @@ export interface Channel<Op = unknown> {
 
 export interface ChannelDeps {
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   log: Logger;
   /** The MongoDB connection, for what a channel must keep durably (e.g. rotated tokens), in its own collections. */

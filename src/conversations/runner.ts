@@ -104,7 +104,7 @@ export class ConversationRunner {
       if (!opened) {
         const by = this.invitationNamed(ev, conv);
         // Opening counts wrong codes and claims the invitation before the save: a redelivery must not count again.
-        opening = by ? await this.deps.opener.open(by, ev, store.dedupeKey(ev.eventId)) : undefined;
+        opening = by ? await this.deps.opener.open(by, ev, store.dedupeKey(key, ev.eventId)) : undefined;
         opened = true;
       }
       if (opening && !opening.ok && opening.reason === 'duplicate') return undefined;

@@ -3,8 +3,10 @@
 // id, in one Lua script. This process keeps the conversations it saved last in
 // memory, so an update normally costs a single Redis round trip; when another
 // process wrote in between, the script refuses and returns the fresh state.
-import type { Redis } from 'ioredis';
+
 import { heldKey } from '../outbound/held.js';
+import type { RedisClient } from '../redis.js';
+import { allChatTags, chatTag } from '../slots.js';
 import type { Conversation } from './conversation.js';
 
 const READ = `
@@ -69,8 +71,14 @@ export interface StoreOptions {
   cacheSize?: number;
 }
 
+/** Where a chat's conversation is kept. */
+export const conversationKey = (prefix: string, conv: string) => `${prefix}conv:${chatTag(conv)}:${conv}`;
+
+/** The set of replies owed in the chat's bucket. */
+export const unsentKey = (prefix: string, conv: string) => `${prefix}unsent:${chatTag(conv)}`;
+
 export class ConversationStore {
-  private readonly redis: Redis & Scripts;
+  private readonly redis: RedisClient & Scripts;
   private readonly dedupeTtlMs: number;
   private readonly cacheSize: number;
   /** Map order is recency: a hit is moved to the end, the oldest entry is evicted. */
@@ -79,7 +87,7 @@ export class ConversationStore {
   sessionTtlMs: number;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly opts: StoreOptions,
   ) {
     if (!('convSave' in redis)) {
@@ -87,19 +95,19 @@ export class ConversationStore {
       redis.defineCommand('convSave', { numberOfKeys: 4, lua: SAVE });
       redis.defineCommand('convSettle', { numberOfKeys: 1, lua: SETTLE });
     }
-    this.redis = redis as Redis & Scripts;
+    this.redis = redis as RedisClient & Scripts;
     this.dedupeTtlMs = opts.dedupeTtlMs ?? 24 * 3600_000;
     this.cacheSize = opts.cacheSize ?? 10_000;
     this.sessionTtlMs = opts.sessionTtlMs;
   }
 
   private key(conv: string) {
-    return `${this.opts.prefix}conv:${conv}`;
+    return conversationKey(this.opts.prefix, conv);
   }
 
-  /** The key that marks an event id processed ('' for none). */
-  dedupeKey(eventId: string | undefined) {
-    return eventId ? `${this.opts.prefix}seen:${eventId}` : '';
+  /** The key that marks an event id processed ('' for none); in the chat's slot, as the save script checks it. */
+  dedupeKey(conv: string, eventId: string | undefined) {
+    return eventId ? `${this.opts.prefix}seen:${chatTag(conv)}:${eventId}` : '';
   }
 
   private remember(conv: string, v: Versioned) {
@@ -125,8 +133,8 @@ export class ConversationStore {
   async save(conv: string, expected: number, conversation: Conversation, eventId?: string, owesReplyAt?: number): Promise<SaveResult> {
     const [code, version, data] = await this.redis.convSave(
       this.key(conv),
-      this.dedupeKey(eventId),
-      owesReplyAt === undefined ? '' : this.unsentKey,
+      this.dedupeKey(conv, eventId),
+      owesReplyAt === undefined ? '' : unsentKey(this.opts.prefix, conv),
       heldKey(this.opts.prefix, conv),
       expected,
       JSON.stringify(conversation),
@@ -150,12 +158,8 @@ export class ConversationStore {
    * conversation here in the same script, and the mark goes once the reply is
    * sent or durably queued. A process killed in between leaves the mark, and
    * the conversations still marked after a while are asked again (see
-   * ConversationRunner.recoverUnsent).
+   * ConversationRunner.recoverUnsent). One set per chat bucket (see slots.ts).
    */
-  private get unsentKey() {
-    return `${this.opts.prefix}unsent`;
-  }
-
   /** Replies settled since the last flush: written together, one round trip for many (this runs once per update). */
   private settling: Array<[string, number]> = [];
   private settleFlush?: Promise<void>;
@@ -166,9 +170,8 @@ export class ConversationStore {
       const batch = this.settling;
       this.settling = [];
       this.settleFlush = undefined;
-      const p = this.redis.pipeline() as unknown as Scripts & { exec(): Promise<unknown> };
-      for (const [c, at] of batch) p.convSettle(this.unsentKey, c, at);
-      await p.exec();
+      // Issued in one turn: auto-pipelining writes them together (per node on a cluster).
+      await Promise.all(batch.map(([c, at]) => this.redis.convSettle(unsentKey(this.opts.prefix, c), c, at)));
     });
     return this.settleFlush;
   }
@@ -180,7 +183,15 @@ export class ConversationStore {
 
   /** Conversations owing a reply since before `before`, oldest first. */
   async unsent(before: number, limit = 500): Promise<string[]> {
-    return this.redis.zrangebyscore(this.unsentKey, '-inf', before, 'LIMIT', 0, limit);
+    const buckets = await Promise.all(
+      allChatTags().map((tag) => this.redis.zrangebyscore(`${this.opts.prefix}unsent:${tag}`, '-inf', before, 'WITHSCORES', 'LIMIT', 0, limit)),
+    );
+    const owed: Array<[string, number]> = [];
+    for (const flat of buckets) for (let i = 0; i < flat.length; i += 2) owed.push([flat[i]!, Number(flat[i + 1])]);
+    return owed
+      .sort((a, b) => a[1] - b[1])
+      .slice(0, limit)
+      .map(([conv]) => conv);
   }
 
   /** Size in bytes of what is stored for a conversation (for the size budget test). */

@@ -2,10 +2,10 @@
 // (one unit, or a unit and the units under it), pv01 (the whole campaign), admin.
 import { randomBytes } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import type { Redis } from 'ioredis';
 import { safeEqual, sha256 } from '../crypto.js';
 import type { Models } from '../db.js';
 import type { Actor } from '../invitations/invitations.js';
+import type { RedisClient } from '../redis.js';
 import { HttpError } from './errors.js';
 
 export type Role = Actor['role'];
@@ -33,9 +33,9 @@ export const API_REQUESTS_PER_MINUTE = 600;
 /**
  * Verifies the key on every request (one read by id): a revoked key stops
  * working at once on every process. Each key has a request budget per minute
- * in Redis, shared by all processes.
+ * in RedisClient, shared by all processes.
  */
-export function authenticator(models: Models, limits?: { redis: Redis; prefix: string; perMinute?: number }) {
+export function authenticator(models: Models, limits?: { redis: RedisClient; prefix: string; perMinute?: number }) {
   async function verify(header: string | undefined): Promise<Actor> {
     const m = /^Bearer\s+([A-Za-z0-9_-]{12})\.([A-Za-z0-9_-]{32})$/.exec(header ?? '');
     if (!m) throw new HttpError(401, 'unauthorized', 'missing or malformed Authorization: Bearer <key>');

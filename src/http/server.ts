@@ -2,7 +2,6 @@
 // path), everything else through the express app.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
-import type { Redis } from 'ioredis';
 import type { Audits } from '../audits/audits.js';
 import type { Channel } from '../channels/channel.js';
 import type { ConversationRunner, InboundEvent } from '../conversations/runner.js';
@@ -12,6 +11,7 @@ import type { AgencyBallots } from '../invitations/agency-ballots.js';
 import type { Invitations } from '../invitations/invitations.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import type { RedisClient } from '../redis.js';
 import type { Reporting } from '../reports/reporting.js';
 import { authenticator } from './auth.js';
 import { errorHandler, HttpError } from './errors.js';
@@ -59,9 +59,9 @@ export interface HttpDeps {
   reporting: Reporting;
   runner: ConversationRunner;
   /** Serve the /try simulator (demonstration invitations). */
-  tryIt: { redis: Redis; prefix: string } | undefined;
+  tryIt: { redis: RedisClient; prefix: string } | undefined;
   /** Shared state of the edge itself (the API keys' request budgets). */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   csrfSecret: string;
   /** Express's "trust proxy" (TRUST_PROXY). */

@@ -2,7 +2,7 @@
 // field, flow, status, expiry, who claimed it), so the webhook path never
 // waits on MongoDB. MongoDB stays the record; a missing copy (a Redis restart
 // without AOF) is rebuilt from it by Invitations.open.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 
 export interface InvitationCopy {
   id: string;
@@ -24,26 +24,19 @@ export interface InvitationCopy {
 /** Keys live until a month after the invitation expires; after that MongoDB answers "expired". */
 const KEEP_AFTER_EXPIRY_MS = 30 * 86_400_000;
 
-// KEYS: lookup (token or code -> id), guess lock, dedupe mark of the event ('' for none)
-// ARGV: claimant, now, invitation key prefix
-// -> {'dup'} | {'locked', ms} | {'missing'} | {status, data} | {'taken'} | {'ok', data}
-const OPEN = `
-if KEYS[3] ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then return {'dup'} end
-local lock = redis.call('PTTL', KEYS[2])
-if lock > 0 then return {'locked', lock} end
-local id = redis.call('GET', KEYS[1])
-if not id then return {'missing'} end
-local key = ARGV[3] .. id
-local r = redis.call('HMGET', key, 'd', 'st', 'exp', 'by')
+// Claims the invitation's copy for a respondent. KEYS: the copy. ARGV: claimant, now.
+// -> {'missing'} | {status} | {'expired'} | {'taken'} | {'ok', data}
+const CLAIM = `
+local r = redis.call('HMGET', KEYS[1], 'd', 'st', 'exp', 'by')
 if not r[1] then return {'missing'} end
 if r[2] == 'completed' or r[2] == 'cancelled' or r[2] == 'expired' then return {r[2]} end
 if tonumber(r[3]) <= tonumber(ARGV[2]) then return {'expired'} end
 if r[4] and r[4] ~= ARGV[1] then return {'taken'} end
-if not r[4] then redis.call('HSET', key, 'by', ARGV[1]) end
+if not r[4] then redis.call('HSET', KEYS[1], 'by', ARGV[1]) end
 return {'ok', r[1]}
 `;
 
-type OpenReply = [string, (string | number)?];
+type ClaimReply = [string, string?];
 
 export type CopyOpen =
   | { kind: 'ok'; copy: InvitationCopy }
@@ -51,13 +44,13 @@ export type CopyOpen =
   | { kind: 'locked'; ms: number };
 
 export class InvitationCopies {
-  private readonly redis: Redis & { invOpen(lookup: string, lock: string, dedupe: string, who: string, now: number, prefix: string): Promise<OpenReply> };
+  private readonly redis: RedisClient & { invClaim(copy: string, who: string, now: number): Promise<ClaimReply> };
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly prefix: string,
   ) {
-    if (!('invOpen' in redis)) redis.defineCommand('invOpen', { numberOfKeys: 3, lua: OPEN });
+    if (!('invClaim' in redis)) redis.defineCommand('invClaim', { numberOfKeys: 1, lua: CLAIM });
     this.redis = redis as InvitationCopies['redis'];
   }
 
@@ -73,13 +66,17 @@ export class InvitationCopies {
   async put(c: InvitationCopy, now: number): Promise<void> {
     const { claimedBy, ...data } = c;
     const ttl = Math.max(1, c.expiresAt + KEEP_AFTER_EXPIRY_MS - now);
+    // The copy and its two lookups live in different slots on a cluster, so they are not one transaction: a lookup
+    // without its copy (or the reverse) reads as missing, and opening rebuilds both from MongoDB.
     const m = this.redis.multi();
     m.hset(this.key(c.id), 'd', JSON.stringify(data), 'st', c.status, 'exp', c.expiresAt);
     if (claimedBy) m.hsetnx(this.key(c.id), 'by', claimedBy);
     m.pexpire(this.key(c.id), ttl);
-    m.set(this.lookupKey({ token: c.token }), c.id, 'PX', ttl);
-    m.set(this.lookupKey({ code: c.code }), c.id, 'PX', ttl);
-    await m.exec();
+    await Promise.all([
+      m.exec(),
+      this.redis.set(this.lookupKey({ token: c.token }), c.id, 'PX', ttl),
+      this.redis.set(this.lookupKey({ code: c.code }), c.id, 'PX', ttl),
+    ]);
   }
 
   /** Keeps the copy in step with MongoDB (cancel, completion); a missing copy stays missing. */
@@ -87,15 +84,20 @@ export class InvitationCopies {
     await this.redis.eval(`if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'st', ARGV[1]) end`, 1, this.key(id), status);
   }
 
-  /** Looks up and claims an invitation for `claimant` in one round trip (also checking the guess lock and the event's dedupe mark). */
+  /**
+   * Looks up and claims an invitation for `claimant`: the event's dedupe mark, the guess lock and the lookup are
+   * read together (one round trip; they live in different slots on a cluster), then the copy is claimed.
+   */
   async open(by: { token: string } | { code: string }, claimant: string, lockKey: string, dedupeKey: string, now: number): Promise<CopyOpen> {
-    const [kind, arg] = await this.redis.invOpen(this.lookupKey(by), lockKey, dedupeKey, claimant, now, `${this.prefix}inv:`);
+    const [seen, lockMs, id] = await Promise.all([dedupeKey ? this.redis.exists(dedupeKey) : 0, this.redis.pttl(lockKey), this.redis.get(this.lookupKey(by))]);
+    if (seen) return { kind: 'duplicate' };
+    if (lockMs > 0) return { kind: 'locked', ms: lockMs };
+    if (!id) return { kind: 'missing' };
+    const [kind, arg] = await this.redis.invClaim(this.key(id), claimant, now);
     if (kind === 'ok') {
       const data = JSON.parse(String(arg)) as Omit<InvitationCopy, 'claimedBy' | 'status'>;
       return { kind: 'ok', copy: { ...data, status: 'opened', claimedBy: claimant } };
     }
-    if (kind === 'locked') return { kind, ms: Number(arg) };
-    if (kind === 'dup') return { kind: 'duplicate' };
     return { kind: kind as 'missing' };
   }
 }

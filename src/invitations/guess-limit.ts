@@ -1,15 +1,18 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
+import { chatTag } from '../slots.js';
 
 /** Locks a chat user out after too many wrong survey codes (brute-force guard). */
 export class GuessLimiter {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly opts = { maxWrong: 5, windowSec: 600, lockSec: 900 },
   ) {}
 
   private keys(who: string) {
-    return { count: `${this.prefix}guess:${who}`, lock: `${this.prefix}guess-lock:${who}` };
+    // One slot for both (they change in one transaction): the tag of the chat, as `who` is one.
+    const tag = chatTag(who);
+    return { count: `${this.prefix}guess:${tag}:${who}`, lock: `${this.prefix}guess-lock:${tag}:${who}` };
   }
 
   /** The key that exists while `who` is locked out (its TTL is what is left). */

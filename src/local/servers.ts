@@ -15,7 +15,7 @@ import mongoose from 'mongoose';
 import { dataDir, projectRoot } from './paths.js';
 
 /** Ports of this checkout: a second clone on the same machine gets its own servers. */
-const OFFSET = createHash('sha256').update(projectRoot).digest().readUInt16BE(0) % 200;
+export const OFFSET = createHash('sha256').update(projectRoot).digest().readUInt16BE(0) % 200;
 export const DEFAULT_REDIS_PORT = 16_400 + OFFSET;
 export const DEFAULT_MONGO_PORT = 27_200 + OFFSET;
 export const DEFAULT_POSTGRES_PORT = 15_400 + OFFSET;
@@ -127,7 +127,7 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
   throw new LocalServiceError(`${what} did not become ready within ${timeoutMs} ms${tail}`);
 }
 
-async function stopPid(pidFile: string, timeoutMs = 5000): Promise<boolean> {
+export async function stopPid(pidFile: string, timeoutMs = 5000): Promise<boolean> {
   const pid = readPid(pidFile);
   if (pid === undefined) return false;
   if (alive(pid)) {
@@ -163,6 +163,8 @@ function ensureRedisBinary(say: Say): string {
 
 export interface StartOptions {
   port: number;
+  /** A Redis Cluster node (see redis-cluster.ts). */
+  cluster?: boolean;
   /** Folder for data, pid and log files. */
   dir: string;
   say?: Say;
@@ -179,7 +181,7 @@ async function refuseForeign(port: number, pidFile: string, what: string) {
 }
 
 /** Starts (or reuses, when this checkout's pid file names it and it answers) a redis-server on 127.0.0.1. */
-export async function startRedis({ port, dir, say = () => {} }: StartOptions): Promise<ServiceHandle> {
+export async function startRedis({ port, dir, cluster = false, say = () => {} }: StartOptions): Promise<ServiceHandle> {
   mkdirSync(dir, { recursive: true });
   const pidFile = join(dir, 'redis.pid');
   const logFile = join(dir, 'redis.log');
@@ -205,6 +207,7 @@ export async function startRedis({ port, dir, say = () => {} }: StartOptions): P
   execFileSync(bin, [
     ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'yes'],
     ...['--pidfile', pidFile, '--logfile', logFile, '--maxmemory-policy', 'noeviction', '--appendonly', 'yes', '--save', ''],
+    ...(cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000'] : []),
   ]);
   await waitFor(() => redisAnswers(port), 10_000, `redis-server on port ${port}`, logFile);
   return handle(how);

@@ -1,18 +1,18 @@
 // One outbound job per chat at a time: the queue worker runs many jobs at once,
 // and two of one chat (a reply that waited, and the one queued behind it)
 // must not overtake each other.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 
 const DELETE_IF = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /** Deletes `key` only while it still holds `value` (a lock or mark taken over by someone else stays). */
-export async function deleteIfValue(redis: Redis, key: string, value: string): Promise<void> {
+export async function deleteIfValue(redis: RedisClient, key: string, value: string): Promise<void> {
   await redis.eval(DELETE_IF, 1, key, value);
 }
 
 export class ChatLock {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     /** Longer than any job holds it; a crashed holder's lock expires. */
     private readonly ttlMs = 60_000,

@@ -3,15 +3,16 @@
 // this process or any other. The mark names the chat's last queued reply job.
 // The conversation store's save returns it with the save (see SAVE in
 // ../conversations/store.ts), so the webhook path pays no extra round trip.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
+import { chatTag } from '../slots.js';
 import { deleteIfValue } from './chat-lock.js';
 
 /** The mark of a conversation (`channel:userKey`) whose replies are held in the queue. */
-export const heldKey = (prefix: string, conv: string) => `${prefix}held:${conv}`;
+export const heldKey = (prefix: string, conv: string) => `${prefix}held:${chatTag(conv)}:${conv}`;
 
 export class HeldReplies {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     /** Longer than a queued reply waits (retries included); a mark left by a lost job expires. */
     private readonly ttlMs = 3_600_000,

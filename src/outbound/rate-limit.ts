@@ -1,7 +1,7 @@
 // Send pacing in one Redis round trip: a global limit for the bot and a
 // per-chat limit with a small burst (GCRA: each key holds the theoretical
 // arrival time of the next message). A blocked chat is refused outright.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 
 const TAKE = `
 if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
@@ -40,16 +40,22 @@ export interface RateLimits {
   chatBurst: number;
 }
 
-type WithScripts = Redis & {
+type WithScripts = RedisClient & {
   sendTake(g: string, c: string, b: string, now: number, gi: number, gb: number, ci: number, cb: number, paced: string): Promise<number>;
   sendPause(c: string, until: number, now: number): Promise<number>;
 };
+
+// One slot per channel (the script reads all three keys): the global limit serializes the channel's sends anyway.
+const limitPrefix = (prefix: string, channel: string) => `${prefix}{rl:${channel}}:`;
+
+/** The mark of a chat that blocked the bot. */
+export const unreachableKey = (prefix: string, channel: string, chat: string) => `${limitPrefix(prefix, channel)}unreachable:${chat}`;
 
 export class SendLimiter {
   private readonly redis: WithScripts;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly prefix: string,
     private readonly channel: string,
     private readonly limits: RateLimits,
@@ -62,8 +68,8 @@ export class SendLimiter {
   }
 
   private keys(chat: string) {
-    const p = `${this.prefix}rl:${this.channel}:`;
-    return { global: `${p}global`, chat: `${p}chat:${chat}`, blocked: `${this.prefix}unreachable:${this.channel}:${chat}` };
+    const p = limitPrefix(this.prefix, this.channel);
+    return { global: `${p}global`, chat: `${p}chat:${chat}`, blocked: unreachableKey(this.prefix, this.channel, chat) };
   }
 
   /**

@@ -2,6 +2,8 @@
 // fast when Redis is down (the webhook answers 503 and the platform retries);
 // workers wait for Redis. The workers themselves are wired in ../workers.ts.
 import { type ConnectionOptions, Queue } from 'bullmq';
+import type { Cluster } from 'ioredis';
+import { clusterTarget, createRedis } from '../redis.js';
 import {
   type AUDIT_STEPS,
   auditStepJob,
@@ -21,29 +23,50 @@ import {
 export const cappedBackoff = (attemptsMade: number) => Math.min(60_000, 500 * 2 ** attemptsMade);
 const retry = { attempts: 10_000, backoff: { type: 'capped' } };
 
-export function connection(url: string, producer: boolean): ConnectionOptions {
+/** Redis options for BullMQ. Producers fail fast while Redis is down; workers wait for it. */
+const clientOptions = (producer: boolean) => (producer ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 } : { maxRetriesPerRequest: null });
+
+/**
+ * BullMQ's connection for REDIS_URL. For one server, options: BullMQ opens
+ * (and closes) its own connections. For a cluster, a Cluster client, which
+ * BullMQ shares and never closes: `release` disconnects it.
+ */
+export function connection(url: string, producer: boolean): { connection: ConnectionOptions; release(): void } {
+  if (clusterTarget(url)) {
+    const client = createRedis(url, clientOptions(producer)) as Cluster;
+    return { connection: client, release: () => client.disconnect() };
+  }
   const u = new URL(url);
   return {
-    host: u.hostname,
-    port: Number(u.port || 6379),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
-    ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
-    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
-    ...(producer ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 } : { maxRetriesPerRequest: null }),
+    connection: {
+      host: u.hostname,
+      port: Number(u.port || 6379),
+      ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+      ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+      ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
+      ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+      ...clientOptions(producer),
+    },
+    release: () => {},
   };
 }
+
+/** A queue's key prefix: a hash tag of its own, so that on a cluster each queue's keys share a slot and queues spread over nodes. */
+export const queuePrefix = (prefix: string, queue: string) => `${prefix}{bull:${queue}}`;
 
 export class Queues {
   readonly completion: Queue;
   readonly outbound: Queue;
   readonly followUps: Queue;
 
+  private readonly conn: ReturnType<typeof connection>;
+
   constructor(redisUrl: string, prefix: string, onError: (err: Error) => void) {
-    const opts = { connection: connection(redisUrl, true), prefix: `${prefix}bull` };
-    this.completion = new Queue(QUEUE.completion, opts);
-    this.outbound = new Queue(QUEUE.outbound, opts);
-    this.followUps = new Queue(QUEUE.reminders, opts);
+    this.conn = connection(redisUrl, true);
+    const opts = (queue: string) => ({ connection: this.conn.connection, prefix: queuePrefix(prefix, queue) });
+    this.completion = new Queue(QUEUE.completion, opts(QUEUE.completion));
+    this.outbound = new Queue(QUEUE.outbound, opts(QUEUE.outbound));
+    this.followUps = new Queue(QUEUE.reminders, opts(QUEUE.reminders));
     // Connection errors surface here while Redis is down; readiness reports them, adds fail fast.
     for (const q of this.all()) q.on('error', onError);
   }
@@ -165,5 +188,6 @@ export class Queues {
         if (!closed) void q.disconnect().catch(() => {});
       }),
     );
+    this.conn.release();
   }
 }

@@ -3,6 +3,7 @@
 // current question (the respondent is not left waiting for a message that was lost).
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
+import { unsentKey } from '../../src/conversations/store.js';
 import { openDatabase } from '../../src/db.js';
 import { createApiKey } from '../../src/http/auth.js';
 import { startService } from '../helpers/child-service.js';
@@ -49,7 +50,7 @@ describe('a reply lost with its process', () => {
     emu.chatLatencyMs.set(chat, 60_000);
     expect((await u.tap('Đồng ý tham gia')).status).toBe(200);
     const redis = new Redis(inject('redisUrl'));
-    await eventually(async () => (await redis.zscore(`${prefix}unsent`, `telegram:${chat}`)) !== null, 'the reply owed');
+    await eventually(async () => (await redis.zscore(unsentKey(prefix, `telegram:${chat}`), `telegram:${chat}`)) !== null, 'the reply owed');
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     emu.chatLatencyMs.delete(chat);
@@ -61,7 +62,7 @@ describe('a reply lost with its process', () => {
     const resent = (await u.waitForText(question, before, 40_000)).find((m) => m.text.includes(question))!;
     expect(resent.buttons.length).toBeGreaterThan(0);
     // The mark goes once the question is queued (cleared in a batch a few milliseconds later).
-    await eventually(async () => (await redis.zscore(`${prefix}unsent`, `telegram:${chat}`)) === null, 'the mark cleared', 5_000);
+    await eventually(async () => (await redis.zscore(unsentKey(prefix, `telegram:${chat}`), `telegram:${chat}`)) === null, 'the mark cleared', 5_000);
     // And the survey goes on from there.
     expect((await u.tap('Dịch vụ công trực tuyến', resent)).status).toBe(200);
     await u.waitForText('Phần 1/5', before);

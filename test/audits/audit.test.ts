@@ -150,7 +150,7 @@ describe('post-audit', () => {
     }
 
     // An audit runs weeks after the surveys: by then the per-chat send pacing of the survey's replies is long over.
-    await t.service.redis.del(...(await t.service.redis.keys(`${t.prefix}rl:*:chat:*`)));
+    await t.service.redis.del(...(await t.service.redis.keys(`${t.prefix}{rl:*}:chat:*`)));
     // Zalo user 2 last wrote long ago: Zalo refuses the verification (and the reminder).
     zalo.failures.set('9007199254741002', [-230, -230]);
     // The fourth Telegram respondent has blocked the bot since.

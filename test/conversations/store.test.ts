@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ConversationStore } from '../../src/conversations/store.js';
+import { ConversationStore, conversationKey } from '../../src/conversations/store.js';
 import { deleteKeys, isolation } from '../helpers/context.js';
 
 const { prefix } = isolation('store');
@@ -36,7 +36,7 @@ describe('ConversationStore', () => {
     const a = newStore();
     const b = newStore();
     await a.save('telegram:4', 0, { offer: { ref: 'mine', flow: 'f@1', ctx: {} } });
-    await redis.hset(`${prefix}conv:telegram:4`, 'd', JSON.stringify({ offer: { ref: 'edited', flow: 'f@1', ctx: {} } }));
+    await redis.hset(conversationKey(prefix, 'telegram:4'), 'd', JSON.stringify({ offer: { ref: 'edited', flow: 'f@1', ctx: {} } }));
     // Cached in a: no round trip, so it does not see the edit yet...
     expect((await a.read('telegram:4')).conversation.offer?.ref).toBe('mine');
     // ...but a process without it in memory reads Redis.
@@ -53,7 +53,7 @@ describe('ConversationStore', () => {
     expect((await s.save('telegram:2', 5, {}, 'tg:77')).ok).toBe(false);
     expect(await s.save('telegram:2', 0, {}, 'tg:77')).toEqual({ ok: true, version: 1 });
     expect(await s.save('telegram:2', 1, {}, 'tg:77')).toEqual({ ok: false, duplicate: true });
-    expect(await redis.pttl(`${prefix}seen:tg:77`)).toBeGreaterThan(23 * 3600_000);
+    expect(await redis.pttl(s.dedupeKey('telegram:2', 'tg:77'))).toBeGreaterThan(23 * 3600_000);
     // The duplicate changed nothing.
     expect(await newStore().read('telegram:2')).toEqual({ version: 1, conversation: {} });
   });
@@ -69,7 +69,7 @@ describe('ConversationStore', () => {
   it('keeps at most cacheSize conversations in memory', async () => {
     const s = newStore(2);
     for (const id of ['c1', 'c2', 'c3']) await s.save(`web:${id}`, 0, {});
-    await redis.hset(`${prefix}conv:web:c1`, 'v', '7');
+    await redis.hset(conversationKey(prefix, 'web:c1'), 'v', '7');
     expect((await s.read('web:c1')).version).toBe(7); // evicted: read from Redis
     expect((await s.read('web:c3')).version).toBe(1);
   });

@@ -1,5 +1,6 @@
 // The shared channel contract on Telegram: the real telegraf client against the emulator.
 
+import { unreachableKey } from '../../src/outbound/rate-limit.js';
 import { TEXT_LIMIT } from '../../webhooks/telegram/ops.js';
 import { channelContract } from '../channels/contract.js';
 import { startTestService, TEST_SECRET } from '../helpers/context.js';
@@ -32,7 +33,7 @@ channelContract<TelegramUser>('telegram', async () => {
       emu.failures.set(u.platform.chatId, [{ code: 429, description: `Too Many Requests: retry after ${seconds}`, retryAfter: seconds }]),
     block: (u) => emu.blocked.add(u.platform.chatId),
     sendAttempts: (u) => emu.callsOf('sendMessage', u.platform.chatId),
-    isUnreachable: async (u) => (await t.service.redis.exists(`${t.prefix}unreachable:telegram:${u.platform.chatId}`)) === 1,
+    isUnreachable: async (u) => (await t.service.redis.exists(unreachableKey(t.prefix, 'telegram', String(u.platform.chatId)))) === 1,
     async close() {
       await t.close();
       await emu.stop();

@@ -1,6 +1,7 @@
 // Telegram end to end: real telegraf client, real Redis and MongoDB-compatible
 // server, Telegram emulated at its HTTP boundary.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unreachableKey } from '../../src/outbound/rate-limit.js';
 import { api, eventually, startTestService, TEST_SECRET, type TestService } from '../helpers/context.js';
 import { TelegramEmulator, TelegramUser } from '../helpers/telegram-emulator.js';
 
@@ -205,7 +206,7 @@ describe('Telegram: what a respondent sees in edge cases', () => {
     emu.blocked.add(u.chatId);
     const inv = await invite('BLOCK-1');
     await u.send(`/start ${inv.token}`);
-    await eventually(() => t.service.redis.exists(`${t.prefix}unreachable:telegram:${u.chatId}`).then((n) => n === 1), 'unreachable mark');
+    await eventually(() => t.service.redis.exists(unreachableKey(t.prefix, 'telegram', String(u.chatId))).then((n) => n === 1), 'unreachable mark');
     await new Promise((r) => setTimeout(r, 300));
     expect(emu.callsOf('sendMessage', u.chatId)).toHaveLength(1);
   });

@@ -1,4 +1,6 @@
 // The shared channel contract on Zalo: the real axios sender against the emulator.
+
+import { unreachableKey } from '../../src/outbound/rate-limit.js';
 import { TEXT_LIMIT } from '../../webhooks/zalo/ops.js';
 import { channelContract } from '../channels/contract.js';
 import { startTestService } from '../helpers/context.js';
@@ -33,7 +35,7 @@ channelContract<ZaloUser>('zalo', async () => {
     rateLimitNext: (u) => emu.failures.set(u.platform.userId, [-32]),
     block: (u) => emu.unfollowed.add(u.platform.userId),
     sendAttempts: (u) => emu.sends.filter((s) => s.user === u.platform.userId),
-    isUnreachable: async (u) => (await t.service.redis.exists(`${t.prefix}unreachable:zalo:${u.platform.userId}`)) === 1,
+    isUnreachable: async (u) => (await t.service.redis.exists(unreachableKey(t.prefix, 'zalo', u.platform.userId))) === 1,
     async close() {
       await t.close();
       await emu.stop();

@@ -3,6 +3,7 @@
 import mongoose from 'mongoose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { unreachableKey } from '../../src/outbound/rate-limit.js';
 import { ZaloSender } from '../../webhooks/zalo/outbound.js';
 import { ZaloTokens } from '../../webhooks/zalo/tokens.js';
 import { api, eventually, startTestService, type TestService } from '../helpers/context.js';
@@ -71,7 +72,7 @@ describe('Zalo: a citizen takes the whole survey', () => {
     await u.waitForText('gõ mã khảo sát');
     const unfollow = u.event('unfollow', { follower: { id: u.userId } });
     expect(await u.post(unfollow.raw, unfollow.headers)).toBe(200);
-    expect(await t.service.redis.exists(`${t.prefix}unreachable:zalo:${u.userId}`)).toBe(1);
+    expect(await t.service.redis.exists(unreachableKey(t.prefix, 'zalo', u.userId))).toBe(1);
   });
 });
 

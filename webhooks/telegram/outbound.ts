@@ -1,14 +1,15 @@
 // Telegram operations over telegraf's API client, with Telegram's errors mapped
 // to what the outbound worker does about them.
-import type { Redis } from 'ioredis';
+
 import { Telegram, TelegramError } from 'telegraf';
 import { type SendResult, TransientSendError } from '../../src/channels/channel.js';
+import type { RedisClient } from '../../src/redis.js';
 import type { TelegramOp } from './ops.js';
 
 export class TelegramSender {
   constructor(
     private readonly telegram: Telegram,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly timeoutMs: number,
   ) {}

@@ -5,10 +5,10 @@
 // process that finds a newer pair there uses it instead of refreshing again. A
 // refresh token Zalo refuses stops Zalo sends with one clear error, not a retry storm.
 import axios from 'axios';
-import type { Redis } from 'ioredis';
 import { type Connection, type Model, Schema } from 'mongoose';
 import { decrypt, encrypt } from '../../src/crypto.js';
 import type { Logger } from '../../src/log.js';
+import type { RedisClient } from '../../src/redis.js';
 
 const tokenSchema = new Schema(
   {
@@ -49,7 +49,7 @@ export interface TokenOptions {
   oauthBase: string;
   initial: { access: string; refresh: string };
   conn: Connection;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   encryptionKey: Buffer;
   log: Logger;

@@ -4,12 +4,12 @@
 // or a Zalo user would see, produced by those channels' own renderers
 // (switchable), answered through the same runner and engine.
 import express, { type Request, type Response, Router } from 'express';
-import type { Redis } from 'ioredis';
 import { CHANNEL_PLUGINS } from '../../channels/registry.js';
 import type { ConversationRunner, InboundEvent } from '../../conversations/runner.js';
 import { safeEqual } from '../../crypto.js';
 import type { Output } from '../../engine/interpreter.js';
 import type { Invitations } from '../../invitations/invitations.js';
+import type { RedisClient } from '../../redis.js';
 import { esc, page } from './html.js';
 import type { WebSession } from './survey.js';
 
@@ -34,7 +34,7 @@ const STYLE = `<style>
 export interface TryDeps {
   runner: ConversationRunner;
   invitations: Invitations;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
 }
 
