@@ -6,13 +6,16 @@
 //   data:reencrypt                        after a DATA_ENCRYPTION_KEY rotation: move data to the new key
 //   zalo:reset-tokens                     forget the stored Zalo token pair (after Zalo refused it)
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { acceptPreviousKeys } from '../src/crypto.js';
 import { reencryptAll } from '../src/data-keys.js';
+import { loadFlows } from '../src/engine/load.js';
 import { createApiKey, type Role } from '../src/http/auth.js';
 import { allocateQuotas, type Campaign, unitAndBelow, unitOf } from '../src/invitations/campaign.js';
 import { checkInvitationCounts } from '../src/invitations/counts.js';
 import { importUnits } from '../src/invitations/unit-import.js';
-import { checkCounters } from '../src/responses/counters.js';
+import { projectRoot } from '../src/local/paths.js';
+import { checkCounters, markCommented } from '../src/responses/counters.js';
 import { resolveKeys } from '../src/secrets.js';
 import { connectForCli, flags } from './cli.js';
 
@@ -69,8 +72,12 @@ try {
       console.log(
         `${c.id}: ${i.rows} invitation count rows expected, ${i.mismatches.length} mismatches${f.fix === 'true' && i.mismatches.length ? ' (fixed)' : ''}`,
       );
-      for (const m of i.mismatches.slice(0, 50)) console.log(`  ${m.id}: expected created/opened ${m.expected.join('/')}, stored ${m.actual.join('/')}`);
-      if ((r.mismatches.length || i.mismatches.length) && f.fix !== 'true') exit = 1;
+      for (const m of i.mismatches.slice(0, 50))
+        console.log(`  ${m.id}: expected created/opened/invalidated ${m.expected.join('/')}, stored ${m.actual.join('/')}`);
+      // Ballots stored before the comments' `commented` mark existed.
+      const unmarked = await markCommented(db.models, loadFlows(join(projectRoot, 'flows')), c.id, f.fix === 'true');
+      if (unmarked) console.log(`${c.id}: ${unmarked} ballots without the commented mark${f.fix === 'true' ? ' (set)' : ''}`);
+      if ((r.mismatches.length || i.mismatches.length || unmarked) && f.fix !== 'true') exit = 1;
       break;
     }
     case 'units:import': {

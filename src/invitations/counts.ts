@@ -1,6 +1,9 @@
-// How many case invitations were created and opened, kept as counts (per unit,
-// field and creation day, rolled up by month and campaign) so that Mẫu 01's
-// table A reads a bounded number of rows however many invitations there are.
+// How many case invitations were created and opened, and how many ballots were
+// invalidated by post-audit, kept as counts (per unit, field and day, rolled up
+// by month and campaign) so that Mẫu 01's table A reads a bounded number of
+// rows however many invitations there are. An invitation counts on the day it
+// was created; an invalidated ballot on the day it was completed (as the
+// ballots' own counters do).
 // A process adds to them one batch at a time (FerretDB runs an update as
 // read-modify-write: two concurrent $inc on one row can lose one); a crash
 // between the invitation's write and its count, or two processes racing on
@@ -8,35 +11,50 @@
 import { dayIn } from '../days.js';
 import type { Models } from '../db.js';
 
-export type InvitationEvent = 'created' | 'opened';
+export type CountEvent = 'created' | 'opened' | 'invalidated';
+export type InvitationEvent = Exclude<CountEvent, 'invalidated'>;
 
-/** What an invitation's count rows are made of. */
-export interface CountedInvitation {
+/** Where something is counted. */
+interface CountedPlace {
   campaign: string;
   unit: string;
   field?: string | null;
+}
+
+/** What an invitation's count rows are made of. */
+export interface CountedInvitation extends CountedPlace {
   createdAt: Date;
 }
 
-/** The rows an invitation adds to: its creation day, that month, the campaign. */
-export function invitationCountRows(inv: CountedInvitation, timezone: string) {
-  const day = dayIn(timezone, inv.createdAt.getTime());
-  const field = inv.field ?? '';
+/** The rows of a place on a day: that day, its month, the campaign. */
+function countRowsOn(p: CountedPlace, day: string) {
+  const field = p.field ?? '';
   return (
     [
       ['day', day],
       ['month', day.slice(0, 7)],
       ['all', ''],
     ] as const
-  ).map(([span, d]) => ({ _id: [inv.campaign, inv.unit, field, d].join('|'), campaign: inv.campaign, unit: inv.unit, field, day: d, span }));
+  ).map(([span, d]) => ({ _id: [p.campaign, p.unit, field, d].join('|'), campaign: p.campaign, unit: p.unit, field, day: d, span }));
 }
 
-type Row = ReturnType<typeof invitationCountRows>[number];
+/** The rows an invitation adds to: its creation day, that month, the campaign. */
+export const invitationCountRows = (inv: CountedInvitation, timezone: string) => countRowsOn(inv, dayIn(timezone, inv.createdAt.getTime()));
 
-const writers = new WeakMap<Models, { tail: Promise<void>; open?: Map<string, { row: Row; created: number; opened: number }>; done?: Promise<void> }>();
+type Row = ReturnType<typeof countRowsOn>[number];
+type Tally = { row: Row } & Record<CountEvent, number>;
+
+const writers = new WeakMap<Models, { tail: Promise<void>; open?: Map<string, Tally>; done?: Promise<void> }>();
 
 /** Adds one invitation's event to its rows; concurrent calls in this process are merged into one batch. */
-export function countInvitation(models: Models, inv: CountedInvitation, event: InvitationEvent, timezone: string): Promise<void> {
+export const countInvitation = (models: Models, inv: CountedInvitation, event: InvitationEvent, timezone: string) =>
+  addToCounts(models, invitationCountRows(inv, timezone), event, 1);
+
+/** Counts a ballot invalidated by post-audit (`by` -1: put back), on its completion day. */
+export const countInvalidated = (models: Models, ballot: CountedPlace & { day: string }, by: 1 | -1) =>
+  addToCounts(models, countRowsOn(ballot, ballot.day), 'invalidated', by);
+
+function addToCounts(models: Models, rows: Row[], event: CountEvent, by: 1 | -1): Promise<void> {
   let w = writers.get(models);
   if (!w) {
     w = { tail: Promise.resolve() };
@@ -44,57 +62,77 @@ export function countInvitation(models: Models, inv: CountedInvitation, event: I
   }
   const writer = w;
   if (!writer.open) {
-    const batch = new Map<string, { row: Row; created: number; opened: number }>();
+    const batch = new Map<string, Tally>();
     writer.open = batch;
     writer.done = writer.tail.then(async () => {
       if (writer.open === batch) writer.open = undefined;
       await models.InvitationCount.bulkWrite(
         [...batch.values()]
           .sort((a, b) => (a.row._id < b.row._id ? -1 : 1))
-          .map(({ row: { _id, ...fields }, created, opened }) => ({
-            updateOne: { filter: { _id }, update: { $setOnInsert: fields, $inc: { created, opened } }, upsert: true },
+          .map(({ row: { _id, ...fields }, created, opened, invalidated }) => ({
+            updateOne: { filter: { _id }, update: { $setOnInsert: fields, $inc: { created, opened, invalidated } }, upsert: true },
           })),
         { ordered: false },
       );
     });
     writer.tail = writer.done.catch(() => {});
   }
-  for (const row of invitationCountRows(inv, timezone)) {
-    const cur = writer.open.get(row._id) ?? { row, created: 0, opened: 0 };
-    cur[event] += 1;
+  for (const row of rows) {
+    const cur = writer.open.get(row._id) ?? { row, created: 0, opened: 0, invalidated: 0 };
+    cur[event] += by;
     writer.open.set(row._id, cur);
   }
   return writer.done!;
 }
 
-/** Recounts the campaign's case invitations and compares with the stored counts; `fix` rewrites those that differ. */
+const EVENTS: CountEvent[] = ['created', 'opened', 'invalidated'];
+
+/**
+ * Recounts the campaign's case invitations and invalidated ballots, and
+ * compares with the stored counts (created/opened/invalidated); `fix` rewrites
+ * those that differ.
+ */
 export async function checkInvitationCounts(models: Models, campaign: string, timezone: string, fix = false) {
-  const expected = new Map<string, { row: Row; created: number; opened: number }>();
+  const expected = new Map<string, Tally>();
+  const add = (rows: Row[], event: CountEvent) => {
+    for (const row of rows) {
+      const cur = expected.get(row._id) ?? { row, created: 0, opened: 0, invalidated: 0 };
+      cur[event] += 1;
+      expected.set(row._id, cur);
+    }
+  };
   for await (const inv of models.Invitation.find({ campaign, kind: { $ne: 'agency' } }, { campaign: 1, unit: 1, field: 1, createdAt: 1, openedAt: 1 })
     .lean()
     .cursor()) {
-    for (const row of invitationCountRows(inv as CountedInvitation, timezone)) {
-      const cur = expected.get(row._id) ?? { row, created: 0, opened: 0 };
-      cur.created += 1;
-      if (inv.openedAt) cur.opened += 1;
-      expected.set(row._id, cur);
-    }
+    const rows = invitationCountRows(inv as CountedInvitation, timezone);
+    add(rows, 'created');
+    if (inv.openedAt) add(rows, 'opened');
+  }
+  // Invalidated ballots are few (post-audit verdicts).
+  for (const r of await models.Response.find({ campaign, status: 'invalidated', kind: { $ne: 'agency' } }, { campaign: 1, unit: 1, field: 1, day: 1 }).lean()) {
+    if (r.day) add(countRowsOn(r as CountedPlace, r.day), 'invalidated');
   }
   const stored = new Map((await models.InvitationCount.find({ campaign }).lean()).map((c) => [String(c._id), c]));
-  const mismatches: Array<{ id: string; expected: [number, number]; actual: [number, number] }> = [];
+  const mismatches: Array<{ id: string; expected: number[]; actual: number[] }> = [];
   for (const id of new Set([...expected.keys(), ...stored.keys()])) {
     const e = expected.get(id);
-    const a = stored.get(id);
-    const want: [number, number] = [e?.created ?? 0, e?.opened ?? 0];
-    const got: [number, number] = [a?.created ?? 0, a?.opened ?? 0];
-    if (want[0] !== got[0] || want[1] !== got[1]) mismatches.push({ id, expected: want, actual: got });
+    const a = stored.get(id) as Partial<Record<CountEvent, number>> | undefined;
+    const want = EVENTS.map((ev) => e?.[ev] ?? 0);
+    const got = EVENTS.map((ev) => a?.[ev] ?? 0);
+    if (want.some((n, i) => n !== got[i])) mismatches.push({ id, expected: want, actual: got });
   }
   if (fix && mismatches.length) {
     await models.InvitationCount.bulkWrite(
       mismatches.map((m) => {
         const e = expected.get(m.id);
         return e
-          ? { updateOne: { filter: { _id: m.id }, update: { $set: { ...e.row, created: e.created, opened: e.opened } }, upsert: true } }
+          ? {
+              updateOne: {
+                filter: { _id: m.id },
+                update: { $set: { ...e.row, created: e.created, opened: e.opened, invalidated: e.invalidated } },
+                upsert: true,
+              },
+            }
           : { deleteOne: { filter: { _id: m.id } } };
       }),
     );

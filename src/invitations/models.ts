@@ -104,6 +104,8 @@ const invitationCountSchema = new Schema(
     span: String,
     created: { type: Number, default: 0 },
     opened: { type: Number, default: 0 },
+    /** Ballots invalidated by post-audit, on their completion day. */
+    invalidated: { type: Number, default: 0 },
   },
   { versionKey: false },
 );

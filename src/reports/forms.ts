@@ -3,7 +3,8 @@
 // counters, and table A's invitations from their counts, both kept per unit and
 // field for the whole campaign, each month and each day: a report over the
 // period or whole months reads as many rows for a million ballots as for ten
-// thousand. Only the invalidated ballots (few) and the comments read documents.
+// thousand. Ballots invalidated by post-audit are counted with the invitations.
+// Only the comments read ballots: at most 2,000, selected by equality.
 import { dayIn } from '../days.js';
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
@@ -66,33 +67,24 @@ export class Reports {
     const invitationCounts = await this.models.InvitationCount.find({ campaign: campaign.id, unit: { $in: scope }, ...countersCovering(q.from, q.to) }).lean();
     const fields = [...new Set(campaign.units.filter((u) => scope.includes(u.code)).flatMap((u) => u.fields))];
     const targets = allocateQuotas(campaign).filter((a) => scope.includes(a.unit));
-    const A = await Promise.all(
-      fields.map(async (field) => {
-        const ofField = invitationCounts.filter((c) => c.field === field);
-        const createdN = ofField.reduce((n, c) => n + (c.created ?? 0), 0);
-        const openedN = ofField.reduce((n, c) => n + (c.opened ?? 0), 0);
-        // Invalidated ballots are few (post-audit verdicts): counted from the responses.
-        const invalidatedN = await this.models.Response.countDocuments({
-          campaign: campaign.id,
-          status: 'invalidated',
-          unit: { $in: scope },
-          field,
-          ...(q.from || q.to ? { day: { ...(q.from ? { $gte: q.from } : {}), ...(q.to ? { $lte: q.to } : {}) } } : {}),
-        });
-        const valid = rows.filter((r) => r.field === field && r.q === 'consent').reduce((a, r) => a + r.n, 0);
-        const completed = valid + invalidatedN;
-        return {
-          field: fieldName.get(field) ?? field,
-          target: targets.filter((a) => a.field === field).reduce((s, a) => s + a.target, 0),
-          created: createdN,
-          opened: openedN,
-          completed,
-          invalidated: invalidatedN,
-          valid,
-          responseRate: createdN ? round2((completed / createdN) * 100) : null,
-        };
-      }),
-    );
+    const A = fields.map((field) => {
+      const ofField = invitationCounts.filter((c) => c.field === field);
+      const createdN = ofField.reduce((n, c) => n + (c.created ?? 0), 0);
+      const openedN = ofField.reduce((n, c) => n + (c.opened ?? 0), 0);
+      const invalidatedN = ofField.reduce((n, c) => n + (c.invalidated ?? 0), 0);
+      const valid = rows.filter((r) => r.field === field && r.q === 'consent').reduce((a, r) => a + r.n, 0);
+      const completed = valid + invalidatedN;
+      return {
+        field: fieldName.get(field) ?? field,
+        target: targets.filter((a) => a.field === field).reduce((s, a) => s + a.target, 0),
+        created: createdN,
+        opened: openedN,
+        completed,
+        invalidated: invalidatedN,
+        valid,
+        responseRate: createdN ? round2((completed / createdN) * 100) : null,
+      };
+    });
 
     // B. Per criterion; C. per element and overall.
     const textOf = (qid: string) => {
@@ -277,25 +269,30 @@ export class Reports {
    * Free-text answers with their field (or agency level) and date; never the
    * case, the chat or the respondent. At most the first 2,000 ballots with a
    * free-text question answered, in the order stored (sorting all ballots
-   * first would read them all), then by date.
+   * first would read them all), then by date. Selected by equality only, one
+   * query per unit: FerretDB hands equality and the limit to PostgreSQL, where
+   * `$in` or a filter on the answers would read every ballot.
    */
   private async comments(campaign: Campaign, units: string[] | null, q: ReportQuery, agency: boolean) {
-    const textQuestions = [...new Set(this.flows.all().flatMap((f) => f.questions.filter((x) => x.type === 'text').map((x) => x.id)))];
-    const responses = (
-      await this.models.Response.find(
-        {
-          campaign: campaign.id,
-          status: 'valid',
-          kind: agency ? 'agency' : { $ne: 'agency' },
-          ...(units ? { unit: { $in: units } } : {}),
-          ...(q.from || q.to ? { day: { ...(q.from ? { $gte: q.from } : {}), ...(q.to ? { $lte: q.to } : {}) } } : {}),
-          'answers.q': { $in: textQuestions },
-        },
-        { answers: 1, field: 1, day: 1, rtype: 1, flow: 1, flowVersion: 1 },
-      )
-        .limit(2000)
-        .lean()
-    ).sort((a, b) => (a.day ?? '').localeCompare(b.day ?? ''));
+    const LIMIT = 2000;
+    const base = {
+      campaign: campaign.id,
+      commented: true,
+      status: 'valid' as const,
+      kind: agency ? 'agency' : 'citizen',
+      ...(q.from || q.to ? { day: { ...(q.from ? { $gte: q.from } : {}), ...(q.to ? { $lte: q.to } : {}) } } : {}),
+    };
+    const found = await Promise.all(
+      (units ?? [undefined]).map((unit) =>
+        this.models.Response.find(unit ? { ...base, unit } : base, { answers: 1, field: 1, day: 1, rtype: 1, flow: 1, flowVersion: 1 })
+          .limit(LIMIT)
+          .lean(),
+      ),
+    );
+    const responses = found
+      .flat()
+      .slice(0, LIMIT)
+      .sort((a, b) => (a.day ?? '').localeCompare(b.day ?? ''));
     const fieldName = new Map(campaign.fields.map((f) => [f.code, f.name]));
     return responses.flatMap((r) => {
       const flow = this.flows.get(`${r.flow}@${r.flowVersion}`);

@@ -50,6 +50,7 @@ export async function persistCompletion(models: Models, flows: FlowRegistry, job
       flow: flow.id,
       flowVersion: flow.version,
       answers,
+      commented: hasComment(flow, answers),
       day: dayIn(campaign.timezone, job.completedAt),
       rtype,
       startedAt: new Date(job.startedAt),
@@ -64,6 +65,12 @@ export async function persistCompletion(models: Models, flows: FlowRegistry, job
   await recordFlowVersion(models, flow.key, flow.hash);
   await applyCounters(models, job.ref);
   return outcome;
+}
+
+/** Whether a free-text question was answered (see `commented` in ./models.ts). */
+export function hasComment(flow: { questions: Array<{ id: string; type: string }> }, answers: Array<{ q: string; value?: unknown }>): boolean {
+  const text = new Set(flow.questions.filter((q) => q.type === 'text').map((q) => q.id));
+  return answers.some((a) => text.has(a.q) && typeof a.value === 'string' && a.value !== '');
 }
 
 interface CampaignFacts {

@@ -1,7 +1,8 @@
 // Recomputes report counters from the responses and compares them with the
 // incremental ones; `--fix` rewrites the counters of the campaign.
 import type { Models } from '../db.js';
-import { type CountedResponse, counterRows, withCountersPaused } from './complete.js';
+import type { FlowRegistry } from '../engine/load.js';
+import { type CountedResponse, counterRows, hasComment, withCountersPaused } from './complete.js';
 
 export interface CounterCheck {
   rows: number;
@@ -123,4 +124,23 @@ export function startCounterRepair(models: Models, everyMs: number, afterMs: num
   );
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/**
+ * Ballots stored before the `commented` mark existed: without it their
+ * free-text answers would not reach the reports' comments. With `fix`, sets
+ * it; returns how many ballots lacked it.
+ */
+export async function markCommented(models: Models, flows: FlowRegistry, campaign: string, fix = false): Promise<number> {
+  let missing = 0;
+  const writes: Array<{ updateOne: { filter: { _id: unknown }; update: { $set: { commented: boolean } } } }> = [];
+  for await (const r of models.Response.find({ campaign, commented: { $exists: false } }, { answers: 1, flow: 1, flowVersion: 1 })
+    .lean()
+    .cursor()) {
+    missing++;
+    writes.push({ updateOne: { filter: { _id: r._id }, update: { $set: { commented: hasComment(flows.get(`${r.flow}@${r.flowVersion}`), r.answers) } } } });
+    if (fix && writes.length >= 500) await models.Response.bulkWrite(writes.splice(0));
+  }
+  if (fix && writes.length) await models.Response.bulkWrite(writes);
+  return missing;
 }

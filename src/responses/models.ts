@@ -31,6 +31,12 @@ const responseSchema = new Schema(
     /** citizen / organization (the answer), or agency-<level> for an agency ballot. */
     rtype: String,
     status: { type: String, enum: ['valid', 'invalidated'], default: 'valid' },
+    /**
+     * Whether a free-text question was answered: the reports' comments select
+     * on it by equality, which FerretDB hands to PostgreSQL with the limit
+     * (a filter on the answers array is evaluated ballot by ballot).
+     */
+    commented: Boolean,
     invalidReason: String,
     /** The audit whose verification invalidated it. */
     invalidatedBy: String,
@@ -48,6 +54,7 @@ const responseSchema = new Schema(
   { versionKey: false },
 );
 responseSchema.index({ campaign: 1, unit: 1, field: 1 });
+responseSchema.index({ campaign: 1, commented: 1, status: 1, kind: 1, unit: 1 });
 responseSchema.index({ countersPendingAt: 1 }, { sparse: true });
 
 /** Report counters: one document per (campaign, unit, field, flow version, span, respondent type, procedure, question, answer value). */

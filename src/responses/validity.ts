@@ -1,9 +1,17 @@
 // A ballot found false by post-audit is invalidated: it stays stored, with its
-// reason, and leaves the counters behind the reports; an override puts it back.
-// A crash between the status change and the counters is repaired by
-// `counters:check --fix` (it recounts the valid responses).
+// reason, leaves the counters behind the reports and is counted as invalidated
+// (Mẫu 01's table A); an override puts it back. A crash between the status
+// change and the counters is repaired by `counters:check --fix` (it recounts
+// the valid responses and the invalidated ones).
 import type { Models } from '../db.js';
+import { countInvalidated } from '../invitations/counts.js';
 import { addCounterRows, applyCounters, counterRows } from './complete.js';
+
+type Ballot = { campaign: string; unit: string; field?: string | null; day?: string | null; kind?: string | null };
+
+/** Case ballots only: table A counts case invitations. */
+const countChange = (models: Models, b: Ballot, by: 1 | -1) =>
+  b.kind !== 'agency' && b.day ? countInvalidated(models, { campaign: b.campaign, unit: b.unit, field: b.field, day: b.day }, by) : undefined;
 
 /** Invalidates a valid ballot. Returns false when it was not valid (already invalidated, or unknown). */
 export async function invalidateBallot(models: Models, invitationId: string, reason: string, auditId: string): Promise<boolean> {
@@ -14,6 +22,7 @@ export async function invalidateBallot(models: Models, invitationId: string, rea
   ).lean();
   if (!before) return false;
   if (before.countersApplied) await addCounterRows(models, counterRows(before), -1);
+  await countChange(models, before as Ballot, 1);
   return true;
 }
 
@@ -27,5 +36,6 @@ export async function revalidateBallot(models: Models, invitationId: string): Pr
   if (!before) return false;
   if (before.countersApplied) await addCounterRows(models, counterRows(before), 1);
   else await applyCounters(models, invitationId);
+  await countChange(models, before as Ballot, -1);
   return true;
 }

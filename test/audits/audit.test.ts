@@ -7,6 +7,7 @@
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encrypt } from '../../src/crypto.js';
+import { checkInvitationCounts } from '../../src/invitations/counts.js';
 import { persistCompletion } from '../../src/responses/complete.js';
 import { checkCounters } from '../../src/responses/counters.js';
 import { api, eventually, startTestService, TEST_SECRET, type TestService } from '../helpers/context.js';
@@ -97,6 +98,12 @@ const promote = async (jobId: string, outcome: string) => {
   await job.promote();
   await eventually(async () => (await t.service.queues.followUps.getJob(jobId))?.returnvalue === outcome, `${jobId} to end ${outcome}`);
 };
+
+/** Ballots of a unit and field counted as invalidated, over the whole campaign. */
+async function invalidatedCount(unit: string, field: string) {
+  const row = await models().InvitationCount.findOne({ campaign: 'soc-trang-2024', span: 'all', unit, field }).lean();
+  return row?.invalidated ?? 0;
+}
 
 describe('post-audit', () => {
   let ballots: Record<string, { inv: { id: string }; u?: TelegramUser | ZaloUser }>;
@@ -202,6 +209,9 @@ describe('post-audit', () => {
     // The counters follow: one "Không hài lòng" less on the overall question, and they equal a recount.
     expect(await dissatisfied()).toBe(overallBefore - 1);
     expect((await checkCounters(t.service.db.models, 'soc-trang-2024')).mismatches).toEqual([]);
+    // Mẫu 01 counts it as invalidated (from the counts, not the ballots).
+    await eventually(async () => (await invalidatedCount(denied.unit, denied.field!)) === 1, 'the ballot counted as invalidated');
+    expect((await checkInvitationCounts(t.service.db.models, 'soc-trang-2024', 'Asia/Ho_Chi_Minh')).mismatches).toEqual([]);
   });
 
   it('a chat that blocked the bot is "blocked" once the verification times out (no phone: not on the call list)', async () => {
@@ -298,8 +308,11 @@ describe('post-audit', () => {
       reason: 'Người dân gọi lại, bấm nhầm',
     });
     expect(r.body).toEqual({ item: String(item._id), outcome: 'confirmed', before: 'denied' });
-    expect((await models().Response.findOne({ invitationId: ballots.t2!.inv.id }).lean())!.status).toBe('valid');
+    const back = (await models().Response.findOne({ invitationId: ballots.t2!.inv.id }).lean())!;
+    expect(back.status).toBe('valid');
     expect((await checkCounters(t.service.db.models, 'soc-trang-2024')).mismatches).toEqual([]);
+    expect(await invalidatedCount(back.unit, back.field!)).toBe(0);
+    expect((await checkInvitationCounts(t.service.db.models, 'soc-trang-2024', 'Asia/Ho_Chi_Minh')).mismatches).toEqual([]);
     expect(await t.service.db.models.AuditLog.countDocuments({ action: 'audit.override', target: String(item._id) })).toBe(1);
     const pc08 = (await api(t.baseUrl, pv01, 'GET', `/api/audits/${auditId}`)).body.units.find((u: { unit: string }) => u.unit === 'PC08');
     expect([pc08.indexAfter, pc08.denied, pc08.confirmed]).toEqual([indexBefore, 0, 4]);

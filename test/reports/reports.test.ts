@@ -12,7 +12,7 @@ import { checkInvitationCounts } from '../../src/invitations/counts.js';
 import { projectRoot } from '../../src/local/paths.js';
 import { points } from '../../src/reports/forms.js';
 import { tally } from '../../src/reports/tally.js';
-import { checkCounters } from '../../src/responses/counters.js';
+import { checkCounters, markCommented } from '../../src/responses/counters.js';
 import { invalidateBallot } from '../../src/responses/validity.js';
 import { launchChromium, SHOTS } from '../helpers/browser.js';
 import { api, eventually, startTestService, type TestService } from '../helpers/context.js';
@@ -163,6 +163,14 @@ describe('Mẫu 01 and Mẫu 02 from a known set of ballots', () => {
     await invalidateBallot(t.service.db.models, ids[10]!, 'denied at post-audit verification', 'audit-test');
     expect((await checkCounters(t.service.db.models, 'soc-trang-2024')).mismatches).toEqual([]);
     expect((await checkInvitationCounts(t.service.db.models, 'soc-trang-2024', 'Asia/Ho_Chi_Minh')).mismatches).toEqual([]);
+    // A ballot stored before the comments' `commented` mark: found, and marked by the fix (its comment then reaches Mẫu 01).
+    const { Response } = t.service.db.models;
+    const commented = ids[SPECS.findIndex((s) => s.comment)]!;
+    await Response.updateOne({ invitationId: commented }, { $unset: { commented: 1 } });
+    expect(await markCommented(t.service.db.models, t.service.flows, 'soc-trang-2024')).toBe(1);
+    expect(await markCommented(t.service.db.models, t.service.flows, 'soc-trang-2024', true)).toBe(1);
+    expect(await markCommented(t.service.db.models, t.service.flows, 'soc-trang-2024')).toBe(0);
+    expect((await Response.findOne({ invitationId: commented }).lean())?.commented).toBe(true);
     // A count damaged (a process died between the invitation and its count) is found and repaired.
     const { InvitationCount } = t.service.db.models;
     const damaged = (await InvitationCount.findOne({ campaign: 'soc-trang-2024', span: 'all', unit: 'PC06', field: 'can-cuoc' }).lean())!;
