@@ -15,6 +15,7 @@ import { allocateQuotas, type Campaign, unitAndBelow, unitOf } from '../src/invi
 import { checkInvitationCounts } from '../src/invitations/counts.js';
 import { importUnits } from '../src/invitations/unit-import.js';
 import { projectRoot } from '../src/local/paths.js';
+import { rebuildCommentSamples } from '../src/responses/comment-samples.js';
 import { checkCounters, markCommented } from '../src/responses/counters.js';
 import { resolveKeys } from '../src/secrets.js';
 import { connectForCli, flags } from './cli.js';
@@ -74,9 +75,11 @@ try {
       );
       for (const m of i.mismatches.slice(0, 50))
         console.log(`  ${m.id}: expected created/opened/invalidated ${m.expected.join('/')}, stored ${m.actual.join('/')}`);
-      // Ballots stored before the comments' `commented` mark existed.
-      const unmarked = await markCommented(db.models, loadFlows(join(projectRoot, 'flows')), c.id, f.fix === 'true');
+      // Ballots stored before the comments' `commented` mark existed; and the comment samples, rebuilt from the ballots.
+      const flows = loadFlows(join(projectRoot, 'flows'));
+      const unmarked = await markCommented(db.models, flows, c.id, f.fix === 'true');
       if (unmarked) console.log(`${c.id}: ${unmarked} ballots without the commented mark${f.fix === 'true' ? ' (set)' : ''}`);
+      if (f.fix === 'true') console.log(`${c.id}: comment samples rebuilt from ${await rebuildCommentSamples(db.models, flows, c.id)} ballots with comments`);
       if ((r.mismatches.length || i.mismatches.length || unmarked) && f.fix !== 'true') exit = 1;
       break;
     }

@@ -403,7 +403,7 @@ export class Audits {
     );
     await this.closeChat(item);
     if (body.outcome === 'denied') await invalidateBallot(this.d.models, item.invitationId, `denied by PV01: ${body.reason}`, auditId);
-    else if (item.outcome === 'denied') await revalidateBallot(this.d.models, item.invitationId);
+    else if (item.outcome === 'denied') await revalidateBallot(this.d.models, this.d.flows, item.invitationId);
     await this.closeIfDone(auditId);
     return { item: itemId, outcome: body.outcome, before: item.outcome ?? null };
   }

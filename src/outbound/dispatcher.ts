@@ -87,6 +87,8 @@ export class Dispatcher {
   private async queue(key: string, job: Parameters<Queues['addOutbound']>[0], until: number) {
     const added = await this.queues.addOutbound(job, Math.max(0, until - Date.now()));
     this.held.set(key, { until, jobId: added.id! });
+    // A chat that never writes again would keep its entry: past ones go once there are many.
+    if (this.held.size > 1_000) for (const [k, h] of this.held) if (h.until <= Date.now()) this.held.delete(k);
     await this.heldReplies.hold(key, added.id!);
   }
 }

@@ -3,12 +3,14 @@
 // counters, and table A's invitations from their counts, both kept per unit and
 // field for the whole campaign, each month and each day: a report over the
 // period or whole months reads as many rows for a million ballots as for ten
-// thousand. Ballots invalidated by post-audit are counted with the invitations.
-// Only the comments read ballots: at most 2,000, selected by equality.
+// thousand. Ballots invalidated by post-audit are counted with the invitations,
+// and the comments come from samples of bounded size kept at completion. Only
+// a date range's comments read ballots: at most 2,000, selected by equality.
 import { dayIn } from '../days.js';
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import { allocateQuotas, type Campaign, unitAndBelow } from '../invitations/campaign.js';
+import { COMMENT_LIMIT } from '../responses/comment-samples.js';
 import { countersCovering } from './spans.js';
 import { type CounterRow, round2, type Tally, tally } from './tally.js';
 
@@ -154,7 +156,8 @@ export class Reports {
       .map(([qid, o]) => ({ observation: textOf(qid), yes: o.yes, n: o.n, percent: o.n ? round2((o.yes / o.n) * 100) : null }));
 
     // F. Comments, without identities.
-    const F = await this.comments(campaign, scope, q, false);
+    // The whole campaign: one query for all units (not one per unit).
+    const F = await this.comments(campaign, q.unit ? scope : null, q, false);
 
     // G. Points for the reform ranking.
     const G = points(campaign, t);
@@ -267,45 +270,51 @@ export class Reports {
 
   /**
    * Free-text answers with their field (or agency level) and date; never the
-   * case, the chat or the respondent. At most the first 2,000 ballots with a
-   * free-text question answered, in the order stored (sorting all ballots
-   * first would read them all), then by date. Selected by equality only, one
-   * query per unit: FerretDB hands equality and the limit to PostgreSQL, where
-   * `$in` or a filter on the answers would read every ballot.
+   * case, the chat or the respondent. At most the first COMMENT_LIMIT ballots
+   * with a free-text answer, then by date. Without a date range from the
+   * comment samples kept at completion (bounded, see
+   * ../responses/comment-samples.ts); with one, from the ballots, selected by
+   * equality on their `commented` mark, one query per unit.
    */
   private async comments(campaign: Campaign, units: string[] | null, q: ReportQuery, agency: boolean) {
-    const LIMIT = 2000;
-    const base = {
-      campaign: campaign.id,
-      commented: true,
-      status: 'valid' as const,
-      kind: agency ? 'agency' : 'citizen',
-      ...(q.from || q.to ? { day: { ...(q.from ? { $gte: q.from } : {}), ...(q.to ? { $lte: q.to } : {}) } } : {}),
-    };
+    const kind = agency ? 'agency' : 'citizen';
+    const ranged = Boolean(q.from || q.to);
     const found = await Promise.all(
-      (units ?? [undefined]).map((unit) =>
-        this.models.Response.find(unit ? { ...base, unit } : base, { answers: 1, field: 1, day: 1, rtype: 1, flow: 1, flowVersion: 1 })
-          .limit(LIMIT)
-          .lean(),
-      ),
+      (units ?? ['']).map(async (unit) => {
+        if (!ranged) return this.models.CommentSample.find({ campaign: campaign.id, kind, scope: unit }).limit(COMMENT_LIMIT).lean();
+        const ballots = await this.models.Response.find(
+          {
+            campaign: campaign.id,
+            commented: true,
+            status: 'valid' as const,
+            kind,
+            ...(unit ? { unit } : {}),
+            day: { ...(q.from ? { $gte: q.from } : {}), ...(q.to ? { $lte: q.to } : {}) },
+          },
+          { answers: 1, field: 1, day: 1, rtype: 1, flow: 1, flowVersion: 1 },
+        )
+          .limit(COMMENT_LIMIT)
+          .lean();
+        return ballots.map((r) => ({ ...r, texts: r.answers.map((a) => ({ q: a.q, text: a.value })) }));
+      }),
     );
-    const responses = found
+    const sampled = found
       .flat()
-      .slice(0, LIMIT)
+      .slice(0, COMMENT_LIMIT)
       .sort((a, b) => (a.day ?? '').localeCompare(b.day ?? ''));
     const fieldName = new Map(campaign.fields.map((f) => [f.code, f.name]));
-    return responses.flatMap((r) => {
+    return sampled.flatMap((r) => {
       const flow = this.flows.get(`${r.flow}@${r.flowVersion}`);
-      return r.answers
-        .filter((a) => flow.questions[flow.indexOf.get(a.q) ?? -1]?.type === 'text' && typeof a.value === 'string' && a.value)
+      return r.texts
+        .filter((a) => flow.questions[flow.indexOf.get(a.q ?? '') ?? -1]?.type === 'text' && typeof a.text === 'string' && a.text)
         .map((a) =>
           agency
-            ? { date: r.day ?? '', level: LEVEL_NAME[(r.rtype ?? '').replace(/^agency-/, '')] ?? '', text: String(a.value) }
+            ? { date: r.day ?? '', level: LEVEL_NAME[(r.rtype ?? '').replace(/^agency-/, '')] ?? '', text: String(a.text) }
             : {
                 date: r.day ?? '',
                 field: fieldName.get(r.field ?? '') ?? r.field ?? '',
-                question: flow.questions[flow.indexOf.get(a.q)!]!.text,
-                text: String(a.value),
+                question: flow.questions[flow.indexOf.get(a.q!)!]!.text,
+                text: String(a.text),
               },
         );
     });

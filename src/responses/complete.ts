@@ -6,6 +6,7 @@ import { dayIn } from '../days.js';
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import type { CompletionJob } from '../queues/jobs.js';
+import { sampleComments } from './comment-samples.js';
 
 export class PermanentJobError extends Error {
   override name = 'PermanentJobError';
@@ -31,32 +32,33 @@ export async function persistCompletion(models: Models, flows: FlowRegistry, job
   // Who answered: a citizen or an organization's representative, or an agency of a level ("agency-province").
   const rtype = inv.agency ? `agency-${campaign.agencyLevel.get(inv.agency) ?? ''}` : String(job.answers.respondent_type ?? '');
   let outcome: PersistOutcome = 'created';
+  const ballot = {
+    invitationId: job.ref,
+    kind: inv.kind ?? 'citizen',
+    campaign: inv.campaign,
+    unit: inv.unit,
+    field: inv.field,
+    procedure: inv.procedure,
+    procedureCode: inv.procedureCode,
+    submittedVia: inv.submittedVia,
+    agency: inv.agency,
+    ...(job.lang ? { lang: job.lang } : {}),
+    caseCode: inv.caseCode,
+    channel: job.channel,
+    respondent: job.respondent,
+    ...(job.contact ? { contactEnc: job.contact } : {}),
+    flow: flow.id,
+    flowVersion: flow.version,
+    answers,
+    commented: hasComment(flow, answers),
+    day: dayIn(campaign.timezone, job.completedAt),
+    rtype,
+    startedAt: new Date(job.startedAt),
+    completedAt: new Date(job.completedAt),
+    durationSec: Math.round((job.completedAt - job.startedAt) / 1000),
+  };
   try {
-    await Response.create({
-      invitationId: job.ref,
-      kind: inv.kind ?? 'citizen',
-      campaign: inv.campaign,
-      unit: inv.unit,
-      field: inv.field,
-      procedure: inv.procedure,
-      procedureCode: inv.procedureCode,
-      submittedVia: inv.submittedVia,
-      agency: inv.agency,
-      ...(job.lang ? { lang: job.lang } : {}),
-      caseCode: inv.caseCode,
-      channel: job.channel,
-      respondent: job.respondent,
-      ...(job.contact ? { contactEnc: job.contact } : {}),
-      flow: flow.id,
-      flowVersion: flow.version,
-      answers,
-      commented: hasComment(flow, answers),
-      day: dayIn(campaign.timezone, job.completedAt),
-      rtype,
-      startedAt: new Date(job.startedAt),
-      completedAt: new Date(job.completedAt),
-      durationSec: Math.round((job.completedAt - job.startedAt) / 1000),
-    });
+    await Response.create(ballot);
   } catch (err) {
     if ((err as { code?: number }).code !== 11000) throw err;
     outcome = 'existed';
@@ -64,6 +66,8 @@ export async function persistCompletion(models: Models, flows: FlowRegistry, job
 
   await recordFlowVersion(models, flow.key, flow.hash);
   await applyCounters(models, job.ref);
+  // Also when it existed: a retry after a crash between the ballot and its samples (sampling twice is a no-op).
+  if (ballot.commented) await sampleComments(models, flows, ballot);
   return outcome;
 }
 

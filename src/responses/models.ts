@@ -83,6 +83,35 @@ const counterSchema = new Schema(
 counterSchema.index({ campaign: 1, unit: 1, day: 1 });
 counterSchema.index({ campaign: 1, day: 1 });
 
+/**
+ * The comments reports show without a date range: the free-text answers of
+ * the first valid ballots with one, at most COMMENT_LIMIT per unit and per
+ * campaign (scope ''), copied at completion (see ./comment-samples.ts).
+ */
+const commentSampleSchema = new Schema(
+  {
+    /** `<invitationId>|<scope>` */
+    _id: String,
+    invitationId: String,
+    campaign: String,
+    /** citizen or agency */
+    kind: String,
+    /** The unit, or '' for the campaign's sample. */
+    scope: String,
+    field: String,
+    day: String,
+    rtype: String,
+    flow: String,
+    flowVersion: Number,
+    texts: { type: [{ q: String, text: String }], _id: false },
+  },
+  { versionKey: false },
+);
+commentSampleSchema.index({ campaign: 1, kind: 1, scope: 1 });
+
+/** How many ballots each comment sample holds (`<campaign>|<kind>|<scope>`). */
+const commentSlotSchema = new Schema({ _id: String, campaign: String, n: { type: Number, default: 0 } }, { versionKey: false });
+
 /** Content hash of every flow version a response references: an edited version is refused at start-up. */
 const flowVersionSchema = new Schema({ _id: String, hash: String, firstUsedAt: Date }, { versionKey: false });
 
@@ -93,5 +122,7 @@ export function bindResponseModels(conn: Connection) {
     Response: conn.model('Response', responseSchema, 'responses'),
     Counter: conn.model('Counter', counterSchema, 'counters'),
     FlowVersion: conn.model('FlowVersion', flowVersionSchema, 'flow_versions'),
+    CommentSample: conn.model('CommentSample', commentSampleSchema, 'comment_samples'),
+    CommentSlot: conn.model('CommentSlot', commentSlotSchema, 'comment_slots'),
   };
 }

@@ -12,8 +12,9 @@ import { checkInvitationCounts } from '../../src/invitations/counts.js';
 import { projectRoot } from '../../src/local/paths.js';
 import { points } from '../../src/reports/forms.js';
 import { tally } from '../../src/reports/tally.js';
+import { COMMENT_LIMIT, rebuildCommentSamples, sampleComments } from '../../src/responses/comment-samples.js';
 import { checkCounters, markCommented } from '../../src/responses/counters.js';
-import { invalidateBallot } from '../../src/responses/validity.js';
+import { invalidateBallot, revalidateBallot } from '../../src/responses/validity.js';
 import { launchChromium, SHOTS } from '../helpers/browser.js';
 import { api, eventually, startTestService, type TestService } from '../helpers/context.js';
 import { TelegramEmulator } from '../helpers/telegram-emulator.js';
@@ -464,5 +465,58 @@ describe('alerts, digest, submissions, publication', () => {
     expect(download.suggestedFilename()).toBe('mau-01.xlsx');
     await page.screenshot({ path: join(SHOTS, 'dashboard.png'), fullPage: true });
     await page.close();
+  });
+});
+
+describe('comment samples (what a report without a date range shows)', () => {
+  const models = () => t.service.db.models;
+  const sample = async (scope: string) =>
+    (await models().CommentSample.find({ campaign: 'soc-trang-2024', kind: 'citizen', scope }).lean()).map((s) => s.invitationId!).sort();
+  const shown = async (query = '') =>
+    ((await get(`/api/reports/form-01?unit=PC06${query}`)).body.tables['form-01.F'] as Array<{ text: string }>).map((c) => c.text);
+
+  it('keep the first comments per unit and campaign, follow invalidation and override, and rebuild the same from the ballots', async () => {
+    const pc06 = await sample('PC06');
+    expect(pc06).toHaveLength(2);
+    expect(await sample('')).toEqual(expect.arrayContaining(pc06));
+    // A full sample takes no more of the unit's ballots; the campaign's, not full, still does.
+    await models().CommentSlot.updateOne({ _id: 'soc-trang-2024|citizen|PC06' }, { $set: { n: COMMENT_LIMIT } });
+    const extra = {
+      invitationId: 'cs-extra',
+      campaign: 'soc-trang-2024',
+      kind: 'citizen',
+      unit: 'PC06',
+      field: 'can-cuoc',
+      day: '2024-06-12',
+      rtype: 'citizen',
+      flow: 'citizen-satisfaction',
+      flowVersion: 1,
+      answers: [{ q: 'suggestion', value: 'Thêm chỗ gửi xe' }],
+    };
+    await sampleComments(models(), t.service.flows, extra);
+    expect(await sample('PC06')).toEqual(pc06);
+    expect(await sample('')).toContain('cs-extra');
+    // Invalidated: out of both samples (and out of the report), making room; an override puts it back.
+    const [first] = pc06;
+    await invalidateBallot(models(), first!, 'denied at post-audit verification', 'audit-samples');
+    expect(await sample('PC06')).toEqual(pc06.filter((id) => id !== first));
+    expect(await sample('')).not.toContain(first);
+    expect((await models().CommentSlot.findById('soc-trang-2024|citizen|PC06').lean())?.n).toBe(COMMENT_LIMIT - 1);
+    expect(await shown()).toEqual(['Cán bộ nhiệt tình']);
+    await revalidateBallot(models(), t.service.flows, first!);
+    expect(await sample('PC06')).toEqual(pc06);
+    expect(await shown()).toEqual(['Cần thêm ghế ngồi chờ', 'Cán bộ nhiệt tình']);
+    // Rebuilt from the ballots: the same unit sample; the ballot that exists only as a sample is gone.
+    expect(await rebuildCommentSamples(models(), t.service.flows, 'soc-trang-2024')).toBeGreaterThanOrEqual(2);
+    expect(await sample('PC06')).toEqual(pc06);
+    expect(await sample('')).not.toContain('cs-extra');
+  });
+
+  it('a report with a date range reads the ballots instead', async () => {
+    await models().CommentSample.deleteMany({ campaign: 'soc-trang-2024', scope: 'PC06' });
+    expect(await shown()).toEqual([]);
+    expect(await shown('&from=2024-06-01&to=2024-06-30')).toEqual(['Cần thêm ghế ngồi chờ', 'Cán bộ nhiệt tình']);
+    await rebuildCommentSamples(models(), t.service.flows, 'soc-trang-2024');
+    expect(await shown()).toHaveLength(2);
   });
 });
