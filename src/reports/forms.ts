@@ -42,13 +42,17 @@ export class Reports {
     private readonly flows: FlowRegistry,
   ) {}
 
+  /**
+   * The counter rows of the units (all: null) over the query's span. One query
+   * per unit, by equality: FerretDB hands equality to PostgreSQL but evaluates
+   * `$in` row by row (at 1,000,000 ballots 190 ms against 470 ms for one unit).
+   */
   private async counters(campaign: Campaign, units: string[] | null, q: ReportQuery): Promise<StoredCounter[]> {
-    const rows = await this.models.Counter.find({
-      campaign: campaign.id,
-      ...(units ? { unit: { $in: units } } : {}),
-      ...countersCovering(q.from, q.to),
-    }).lean();
-    return rows.filter((r) => (r.n ?? 0) > 0) as unknown as StoredCounter[];
+    const span = countersCovering(q.from, q.to);
+    const found = await Promise.all(
+      (units ?? [undefined]).map((unit) => this.models.Counter.find({ campaign: campaign.id, ...(unit ? { unit } : {}), ...span }).lean()),
+    );
+    return found.flat().filter((r) => (r.n ?? 0) > 0) as unknown as StoredCounter[];
   }
 
   private summary(rows: CounterRow[]) {
@@ -66,7 +70,10 @@ export class Reports {
     const fieldName = new Map(campaign.fields.map((f) => [f.code, f.name]));
 
     // A. Per field: invitations against targets (from their counts), and what came back.
-    const invitationCounts = await this.models.InvitationCount.find({ campaign: campaign.id, unit: { $in: scope }, ...countersCovering(q.from, q.to) }).lean();
+    // By equality, as the counters: the unit's rows, or the campaign's (only units with fields have case invitations).
+    const invitationCounts = (
+      await this.models.InvitationCount.find({ campaign: campaign.id, ...(q.unit ? { unit: q.unit } : {}), ...countersCovering(q.from, q.to) }).lean()
+    ).filter((c) => scope.includes(c.unit ?? ''));
     const fields = [...new Set(campaign.units.filter((u) => scope.includes(u.code)).flatMap((u) => u.fields))];
     const targets = allocateQuotas(campaign).filter((a) => scope.includes(a.unit));
     const A = fields.map((field) => {
