@@ -3,7 +3,6 @@
 // id, in one Lua script. This process keeps the conversations it saved last in
 // memory, so an update normally costs a single Redis round trip; when another
 // process wrote in between, the script refuses and returns the fresh state.
-
 import { heldKey } from '../outbound/held.js';
 import type { RedisClient } from '../redis.js';
 import { allChatTags, chatTag } from '../slots.js';
@@ -74,8 +73,17 @@ export interface StoreOptions {
 /** Where a chat's conversation is kept. */
 export const conversationKey = (prefix: string, conv: string) => `${prefix}conv:${chatTag(conv)}:${conv}`;
 
+/**
+ * Replies saved but not yet sent: a save that owes a reply marks its
+ * conversation here in the same script, and the mark goes once the reply is
+ * sent or durably queued. A process killed in between leaves the mark, and the
+ * conversations still marked after a while are asked again (see
+ * ConversationRunner.recoverUnsent). One set per chat bucket (see slots.ts).
+ */
+const unsentKeyOf = (prefix: string, tag: string) => `${prefix}unsent:${tag}`;
+
 /** The set of replies owed in the chat's bucket. */
-export const unsentKey = (prefix: string, conv: string) => `${prefix}unsent:${chatTag(conv)}`;
+export const unsentKey = (prefix: string, conv: string) => unsentKeyOf(prefix, chatTag(conv));
 
 export class ConversationStore {
   private readonly redis: RedisClient & Scripts;
@@ -153,13 +161,6 @@ export class ConversationStore {
     return { ok: true, version: code, ...(typeof version === 'string' ? { heldBehind: version } : {}) };
   }
 
-  /**
-   * Replies saved but not yet sent: a save that owes a reply marks its
-   * conversation here in the same script, and the mark goes once the reply is
-   * sent or durably queued. A process killed in between leaves the mark, and
-   * the conversations still marked after a while are asked again (see
-   * ConversationRunner.recoverUnsent). One set per chat bucket (see slots.ts).
-   */
   /** Replies settled since the last flush: written together, one round trip for many (this runs once per update). */
   private settling: Array<[string, number]> = [];
   private settleFlush?: Promise<void>;
@@ -184,7 +185,7 @@ export class ConversationStore {
   /** Conversations owing a reply since before `before`, oldest first. */
   async unsent(before: number, limit = 500): Promise<string[]> {
     const buckets = await Promise.all(
-      allChatTags().map((tag) => this.redis.zrangebyscore(`${this.opts.prefix}unsent:${tag}`, '-inf', before, 'WITHSCORES', 'LIMIT', 0, limit)),
+      allChatTags().map((tag) => this.redis.zrangebyscore(unsentKeyOf(this.opts.prefix, tag), '-inf', before, 'WITHSCORES', 'LIMIT', 0, limit)),
     );
     const owed: Array<[string, number]> = [];
     for (const flat of buckets) for (let i = 0; i < flat.length; i += 2) owed.push([flat[i]!, Number(flat[i + 1])]);

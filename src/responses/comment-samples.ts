@@ -28,13 +28,13 @@ export interface CommentedBallot {
 /** Samples known full in this process (they fill once and stay full, but for invalidations). */
 const full = new WeakMap<Models, Set<string>>();
 
-/** The ballot's free-text answers, by its questionnaire. */
-function textsOf(flows: FlowRegistry, b: CommentedBallot) {
-  const flow = flows.get(`${b.flow}@${b.flowVersion}`);
-  return b.answers
-    .filter((a) => flow.questions[flow.indexOf.get(a.q) ?? -1]?.type === 'text' && typeof a.value === 'string' && a.value !== '')
-    .map((a) => ({ q: a.q, text: a.value as string }));
+/** A ballot's free-text answers, by its questionnaire (also what sets a ballot's `commented` mark). */
+export function commentsOf(flow: { questions: Array<{ id: string; type: string }> }, answers: Array<{ q: string; value?: unknown }>) {
+  const text = new Set(flow.questions.filter((q) => q.type === 'text').map((q) => q.id));
+  return answers.filter((a) => text.has(a.q) && typeof a.value === 'string' && a.value !== '').map((a) => ({ q: a.q, text: a.value as string }));
 }
+
+const textsOf = (flows: FlowRegistry, b: CommentedBallot) => commentsOf(flows.get(`${b.flow}@${b.flowVersion}`), b.answers);
 
 const kindOf = (b: { kind?: string | null }) => (b.kind === 'agency' ? 'agency' : 'citizen');
 

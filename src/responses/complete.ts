@@ -6,7 +6,7 @@ import { dayIn } from '../days.js';
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import type { CompletionJob } from '../queues/jobs.js';
-import { sampleComments } from './comment-samples.js';
+import { commentsOf, sampleComments } from './comment-samples.js';
 
 export class PermanentJobError extends Error {
   override name = 'PermanentJobError';
@@ -50,7 +50,7 @@ export async function persistCompletion(models: Models, flows: FlowRegistry, job
     flow: flow.id,
     flowVersion: flow.version,
     answers,
-    commented: hasComment(flow, answers),
+    commented: commentsOf(flow, answers).length > 0,
     day: dayIn(campaign.timezone, job.completedAt),
     rtype,
     startedAt: new Date(job.startedAt),
@@ -66,15 +66,12 @@ export async function persistCompletion(models: Models, flows: FlowRegistry, job
 
   await recordFlowVersion(models, flow.key, flow.hash);
   await applyCounters(models, job.ref);
-  // Also when it existed: a retry after a crash between the ballot and its samples (sampling twice is a no-op).
-  if (ballot.commented) await sampleComments(models, flows, ballot);
+  // Also when it existed (a retry after a crash between the ballot and its samples; sampling twice is a no-op), unless
+  // it was invalidated meanwhile.
+  if (ballot.commented && (outcome === 'created' || (await Response.exists({ invitationId: job.ref, status: 'valid' })))) {
+    await sampleComments(models, flows, ballot);
+  }
   return outcome;
-}
-
-/** Whether a free-text question was answered (see `commented` in ./models.ts). */
-export function hasComment(flow: { questions: Array<{ id: string; type: string }> }, answers: Array<{ q: string; value?: unknown }>): boolean {
-  const text = new Set(flow.questions.filter((q) => q.type === 'text').map((q) => q.id));
-  return answers.some((a) => text.has(a.q) && typeof a.value === 'string' && a.value !== '');
 }
 
 interface CampaignFacts {

@@ -2,7 +2,8 @@
 // incremental ones; `--fix` rewrites the counters of the campaign.
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
-import { type CountedResponse, counterRows, hasComment, withCountersPaused } from './complete.js';
+import { commentsOf } from './comment-samples.js';
+import { type CountedResponse, counterRows, withCountersPaused } from './complete.js';
 
 export interface CounterCheck {
   rows: number;
@@ -138,7 +139,9 @@ export async function markCommented(models: Models, flows: FlowRegistry, campaig
     .lean()
     .cursor()) {
     missing++;
-    writes.push({ updateOne: { filter: { _id: r._id }, update: { $set: { commented: hasComment(flows.get(`${r.flow}@${r.flowVersion}`), r.answers) } } } });
+    writes.push({
+      updateOne: { filter: { _id: r._id }, update: { $set: { commented: commentsOf(flows.get(`${r.flow}@${r.flowVersion}`), r.answers).length > 0 } } },
+    });
     if (fix && writes.length >= 500) await models.Response.bulkWrite(writes.splice(0));
   }
   if (fix && writes.length) await models.Response.bulkWrite(writes);
