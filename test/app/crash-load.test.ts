@@ -9,8 +9,8 @@ import { unsentKey } from '../../src/conversations/store.js';
 import { openDatabase } from '../../src/db.js';
 import { createApiKey } from '../../src/http/auth.js';
 import { checkCounters } from '../../src/responses/counters.js';
-import { startService } from '../helpers/child-service.js';
-import { api, eventually, isolation, TEST_SECRET, TEST_TOKEN } from '../helpers/context.js';
+import { childEnv, startService } from '../helpers/child-service.js';
+import { api, eventually, isolation, TEST_SECRET } from '../helpers/context.js';
 import { freePort } from '../helpers/ports.js';
 import { TelegramEmulator, TelegramUser } from '../helpers/telegram-emulator.js';
 import { ZaloEmulator, ZaloUser, zaloEnv } from '../helpers/zalo-emulator.js';
@@ -58,12 +58,7 @@ describe('the service stopped in the middle of 200 conversations and started aga
       tg.nextUpdateId = Date.now(); // npm start's process uses the default prefix: ids of earlier runs stay seen
       const { dbName } = isolation('crash_load');
       const env = {
-        REDIS_URL: inject('redisUrl'),
-        MONGODB_URI: `${inject('mongoUrl')}/${dbName}`,
-        TELEGRAM_BOT_TOKEN: TEST_TOKEN,
-        TELEGRAM_WEBHOOK_SECRET: TEST_SECRET,
-        TELEGRAM_API_ROOT: tg.apiRoot,
-        TELEGRAM_BOT_USERNAME: 'tthc_test_bot',
+        ...childEnv(dbName, tg.apiRoot),
         TELEGRAM_SEND_RATE: '1000',
         LOG_LEVEL: 'info',
         ...zaloEnv(zalo, zalo.issuePair()),

@@ -6,8 +6,8 @@ import { describe, expect, inject, it } from 'vitest';
 import { unsentKey } from '../../src/conversations/store.js';
 import { openDatabase } from '../../src/db.js';
 import { createApiKey } from '../../src/http/auth.js';
-import { startService } from '../helpers/child-service.js';
-import { api, eventually, isolation, TEST_SECRET, TEST_TOKEN } from '../helpers/context.js';
+import { childEnv, startService } from '../helpers/child-service.js';
+import { api, eventually, isolation, TEST_SECRET } from '../helpers/context.js';
 import { freePort } from '../helpers/ports.js';
 import { TelegramEmulator, TelegramUser } from '../helpers/telegram-emulator.js';
 
@@ -20,12 +20,7 @@ describe('a reply lost with its process', () => {
     // npm start's process uses the default key prefix.
     const prefix = 'tthc:';
     const env = {
-      REDIS_URL: inject('redisUrl'),
-      MONGODB_URI: `${inject('mongoUrl')}/${dbName}`,
-      TELEGRAM_BOT_TOKEN: TEST_TOKEN,
-      TELEGRAM_WEBHOOK_SECRET: TEST_SECRET,
-      TELEGRAM_API_ROOT: emu.apiRoot,
-      TELEGRAM_BOT_USERNAME: 'tthc_test_bot',
+      ...childEnv(dbName, emu.apiRoot),
     };
     const port = await freePort();
     let child = await startService(port, env);
