@@ -1,6 +1,7 @@
 // Hash tags: on a Redis Cluster, the keys one script touches must live in the
-// same slot. A chat's keys (conversation, dedupe marks, held-replies mark) and
-// the set of replies it may owe share the tag of the chat's bucket. Buckets,
+// same slot. A chat's keys (conversation, dedupe marks, held-replies mark,
+// guess counter and lock) and the set of replies it may owe share the tag of
+// the chat's bucket. Buckets,
 // not one tag per chat, so that the owed-replies set is a fixed number of keys
 // the recovery can read; 256 of them spread evenly over any practical number
 // of masters. On a single server the tags change nothing.

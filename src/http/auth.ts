@@ -33,7 +33,7 @@ export const API_REQUESTS_PER_MINUTE = 600;
 /**
  * Verifies the key on every request (one read by id): a revoked key stops
  * working at once on every process. Each key has a request budget per minute
- * in RedisClient, shared by all processes.
+ * in Redis, shared by all processes.
  */
 export function authenticator(models: Models, limits?: { redis: RedisClient; prefix: string; perMinute?: number }) {
   async function verify(header: string | undefined): Promise<Actor> {

@@ -32,6 +32,7 @@ export class Dispatcher {
    * Other processes learn of it from the held mark (see ./held.ts) that the save returns.
    */
   private readonly held = new Map<string, { until: number; jobId: string }>();
+  private prunedAt = 0;
 
   constructor(
     private readonly outlets: Outlets,
@@ -87,8 +88,11 @@ export class Dispatcher {
   private async queue(key: string, job: Parameters<Queues['addOutbound']>[0], until: number) {
     const added = await this.queues.addOutbound(job, Math.max(0, until - Date.now()));
     this.held.set(key, { until, jobId: added.id! });
-    // A chat that never writes again would keep its entry: past ones go once there are many.
-    if (this.held.size > 1_000) for (const [k, h] of this.held) if (h.until <= Date.now()) this.held.delete(k);
+    // A chat that never writes again would keep its entry: past ones go once there are many (at most once a second).
+    if (this.held.size > 1_000 && Date.now() - this.prunedAt > 1_000) {
+      this.prunedAt = Date.now();
+      for (const [k, h] of this.held) if (h.until <= this.prunedAt) this.held.delete(k);
+    }
     await this.heldReplies.hold(key, added.id!);
   }
 }

@@ -10,7 +10,7 @@ import { dayIn } from '../days.js';
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import { allocateQuotas, type Campaign, unitAndBelow } from '../invitations/campaign.js';
-import { COMMENT_LIMIT } from '../responses/comment-samples.js';
+import { COMMENT_LIMIT, commentsOf } from '../responses/comment-samples.js';
 import { countersCovering } from './spans.js';
 import { type CounterRow, round2, type Tally, tally } from './tally.js';
 
@@ -302,7 +302,7 @@ export class Reports {
         )
           .limit(COMMENT_LIMIT)
           .lean();
-        return ballots.map((r) => ({ ...r, texts: r.answers.map((a) => ({ q: a.q, text: a.value })) }));
+        return ballots.map((r) => ({ ...r, texts: commentsOf(this.flows.get(`${r.flow}@${r.flowVersion}`), r.answers) }));
       }),
     );
     const sampled = found
@@ -312,18 +312,16 @@ export class Reports {
     const fieldName = new Map(campaign.fields.map((f) => [f.code, f.name]));
     return sampled.flatMap((r) => {
       const flow = this.flows.get(`${r.flow}@${r.flowVersion}`);
-      return r.texts
-        .filter((a) => flow.questions[flow.indexOf.get(a.q ?? '') ?? -1]?.type === 'text' && typeof a.text === 'string' && a.text)
-        .map((a) =>
-          agency
-            ? { date: r.day ?? '', level: LEVEL_NAME[(r.rtype ?? '').replace(/^agency-/, '')] ?? '', text: String(a.text) }
-            : {
-                date: r.day ?? '',
-                field: fieldName.get(r.field ?? '') ?? r.field ?? '',
-                question: flow.questions[flow.indexOf.get(a.q!)!]!.text,
-                text: String(a.text),
-              },
-        );
+      return r.texts.map((a) =>
+        agency
+          ? { date: r.day ?? '', level: LEVEL_NAME[(r.rtype ?? '').replace(/^agency-/, '')] ?? '', text: String(a.text) }
+          : {
+              date: r.day ?? '',
+              field: fieldName.get(r.field ?? '') ?? r.field ?? '',
+              question: flow.questions[flow.indexOf.get(a.q ?? '') ?? -1]?.text ?? '',
+              text: String(a.text),
+            },
+      );
     });
   }
 

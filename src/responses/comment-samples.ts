@@ -34,14 +34,15 @@ export function commentsOf(flow: { questions: Array<{ id: string; type: string }
   return answers.filter((a) => text.has(a.q) && typeof a.value === 'string' && a.value !== '').map((a) => ({ q: a.q, text: a.value as string }));
 }
 
-const textsOf = (flows: FlowRegistry, b: CommentedBallot) => commentsOf(flows.get(`${b.flow}@${b.flowVersion}`), b.answers);
-
 const kindOf = (b: { kind?: string | null }) => (b.kind === 'agency' ? 'agency' : 'citizen');
 
-/** Copies a valid ballot's comments into its unit's and its campaign's samples while they have room. Idempotent. */
-export async function sampleComments(models: Models, flows: FlowRegistry, b: CommentedBallot): Promise<void> {
-  const texts = textsOf(flows, b);
-  if (!texts.length) return;
+/**
+ * Copies a valid ballot's comments into its unit's and its campaign's samples
+ * while they have room. Idempotent. Returns whether the ballot has comments.
+ */
+export async function sampleComments(models: Models, flows: FlowRegistry, b: CommentedBallot): Promise<boolean> {
+  const texts = commentsOf(flows.get(`${b.flow}@${b.flowVersion}`), b.answers);
+  if (!texts.length) return false;
   const known = full.get(models) ?? new Set<string>();
   full.set(models, known);
   const kind = kindOf(b);
@@ -72,6 +73,7 @@ export async function sampleComments(models: Models, flows: FlowRegistry, b: Com
     }
     await models.CommentSlot.updateOne({ _id: slot }, { $inc: { n: 1 }, $setOnInsert: { campaign: b.campaign } }, { upsert: true });
   }
+  return true;
 }
 
 /** Takes an invalidated ballot's comments out of the samples (making room for the next ones). */
@@ -97,10 +99,7 @@ export async function rebuildCommentSamples(models: Models, flows: FlowRegistry,
   full.delete(models);
   let sampled = 0;
   for await (const r of models.Response.find({ campaign, status: 'valid' }).lean().cursor()) {
-    const b = r as unknown as CommentedBallot;
-    if (!textsOf(flows, b).length) continue;
-    await sampleComments(models, flows, b);
-    sampled++;
+    if (await sampleComments(models, flows, r as unknown as CommentedBallot)) sampled++;
   }
   return sampled;
 }

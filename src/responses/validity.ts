@@ -1,8 +1,9 @@
 // A ballot found false by post-audit is invalidated: it stays stored, with its
 // reason, leaves the counters behind the reports and the comment samples, and
-// is counted as invalidated (Mẫu 01's table A); an override puts it back. A crash between the status
-// change and the counters is repaired by `counters:check --fix` (it recounts
-// the valid responses and the invalidated ones).
+// is counted as invalidated (Mẫu 01's table A); an override puts it back. A
+// crash between the status change and the counters is repaired by
+// `counters:check --fix` (it recounts the valid responses and the invalidated
+// ones).
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import { countInvalidated } from '../invitations/counts.js';

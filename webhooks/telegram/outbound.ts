@@ -1,6 +1,5 @@
 // Telegram operations over telegraf's API client, with Telegram's errors mapped
 // to what the outbound worker does about them.
-
 import { Telegram, TelegramError } from 'telegraf';
 import { type SendResult, TransientSendError } from '../../src/channels/channel.js';
 import type { RedisClient } from '../../src/redis.js';
