@@ -57,6 +57,9 @@ export async function persistCompletion(models: Models, flows: FlowRegistry, job
     completedAt: new Date(job.completedAt),
     durationSec: Math.round((job.completedAt - job.startedAt) / 1000),
   };
+  // Before the insert: the insert claims the counters, and a step that fails between the two would leave them claimed
+  // and unwritten until the repair (the retry finds the ballot stored and its counters taken).
+  await recordFlowVersion(models, flow.key, flow.hash);
   let created: { _id: unknown } | undefined;
   try {
     // A new ballot's counters are claimed in the insert itself (one database round trip less than claiming after).
@@ -66,7 +69,6 @@ export async function persistCompletion(models: Models, flows: FlowRegistry, job
     outcome = 'existed';
   }
 
-  await recordFlowVersion(models, flow.key, flow.hash);
   if (created) await addCounterRows(models, counterRows(ballot as CountedResponse), 1, created._id);
   else await applyCounters(models, job.ref);
   // Also when it existed (a retry after a crash between the ballot and its samples; sampling twice is a no-op), unless
@@ -99,7 +101,12 @@ async function recordFlowVersion(models: Models, key: string, hash: string): Pro
   const keys = recorded.get(models) ?? new Set<string>();
   recorded.set(models, keys);
   if (keys.has(key)) return;
-  await models.FlowVersion.updateOne({ _id: key }, { $setOnInsert: { hash, firstUsedAt: new Date() } }, { upsert: true });
+  try {
+    await models.FlowVersion.updateOne({ _id: key }, { $setOnInsert: { hash, firstUsedAt: new Date() } }, { upsert: true });
+  } catch (err) {
+    // Another completion recorded it at the same moment (FerretDB does not retry such an upsert as MongoDB does).
+    if ((err as { code?: number }).code !== 11000) throw err;
+  }
   keys.add(key);
 }
 
