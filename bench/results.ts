@@ -1,6 +1,6 @@
 // What a benchmark prints is also kept: a line about the machine, then its
 // lines, written to bench/results/<name>-<time>.txt.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../src/local/paths.js';
@@ -25,4 +25,33 @@ export function recorder() {
     lines.push(l);
   };
   return { lines, say };
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/**
+ * CPU time (ms) used so far by the processes whose command name starts with one
+ * of `names` (for example the local Redis, FerretDB and PostgreSQL), read from
+ * /proc; 0 where /proc is not there. Processes that exit in between are missed.
+ */
+export function processCpuMs(names: string[]): number {
+  let ticks = 0;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  } catch {
+    return 0;
+  }
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (!names.some((n) => comm.startsWith(n))) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      // gone
+    }
+  }
+  return (ticks / TICKS_PER_SECOND) * 1000;
 }

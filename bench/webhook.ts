@@ -23,7 +23,7 @@ import { projectRoot } from '../src/local/paths.js';
 import { ensureLocalServices } from '../src/local/servers.js';
 import { type StoredMessage, TelegramEmulator, TelegramUser } from '../test/helpers/telegram-emulator.js';
 import { ZaloEmulator, type ZaloMessage, zaloEnv } from '../test/helpers/zalo-emulator.js';
-import { machine, recorder, saveResults } from './results.js';
+import { machine, processCpuMs, recorder, saveResults } from './results.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '300,800').split(',').map(Number);
 const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 50);
@@ -54,7 +54,14 @@ interface Sample {
   drainMs?: number;
   /** CPU of this process (emulated platform and respondents), percent of one core: near 100 means it, not the server, sets the pace. */
   generatorCpu?: number;
+  /** CPU used by redis-server during the run (ms). */
+  redisCpuMs?: number;
+  /** CPU used by the database (FerretDB and PostgreSQL) during the run (ms), while the service writes through jobs. */
+  databaseCpuMs?: number;
 }
+
+const REDIS_PROCESSES = ['redis-server'];
+const DATABASE_PROCESSES = ['ferretdb', 'postgres'];
 
 /** Telegram's side: a pool of 40 connections to the webhook. */
 function poster(connections: number) {
@@ -218,6 +225,8 @@ async function run(
   if (ready.createMs) s.createMs = ready.createMs;
   const c0 = await commandsProcessed(redis);
   const cpu0 = process.cpuUsage();
+  const redisCpu0 = processCpuMs(REDIS_PROCESSES);
+  const databaseCpu0 = processCpuMs(DATABASE_PROCESSES);
   const t0 = performance.now();
   const base = { ours: 1_000_000, baseline: 2_000_000, zalo: 3_000_000, split: 4_000_000 }[kind] + users * 10;
   await Promise.all(
@@ -257,6 +266,8 @@ async function run(
   s.wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   s.generatorCpu = ((cpu.user + cpu.system) / 1000 / s.wallMs) * 100;
+  s.redisCpuMs = processCpuMs(REDIS_PROCESSES) - redisCpu0;
+  s.databaseCpuMs = processCpuMs(DATABASE_PROCESSES) - databaseCpu0;
   await new Promise((r) => setTimeout(r, 500)); // trailing edits and jobs
   s.redisCommands = (await commandsProcessed(redis)) - c0;
   child.send('report');
@@ -289,6 +300,8 @@ const ROWS: Row[] = [
   ['Redis commands per update (server)', (s) => s.redisCommands / s.updates, 'lower'],
   ['server RSS after run (MB)', (s) => s.rssMb, 'lower'],
   ['load generator CPU (% of one core)', (s) => s.generatorCpu ?? 0, 'none'],
+  ['Redis server CPU (% of one core)', (s) => ((s.redisCpuMs ?? 0) / s.wallMs) * 100, 'none'],
+  ['database CPU during the run (% of one core)', (s) => ((s.databaseCpuMs ?? 0) / s.wallMs) * 100, 'none'],
 ];
 
 async function main() {

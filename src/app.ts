@@ -31,6 +31,7 @@ import { Dispatcher } from './outbound/dispatcher.js';
 import { HeldReplies } from './outbound/held.js';
 import { SendLimiter } from './outbound/rate-limit.js';
 import type { Outlet } from './outbound/send-ops.js';
+import { IntakePressure } from './queues/intake-pressure.js';
 import { Queues } from './queues/queues.js';
 import { createRedis, type RedisClient } from './redis.js';
 import { Alerts, type NotifyPv01 } from './reports/alerts.js';
@@ -55,6 +56,8 @@ export interface AppOptions {
   flowsDir?: string;
   now?: () => number;
   sessionTtlMs?: number;
+  /** See IntakePressure: the longest the database jobs step aside for a busy intake (default 30 s). */
+  intakeMaxDeferMs?: number;
 }
 
 /** The running service: its parts (the tests reach into them) and its lifecycle. */
@@ -77,6 +80,7 @@ export class App {
     readonly channels: Channel[],
     private readonly store: ConversationStore,
     private readonly background: BackgroundTasks,
+    readonly pressure: IntakePressure,
     private readonly startWorkersFn: () => Worker[],
     private readonly listener: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void,
     private readonly log: Logger,
@@ -100,6 +104,7 @@ export class App {
 
   startWorkers() {
     this.workers = this.startWorkersFn();
+    this.watchPressure();
     this.runner.startRecovery(5_000, this.unsentAfterMs, (err) => this.log.warn({ err: err.message }, 'could not recover unsent replies'));
     // Counters claimed by a process that died before writing them are recounted.
     this.stopCounterRepair = startCounterRepair(this.db.models, 10_000, this.unsentAfterMs, (n, err) =>
@@ -109,6 +114,11 @@ export class App {
     );
     this.queues.scheduleExpirySweep().catch((err: Error) => this.log.warn({ err: err.message }, 'could not schedule the expiry sweep'));
     this.queues.scheduleDigest().catch((err: Error) => this.log.warn({ err: err.message }, 'could not schedule the daily digest'));
+  }
+
+  /** Web processes publish their intake rate, worker processes read it (see IntakePressure). */
+  private watchPressure() {
+    this.pressure.start((err) => this.log.debug({ err: err.message }, 'could not share the intake rate'));
   }
 
   /** `requestTimeoutMs`: a request whose headers and body have not all arrived by then is answered 408 and closed. */
@@ -125,6 +135,7 @@ export class App {
       },
     );
     this.server = server;
+    this.watchPressure();
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve(server.address() as AddressInfo));
@@ -142,6 +153,7 @@ export class App {
     this.runner.stopRecovery();
     this.stopCounterRepair?.();
     if (this.closing) return;
+    await this.pressure.stop();
     this.closing = true;
     const deadline = Date.now() + withinMs;
     const tookMs: Record<string, number> = {};
@@ -278,7 +290,9 @@ export async function createApp(o: AppOptions): Promise<App> {
   });
 
   const metrics = createMetrics();
+  const pressure = new IntakePressure(redis, prefix, { busyRate: config.intakeBusyRate, maxDeferMs: o.intakeMaxDeferMs });
   const handle = async (ev: InboundEvent) => {
+    pressure.note();
     const end = metrics.latency.startTimer({ channel: ev.channel });
     try {
       const r = await runner.handle(ev);
@@ -348,6 +362,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     notifiers,
     locks: new ChatLock(redis, prefix),
     held: heldReplies,
+    pressure,
     log,
   };
   return new App(
@@ -362,6 +377,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     channels,
     store,
     background,
+    pressure,
     () => startWorkers(workerDeps),
     http.listener,
     log,

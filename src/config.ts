@@ -102,6 +102,8 @@ const envSchema = z.object({
   TELEGRAM_SEND_CHAT_INTERVAL_MS: positiveNumber(1000),
   TELEGRAM_SEND_TIMEOUT_MS: positiveNumber(15_000),
   ZALO_SEND_RATE: positiveNumber(60),
+  /** Webhook updates per second (all processes) from which the database jobs step aside for intake; 0: never. */
+  INTAKE_BUSY_RATE: z.coerce.number().min(0, 'must be 0 (never) or a positive number').default(200),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -136,6 +138,7 @@ export interface Config {
   dataEncryptionKey: Buffer | undefined;
   previousDataEncryptionKey: Buffer | undefined;
   zaloSendRate: number;
+  intakeBusyRate: number;
   zalo: Omit<Pick<Env, `ZALO_${string}` & keyof Env>, 'ZALO_SEND_RATE'>;
 }
 
@@ -182,6 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataEncryptionKey: e.DATA_ENCRYPTION_KEY,
     previousDataEncryptionKey: e.DATA_ENCRYPTION_KEY_PREVIOUS,
     zaloSendRate: e.ZALO_SEND_RATE,
+    intakeBusyRate: e.INTAKE_BUSY_RATE,
     zalo: {
       ZALO_APP_ID: e.ZALO_APP_ID,
       ZALO_APP_SECRET: e.ZALO_APP_SECRET,

@@ -13,6 +13,7 @@ import type { ChatLock } from './outbound/chat-lock.js';
 import type { HeldReplies } from './outbound/held.js';
 import type { Outlets } from './outbound/send-ops.js';
 import { processOutbound } from './outbound/worker.js';
+import type { IntakePressure } from './queues/intake-pressure.js';
 import { AUDIT_STEPS, auditStepJob, completionJob, QUEUE } from './queues/jobs.js';
 import { cappedBackoff, connection, type Queues, queuePrefix } from './queues/queues.js';
 import { type Alerts, alertReasons } from './reports/alerts.js';
@@ -34,6 +35,7 @@ export interface WorkerDeps {
   notifiers: ReadonlyMap<string, Notifier>;
   locks: ChatLock;
   held: HeldReplies;
+  pressure: IntakePressure;
   log: Logger;
   outboundConcurrency?: number;
 }
@@ -71,8 +73,8 @@ export function startWorkers(d: WorkerDeps): Worker[] {
         throw err;
       }
     },
-    // Few at once: records may lag a few seconds under a burst, but database writes do not starve the webhook path of CPU
-    // (on one machine with the local database, 8 at once cost about 10 % of intake at 800 respondents).
+    // Few at once: more did not drain faster on the local database, and 4 at once jammed FerretDB on SQLite after an
+    // outage (tested in faults.test.ts). While intake is busy this worker steps aside altogether (below).
     2,
   );
   // A reminder or a verification the chat platform refused (window closed) goes to the phone as ZNS, when there is one.
@@ -103,6 +105,8 @@ export function startWorkers(d: WorkerDeps): Worker[] {
     },
     4,
   );
+  // Recording and follow-ups write to the database: they wait while respondents pour in. Sends do not (replies go out).
+  d.pressure.defer([completion, followUps]);
   for (const w of [completion, outbound, followUps]) {
     w.on('failed', (job, err) => d.log.warn({ queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'));
     w.on('error', (err) => d.log.error({ queue: w.name, err: err.message }, 'worker error'));

@@ -12,6 +12,7 @@ describe('configuration', () => {
       mongodbUri: undefined,
       telegram: undefined,
       publicBaseUrl: 'http://localhost:3000',
+      intakeBusyRate: 200,
     });
     expect(c.telegramDisabledReason).toBe('TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET not set');
   });
@@ -19,7 +20,14 @@ describe('configuration', () => {
   it('names every wrong variable and what is wrong with it', () => {
     let err: unknown;
     try {
-      loadConfig({ PORT: 'eighty', ROLE: 'boss', REDIS_URL: 'localhost:6379', TELEGRAM_WEBHOOK_SECRET: 'has spaces!', DATA_ENCRYPTION_KEY: 'short' });
+      loadConfig({
+        PORT: 'eighty',
+        ROLE: 'boss',
+        REDIS_URL: 'localhost:6379',
+        TELEGRAM_WEBHOOK_SECRET: 'has spaces!',
+        DATA_ENCRYPTION_KEY: 'short',
+        INTAKE_BUSY_RATE: '-5',
+      });
     } catch (e) {
       err = e;
     }
@@ -30,6 +38,7 @@ describe('configuration', () => {
     expect(msg).toMatch(/REDIS_URL: must be redis:\/\/, rediss:\/\/, or redis-cluster:\/\/host:port,host:port/);
     expect(msg).toMatch(/TELEGRAM_WEBHOOK_SECRET: must be 1-256 characters/);
     expect(msg).toMatch(/DATA_ENCRYPTION_KEY: must be 32 bytes/);
+    expect(msg).toMatch(/INTAKE_BUSY_RATE: must be 0 \(never\) or a positive number \(got "-5"\)/);
     // Secrets are never echoed back.
     expect(msg).not.toContain('has spaces!');
     expect(msg).not.toContain('short');

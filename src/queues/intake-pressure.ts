@@ -1,0 +1,154 @@
+// Intake first. While respondents pour in, the jobs that write to the database
+// (recording openings and ballots, follow-ups) step aside, so the webhook path
+// and its replies get the CPU and the database's attention; the jobs wait in
+// Redis, nothing is lost, and they catch up as soon as the burst is over. A
+// deferral lasts at most `maxDeferMs`; the workers then run as long again
+// whatever the load, so under sustained load records lag by at most that much
+// more, and are never starved.
+//
+// The rate is shared through Redis: every process adds what its webhook took
+// in to a counter per quarter second, and every process reads the last full
+// second of them (a ROLE=worker process steps aside for its web processes).
+import type { RedisClient } from '../redis.js';
+
+/** What steps aside: a BullMQ Worker (pause without waiting for the jobs in hand). */
+export interface Deferrable {
+  pause(doNotWaitActive?: boolean): Promise<void>;
+  resume(): void | Promise<void>;
+}
+
+export interface IntakePressureOptions {
+  /** Updates per second (all processes) from which intake counts as busy; 0: never. */
+  busyRate: number;
+  maxDeferMs?: number;
+  /** How often the rate is published and read. */
+  slotMs?: number;
+  now?: () => number;
+}
+
+/** The rate is the sum of this many full slots (one second). */
+const SLOTS_READ = 4;
+
+export class IntakePressure {
+  readonly busyRate: number;
+  private readonly maxDeferMs: number;
+  private readonly slotMs: number;
+  private readonly now: () => number;
+  /** Updates taken in since the last tick, not yet published. */
+  private taken = 0;
+  private rateNow = 0;
+  private deferred: Deferrable[] = [];
+  private deferredSince?: number;
+  /** After a deferral that reached the cap, the workers run until then whatever the load. */
+  private runUntil = 0;
+  private timer?: NodeJS.Timeout;
+  private ticking?: Promise<void>;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+    o: IntakePressureOptions,
+  ) {
+    this.busyRate = o.busyRate;
+    this.maxDeferMs = o.maxDeferMs ?? 30_000;
+    this.slotMs = o.slotMs ?? 250;
+    this.now = o.now ?? Date.now;
+  }
+
+  /** One update taken in by this process's webhook. */
+  note(): void {
+    this.taken++;
+    // A burst is seen at once, not a tick later.
+    if (this.deferredSince === undefined && this.busy) this.steer().catch(() => {});
+  }
+
+  /** Updates per second: over the last second, all processes together (as of the last tick), or what this process alone takes in since, if more. */
+  get rate(): number {
+    return Math.max(this.rateNow, (this.taken * 1000) / this.slotMs);
+  }
+
+  get busy(): boolean {
+    return this.busyRate > 0 && this.rate >= this.busyRate;
+  }
+
+  /** Whether the deferrable workers are held back now. */
+  get deferring(): boolean {
+    return this.deferredSince !== undefined;
+  }
+
+  /** These workers step aside while intake is busy. */
+  defer(workers: Deferrable[]): void {
+    this.deferred.push(...workers);
+  }
+
+  /** Publishes and reads the rate every slot, until stop(); a failed tick counts as not busy. */
+  start(onError: (err: Error) => void): void {
+    if (this.timer || this.busyRate <= 0) return;
+    this.timer = setInterval(() => {
+      if (this.ticking) return;
+      this.ticking = this.tick()
+        .catch(onError)
+        .finally(() => {
+          this.ticking = undefined;
+        });
+    }, this.slotMs);
+    this.timer.unref();
+  }
+
+  /** Stops ticking; held-back workers stay paused (they are being closed). */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.ticking;
+  }
+
+  /** One step: publish what was taken in, read the rate, hold back or release the workers. */
+  async tick(): Promise<void> {
+    // What was taken in since the last tick belongs to the slot that just ended.
+    const ended = Math.floor(this.now() / this.slotMs) - 1;
+    const taken = this.taken;
+    this.taken = 0;
+    try {
+      const key = this.key(ended);
+      // In order on one connection (one node: one hash tag), so this process's own count is in what it reads.
+      const [, , counts] = await Promise.all([
+        taken ? this.redis.incrby(key, taken) : undefined,
+        taken ? this.redis.pexpire(key, this.slotMs * (SLOTS_READ + 2)) : undefined,
+        this.redis.mget(...Array.from({ length: SLOTS_READ }, (_, i) => this.key(ended - i))),
+      ]);
+      const n = counts.map((c) => Number(c ?? 0));
+      // The last second, or the last slot alone when higher: a burst counts from its first slot, and ends a second after.
+      this.rateNow = (Math.max(n.reduce((sum, c) => sum + c, 0) / SLOTS_READ, n[0]!) * 1000) / this.slotMs;
+    } catch (err) {
+      this.rateNow = 0;
+      await this.steer();
+      throw err;
+    }
+    await this.steer();
+  }
+
+  private async steer(): Promise<void> {
+    const now = this.now();
+    if (this.deferredSince !== undefined) {
+      const capped = now - this.deferredSince >= this.maxDeferMs;
+      if (!this.busy || capped) {
+        if (capped) this.runUntil = now + this.maxDeferMs;
+        await this.release();
+      }
+    } else if (this.busy && now >= this.runUntil && this.deferred.length) {
+      this.deferredSince = now;
+      await Promise.all(this.deferred.map((w) => w.pause(true)));
+    }
+  }
+
+  private async release(): Promise<void> {
+    if (this.deferredSince === undefined) return;
+    this.deferredSince = undefined;
+    await Promise.all(this.deferred.map((w) => w.resume()));
+  }
+
+  // One hash tag for all slots: read together in one MGET, on a cluster too.
+  private key(slot: number): string {
+    return `${this.prefix}{intake}:${slot}`;
+  }
+}
