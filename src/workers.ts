@@ -56,9 +56,20 @@ export function startWorkers(d: WorkerDeps): Worker[] {
     w.once('closed', conn.release);
     return w;
   };
+  // A job BullMQ fetched as its worker paused for intake (a blocked fetch still takes one) waits too: back to delayed,
+  // no attempt used, and it runs once the worker resumes.
+  const stepsAside =
+    (processor: Processor): Processor =>
+    async (job, token) => {
+      if (d.pressure.deferring && token) {
+        await job.moveToDelayed(Date.now() + 1_000, token);
+        throw new DelayedError();
+      }
+      return processor(job, token);
+    };
   const completion = worker(
     QUEUE.completion,
-    async (job) => {
+    stepsAside(async (job) => {
       const data = completionJob.parse(job.data);
       // A post-audit verification finished: its outcome, not a ballot.
       if (isAuditRef(data.ref)) return d.audits.recordAnswer(data.ref, data.answers);
@@ -72,7 +83,7 @@ export function startWorkers(d: WorkerDeps): Worker[] {
         if (err instanceof PermanentJobError) throw new UnrecoverableError(err.message);
         throw err;
       }
-    },
+    }),
     // Few at once: more did not drain faster on the local database, and 4 at once jammed FerretDB on SQLite after an
     // outage (tested in faults.test.ts). While intake is busy this worker steps aside altogether (below).
     2,
@@ -87,7 +98,7 @@ export function startWorkers(d: WorkerDeps): Worker[] {
   const outbound = worker(QUEUE.outbound, (job, token) => processOutbound(job, token, outboundDeps), d.outboundConcurrency ?? 32);
   const followUps = worker(
     QUEUE.reminders,
-    async (job, token) => {
+    stepsAside(async (job, token) => {
       if ((AUDIT_STEPS as readonly string[]).includes(job.name)) {
         const did = await d.audits.step(job.name as (typeof AUDIT_STEPS)[number], auditStepJob.parse(job.data).item);
         if (did !== 'busy') return did;
@@ -102,7 +113,7 @@ export function startWorkers(d: WorkerDeps): Worker[] {
       }
       if (job.name === 'digest') return (await d.digest()) ? 'sent' : 'no-chat';
       return processFollowUp(job, d, token);
-    },
+    }),
     4,
   );
   // Recording and follow-ups write to the database: they wait while respondents pour in. Sends do not (replies go out).
