@@ -153,8 +153,8 @@ export class App {
     this.runner.stopRecovery();
     this.stopCounterRepair?.();
     if (this.closing) return;
-    await this.pressure.stop();
     this.closing = true;
+    await this.pressure.stop();
     const deadline = Date.now() + withinMs;
     const tookMs: Record<string, number> = {};
     const cutShort: string[] = [];
