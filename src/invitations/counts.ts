@@ -4,12 +4,12 @@
 // rows however many invitations there are. An invitation counts on the day it
 // was created; an invalidated ballot on the day it was completed (as the
 // ballots' own counters do).
-// A process adds to them one batch at a time (FerretDB runs an update as
-// read-modify-write: two concurrent $inc on one row can lose one); a crash
+// A process adds to them one batch at a time (see MergedBatches); a crash
 // between the invitation's write and its count, or two processes racing on
 // FerretDB, is repaired by `counters:check --fix` (checkInvitationCounts).
 import { dayIn } from '../days.js';
 import type { Models } from '../db.js';
+import { MergedBatches } from '../merged-batches.js';
 
 export type CountEvent = 'created' | 'opened' | 'invalidated';
 export type InvitationEvent = Exclude<CountEvent, 'invalidated'>;
@@ -44,7 +44,7 @@ export const invitationCountRows = (inv: CountedInvitation, timezone: string) =>
 type Row = ReturnType<typeof countRowsOn>[number];
 type Tally = { row: Row } & Record<CountEvent, number>;
 
-const writers = new WeakMap<Models, { tail: Promise<void>; open?: Map<string, Tally>; done?: Promise<void> }>();
+const writers = new WeakMap<Models, MergedBatches<Map<string, Tally>>>();
 
 /** Adds one invitation's event to its rows; concurrent calls in this process are merged into one batch. */
 export const countInvitation = (models: Models, inv: CountedInvitation, event: InvitationEvent, timezone: string) =>
@@ -55,34 +55,29 @@ export const countInvalidated = (models: Models, ballot: CountedPlace & { day: s
   addToCounts(models, countRowsOn(ballot, ballot.day), 'invalidated', by);
 
 function addToCounts(models: Models, rows: Row[], event: CountEvent, by: 1 | -1): Promise<void> {
-  let w = writers.get(models);
-  if (!w) {
-    w = { tail: Promise.resolve() };
-    writers.set(models, w);
+  let writer = writers.get(models);
+  if (!writer) {
+    writer = new MergedBatches<Map<string, Tally>>(
+      () => new Map(),
+      async (batch) =>
+        void (await models.InvitationCount.bulkWrite(
+          [...batch.values()]
+            .sort((a, b) => (a.row._id < b.row._id ? -1 : 1))
+            .map(({ row: { _id, ...fields }, created, opened, invalidated }) => ({
+              updateOne: { filter: { _id }, update: { $setOnInsert: fields, $inc: { created, opened, invalidated } }, upsert: true },
+            })),
+          { ordered: false },
+        )),
+    );
+    writers.set(models, writer);
   }
-  const writer = w;
-  if (!writer.open) {
-    const batch = new Map<string, Tally>();
-    writer.open = batch;
-    writer.done = writer.tail.then(async () => {
-      if (writer.open === batch) writer.open = undefined;
-      await models.InvitationCount.bulkWrite(
-        [...batch.values()]
-          .sort((a, b) => (a.row._id < b.row._id ? -1 : 1))
-          .map(({ row: { _id, ...fields }, created, opened, invalidated }) => ({
-            updateOne: { filter: { _id }, update: { $setOnInsert: fields, $inc: { created, opened, invalidated } }, upsert: true },
-          })),
-        { ordered: false },
-      );
-    });
-    writer.tail = writer.done.catch(() => {});
-  }
-  for (const row of rows) {
-    const cur = writer.open.get(row._id) ?? { row, created: 0, opened: 0, invalidated: 0 };
-    cur[event] += by;
-    writer.open.set(row._id, cur);
-  }
-  return writer.done!;
+  return writer.add((batch) => {
+    for (const row of rows) {
+      const cur = batch.get(row._id) ?? { row, created: 0, opened: 0, invalidated: 0 };
+      cur[event] += by;
+      batch.set(row._id, cur);
+    }
+  });
 }
 
 const EVENTS: CountEvent[] = ['created', 'opened', 'invalidated'];

@@ -5,6 +5,7 @@
 import { dayIn } from '../days.js';
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
+import { MergedBatches } from '../merged-batches.js';
 import type { CompletionJob } from '../queues/jobs.js';
 import { commentsOf, sampleComments } from './comment-samples.js';
 
@@ -129,14 +130,20 @@ type CounterRow = ReturnType<typeof counterRows>[number];
 
 /**
  * Adds `by` to the counter rows, creating missing ones. Counter writes of one
- * process go one batch at a time: FerretDB runs an update as read-modify-write,
- * so two concurrent $inc on one row can lose one (MongoDB's are atomic). What
- * arrives while a batch is written is merged into the next one (a burst of
- * completions touches the same rows: one $inc of +n, not n writes). Several
+ * process are merged and go one batch at a time (see MergedBatches). Several
  * worker processes on FerretDB can still race: `counters:check --fix` repairs.
+ * `pendingResponse`: the response whose pending mark goes once its rows are written.
  */
 export function addCounterRows(models: Models, rows: CounterRow[], by: 1 | -1, pendingResponse?: unknown): Promise<void> {
-  return counterWriter(models).add(rows, by, pendingResponse);
+  if (!rows.length && pendingResponse === undefined) return Promise.resolve();
+  return counterWriter(models).add((batch) => {
+    for (const row of rows) {
+      const cur = batch.deltas.get(row._id);
+      if (cur) cur.by += by;
+      else batch.deltas.set(row._id, { row, by });
+    }
+    if (pendingResponse !== undefined) batch.pending.push(pendingResponse);
+  });
 }
 
 /** Runs `fn` between counter batches of this process (nothing is added meanwhile). */
@@ -144,87 +151,37 @@ export function withCountersPaused<T>(models: Models, fn: () => Promise<T>): Pro
   return counterWriter(models).exclusive(fn);
 }
 
-const counterWriters = new WeakMap<Models, CounterWriter>();
-
-function counterWriter(models: Models): CounterWriter {
-  let writer = counterWriters.get(models);
-  if (!writer) {
-    writer = new CounterWriter(models);
-    counterWriters.set(models, writer);
-  }
-  return writer;
-}
-
 interface CounterBatch {
   deltas: Map<string, { row: CounterRow; by: number }>;
   /** Responses whose pending mark goes once the batch is written. */
   pending: unknown[];
-  done: Promise<void>;
-  settle(err?: unknown): void;
 }
 
-class CounterWriter {
-  /** The batch still open to merging (it has not started to be written). */
-  private open?: CounterBatch;
-  private tail: Promise<void> = Promise.resolve();
-  /** Counter rows known to exist. */
-  private readonly known = new Set<string>();
+const counterWriters = new WeakMap<Models, MergedBatches<CounterBatch>>();
 
-  constructor(private readonly models: Models) {}
-
-  add(rows: CounterRow[], by: number, pendingResponse?: unknown): Promise<void> {
-    if (!rows.length && pendingResponse === undefined) return Promise.resolve();
-    const batch = this.open ?? this.startBatch();
-    for (const row of rows) {
-      const cur = batch.deltas.get(row._id);
-      if (cur) cur.by += by;
-      else batch.deltas.set(row._id, { row, by });
-    }
-    if (pendingResponse !== undefined) batch.pending.push(pendingResponse);
-    return batch.done;
-  }
-
-  exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    this.open = undefined; // what is added from now on is written after fn
-    const run = this.tail.then(fn);
-    this.tail = run.then(
-      () => {},
-      () => {},
-    );
-    return run;
-  }
-
-  private startBatch(): CounterBatch {
-    const batch = newBatch();
-    this.open = batch;
-    this.tail = this.tail.then(async () => {
-      if (this.open === batch) this.open = undefined;
-      try {
+function counterWriter(models: Models): MergedBatches<CounterBatch> {
+  let writer = counterWriters.get(models);
+  if (!writer) {
+    /** Counter rows known to exist. */
+    const known = new Set<string>();
+    writer = new MergedBatches<CounterBatch>(
+      () => ({ deltas: new Map(), pending: [] }),
+      async (batch) => {
         // In one order everywhere: two processes writing the same rows in opposite orders can deadlock the local server.
         const deltas = [...batch.deltas.values()].filter((d) => d.by !== 0).sort((a, b) => (a.row._id < b.row._id ? -1 : 1));
-        await writeCounterDeltas(this.models, this.known, deltas);
+        await writeCounterDeltas(models, known, deltas);
         // One update per response by _id (FerretDB scans the collection for an updateMany with $in).
         if (batch.pending.length) {
-          await this.models.Response.bulkWrite(
+          await models.Response.bulkWrite(
             batch.pending.map((_id) => ({ updateOne: { filter: { _id }, update: { $unset: { countersPendingAt: 1 } } } })),
             { ordered: false },
           );
         }
-        batch.settle();
-      } catch (err) {
-        batch.settle(err);
-      }
-    });
-    return batch;
+      },
+    );
+    counterWriters.set(models, writer);
   }
-}
-
-function newBatch(): CounterBatch {
-  let settle!: (err?: unknown) => void;
-  const done = new Promise<void>((resolve, reject) => {
-    settle = (err) => (err === undefined ? resolve() : reject(err));
-  });
-  return { deltas: new Map(), pending: [], done, settle };
+  return writer;
 }
 
 /**
