@@ -129,7 +129,7 @@ async function split(): Promise<Ready> {
     starts,
     createMs,
     report: async () => {
-      const drainMs = await drained(service);
+      // The children's figures for the run, before the records drain (as for one process).
       const each = await Promise.all(
         children.map(async (c) => {
           const m = new Promise<Record<string, number>>((r) => c.once('message', r));
@@ -137,11 +137,20 @@ async function split(): Promise<Ready> {
           return m;
         }),
       );
+      const drainMs = await drained(service);
       await service.db.conn.dropDatabase();
       for (const c of children) c.kill();
       // The primary's share (it accepts the connections and hands them out) is counted by the caller.
       const sum = (k: string) => each.reduce((n, e) => n + (e[k] ?? 0), 0);
-      return { drainMs, childCpuMs: sum('cpuMs'), childRedisCalls: sum('redisCalls'), childRssMb: sum('rssMb') };
+      const [workerCpuMs, ...webCpuMs] = each.map((e) => e.cpuMs ?? 0);
+      return {
+        drainMs,
+        childCpuMs: sum('cpuMs'),
+        childRedisCalls: sum('redisCalls'),
+        childRssMb: sum('rssMb'),
+        workerCpuMs: workerCpuMs!,
+        ...Object.fromEntries(webCpuMs.map((ms, i) => [`web${i + 1}CpuMs`, ms])),
+      };
     },
   };
 }
@@ -227,7 +236,8 @@ else if (process.argv[2]) {
     if (m !== 'report') return;
     const cpu = process.cpuUsage(cpu0);
     const { childCpuMs = 0, childRedisCalls = 0, childRssMb = 0, ...report } = await ready.report();
-    const extra = { cpuMs: (cpu.user + cpu.system) / 1000 + childCpuMs, redisCalls: redisCalls - calls0 + childRedisCalls, ...report };
+    const ownCpuMs = (cpu.user + cpu.system) / 1000;
+    const extra = { cpuMs: ownCpuMs + childCpuMs, primaryCpuMs: ownCpuMs, redisCalls: redisCalls - calls0 + childRedisCalls, ...report };
     (globalThis as { gc?: () => void }).gc?.();
     process.send!({ heapMb: process.memoryUsage().heapUsed / 1048576, rssMb: process.memoryUsage().rss / 1048576 + childRssMb, ...extra }, () =>
       process.exit(0),

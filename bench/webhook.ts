@@ -54,6 +54,8 @@ interface Sample {
   drainMs?: number;
   /** CPU of this process (emulated platform and respondents), percent of one core: near 100 means it, not the server, sets the pace. */
   generatorCpu?: number;
+  /** Scaled out: each process's CPU during the run, % of one core. */
+  cpuSplit?: Record<string, number>;
   /** CPU used by redis-server during the run (ms). */
   redisCpuMs?: number;
   /** CPU used by the database (FerretDB and PostgreSQL) during the run (ms), while the service writes through jobs. */
@@ -273,6 +275,9 @@ async function run(
   child.send('report');
   const report = await new Promise<Record<string, number>>((resolve) => child.once('message', (m) => resolve(m as Record<string, number>)));
   Object.assign(s, { rssMb: report.rssMb!, cpuMs: report.cpuMs!, redisCalls: report.redisCalls!, drainMs: report.drainMs ?? 0 });
+  if (kind === 'split') {
+    s.cpuSplit = Object.fromEntries((['primary', 'web1', 'web2', 'worker'] as const).map((p) => [p, ((report[`${p}CpuMs`] ?? 0) / s.wallMs) * 100]));
+  }
   await new Promise((r) => child.once('exit', r));
   return s;
 }
@@ -357,6 +362,11 @@ async function main() {
       const split = await run('split', users, emus, urls, redis);
       table(`scaled out: 2 web + 1 worker processes, ${users}`, ours, split, ROWS, ['1 process', '2web+1wk']);
       say(`responses all in MongoDB (scaled out) ${((split.drainMs ?? 0) / 1000).toFixed(1)} s after the last answer`);
+      say(
+        `CPU split during the run (% of one core): ${Object.entries(split.cpuSplit ?? {})
+          .map(([p, pct]) => `${p} ${pct.toFixed(0)}`)
+          .join(', ')}; one process: ${((ours.cpuMs / ours.wallMs) * 100).toFixed(0)}`,
+      );
     }
   }
   say();
