@@ -139,7 +139,14 @@ async function split(): Promise<Ready> {
       );
       const drainMs = await drained(service);
       await service.db.conn.dropDatabase();
-      for (const c of children) c.kill();
+      // Asked to exit rather than killed: a profiled child (BENCH_PROFILE) writes its profile on exit.
+      await Promise.all(
+        children.map((c) => {
+          const gone = new Promise((r) => c.once('exit', r));
+          c.send('exit');
+          return gone;
+        }),
+      );
       // The primary's share (it accepts the connections and hands them out) is counted by the caller.
       const sum = (k: string) => each.reduce((n, e) => n + (e[k] ?? 0), 0);
       const [workerCpuMs, ...webCpuMs] = each.map((e) => e.cpuMs ?? 0);
@@ -164,6 +171,7 @@ async function splitChild() {
   const calls0 = redisCalls;
   process.send!('ready');
   process.on('message', (m) => {
+    if (m === 'exit') process.exit(0);
     if (m !== 'report') return;
     const cpu = process.cpuUsage(cpu0);
     process.send!({ cpuMs: (cpu.user + cpu.system) / 1000, redisCalls: redisCalls - calls0, rssMb: process.memoryUsage().rss / 1048576 });
