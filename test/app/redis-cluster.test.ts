@@ -8,6 +8,7 @@ import { ConversationStore } from '../../src/conversations/store.js';
 import { type LocalCluster, startRedisCluster } from '../../src/local/redis-cluster.js';
 import { LocalServiceError } from '../../src/local/servers.js';
 import { SendLimiter } from '../../src/outbound/rate-limit.js';
+import { IntakePressure } from '../../src/queues/intake-pressure.js';
 import { createRedis } from '../../src/redis.js';
 import { api, eventually, startTestService, TEST_SECRET, type TestService } from '../helpers/context.js';
 import { TelegramEmulator, TelegramUser } from '../helpers/telegram-emulator.js';
@@ -182,6 +183,20 @@ describe('on a Redis Cluster of three masters', () => {
     await limiters[0]!.markUnreachable('chat-x');
     expect(await limiters[1]!.isUnreachable('chat-x')).toBe(true);
     expect(await limiters[1]!.take('chat-x', true, now)).toBe(-1);
+    for (const c of clients) c.disconnect();
+  });
+
+  it('the intake rate is shared across processes', async (ctx) => {
+    if (!cluster) return ctx.skip(unavailable);
+    const clients = [createRedis(cluster.url), createRedis(cluster.url)];
+    let now = 5_000_000;
+    const [web, worker] = clients.map((r) => new IntakePressure(r, `${t.prefix}intake:`, { busyRate: 50, now: () => now }));
+    for (let i = 0; i < 60; i++) web!.note();
+    await web!.tick();
+    now += 250;
+    await worker!.tick();
+    expect(worker!.rate).toBe(60);
+    expect(worker!.busy).toBe(true);
     for (const c of clients) c.disconnect();
   });
 });
