@@ -11,6 +11,7 @@ import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import { allocateQuotas, type Campaign, unitAndBelow } from '../invitations/campaign.js';
 import { COMMENT_LIMIT, commentsOf } from '../responses/comment-samples.js';
+import { readCounters, type StoredCounter } from './counter-reads.js';
 import { countersCovering } from './spans.js';
 import { type CounterRow, round2, type Tally, tally } from './tally.js';
 
@@ -28,14 +29,6 @@ export interface ReportQuery {
   to?: string;
 }
 
-interface StoredCounter extends CounterRow {
-  unit: string;
-  field: string;
-  day: string;
-  rtype: string;
-  proc: string;
-}
-
 export class Reports {
   constructor(
     private readonly models: Models,
@@ -50,9 +43,9 @@ export class Reports {
   private async counters(campaign: Campaign, units: string[] | null, q: ReportQuery): Promise<StoredCounter[]> {
     const span = countersCovering(q.from, q.to);
     const found = await Promise.all(
-      (units ?? [undefined]).map((unit) => this.models.Counter.find({ campaign: campaign.id, ...(unit ? { unit } : {}), ...span }).lean()),
+      (units ?? [undefined]).map((unit) => readCounters(this.models, { campaign: campaign.id, ...(unit ? { unit } : {}), ...span })),
     );
-    return found.flat().filter((r) => (r.n ?? 0) > 0) as unknown as StoredCounter[];
+    return found.flat().filter((r) => (r.n ?? 0) > 0);
   }
 
   private summary(rows: CounterRow[]) {

@@ -6,9 +6,10 @@ import { dayIn, dmy } from '../days.js';
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import { allocateQuotas, type Campaign } from '../invitations/campaign.js';
+import { readCounters, type StoredCounter } from './counter-reads.js';
 import { points, RELIABLE_N } from './forms.js';
 import { countersCovering } from './spans.js';
-import { type CounterRow, tally } from './tally.js';
+import { tally } from './tally.js';
 
 const DAY = 86_400_000;
 const days = (a: string, b: string) => Math.round((Date.parse(`${b}T00:00:00Z`) - Date.parse(`${a}T00:00:00Z`)) / DAY);
@@ -30,8 +31,8 @@ export class Progress {
     private readonly flows: FlowRegistry,
   ) {}
 
-  private async rows(campaign: Campaign): Promise<Array<CounterRow & { unit: string; field: string; rtype: string }>> {
-    return (await this.models.Counter.find({ campaign: campaign.id, ...countersCovering() }).lean()) as never;
+  private rows(campaign: Campaign): Promise<readonly StoredCounter[]> {
+    return readCounters(this.models, { campaign: campaign.id, ...countersCovering() });
   }
 
   async of(campaign: Campaign, now: number) {
