@@ -137,7 +137,13 @@ async function generate(uri: string, ballots: number) {
     if ((start / BATCH) % 20 === 19) console.log(`  ${start + BATCH} ballots written (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   }
   const rows = [...counters.values()].map(({ n, row }) => ({ ...row, n }));
-  for (let i = 0; i < rows.length; i += BATCH) await db.conn.collection('counters').insertMany(rows.slice(i, i + BATCH) as never[], { ordered: false });
+  // Where the service keeps them: the campaign's rows apart from the day and month rows.
+  for (const [collection, part] of [
+    ['counters', rows.filter((r) => r.span !== 'all')],
+    ['counter_totals', rows.filter((r) => r.span === 'all')],
+  ] as const) {
+    for (let i = 0; i < part.length; i += BATCH) await db.conn.collection(collection).insertMany(part.slice(i, i + BATCH) as never[], { ordered: false });
+  }
   // Every invitation answered, so created = opened.
   await db.conn
     .collection('invitation_counts')
@@ -171,7 +177,7 @@ async function timeReport(reports: Reports, ballots: number, unit?: string) {
 async function timeCounts(db: Awaited<ReturnType<typeof openDatabase>>) {
   const t0 = performance.now();
   const [counters, invitations] = await Promise.all([
-    db.models.Counter.find({ campaign: CAMPAIGN, day: '' }).lean(),
+    db.models.CounterTotal.find({ campaign: CAMPAIGN, day: '' }).lean(),
     db.models.InvitationCount.find({ campaign: CAMPAIGN, day: '' }).lean(),
   ]);
   return { ms: performance.now() - t0, rows: counters.length + invitations.length };

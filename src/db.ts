@@ -51,6 +51,16 @@ export async function ensureIndexes(models: Models, timeoutMs = 60_000): Promise
   for (const [model, name] of [[models.Invitation, 'campaign_1_caseCode_1']] as const) {
     await model.collection.dropIndex(name).catch(() => {}); // absent: nothing to do
   }
+  // Campaign counter rows an earlier version kept among the day rows: moved to their own collection. (A process of the
+  // earlier version still writing meanwhile can lose an increment: `counters:check --fix` repairs it.)
+  const campaignRows = await models.Counter.find({ span: 'all' }).lean();
+  if (campaignRows.length) {
+    await models.CounterTotal.bulkWrite(
+      campaignRows.map(({ _id, ...fields }) => ({ updateOne: { filter: { _id }, update: { $set: fields }, upsert: true } })),
+      { ordered: false },
+    );
+    await models.Counter.deleteMany({ span: 'all' });
+  }
   for (const model of Object.values(models)) {
     const left = deadline - Date.now();
     await Promise.race([

@@ -26,7 +26,9 @@ export function readCounters(models: Models, filter: Record<string, unknown>): P
   let read = reads.get(key);
   if (!read) {
     const own = reads;
-    read = models.Counter.find(filter)
+    // The whole campaign (day '') has its own collection.
+    read = (filter.day === '' ? models.CounterTotal : models.Counter)
+      .find(filter)
       .lean()
       .exec()
       .then((rows) => rows as unknown as StoredCounter[])

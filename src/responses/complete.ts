@@ -184,13 +184,27 @@ function counterWriter(models: Models): MergedBatches<CounterBatch> {
   return writer;
 }
 
+/** Where a counter row lives: the campaign's rows (span 'all') in their own collection (see CounterTotal). */
+export const counterModel = (models: Models, span: string | null | undefined) => (span === 'all' ? models.CounterTotal : models.Counter);
+
+/** Each collection's rows in turn, in one order everywhere. */
+async function writeCounterDeltas(models: Models, known: Set<string>, deltas: Array<{ row: CounterRow; by: number }>): Promise<void> {
+  for (const model of [models.Counter, models.CounterTotal]) {
+    await writeDeltasTo(
+      model,
+      known,
+      deltas.filter((d) => counterModel(models, d.row.span) === model),
+    );
+  }
+}
+
 /**
  * Makes sure every row exists, then adds to them. Creating is idempotent ($setOnInsert), so
  * a row another process created at the same moment (a duplicate key: FerretDB does not retry
  * such upserts as MongoDB does) is simply created again; the increments then race with no
  * insert. Rows this process created or saw are not created again (`known`).
  */
-async function writeCounterDeltas(models: Models, known: Set<string>, deltas: Array<{ row: CounterRow; by: number }>): Promise<void> {
+async function writeDeltasTo(model: Models['Counter'], known: Set<string>, deltas: Array<{ row: CounterRow; by: number }>): Promise<void> {
   if (!deltas.length) return;
   const fresh = deltas.filter((d) => !known.has(d.row._id));
   if (fresh.length) {
@@ -199,7 +213,7 @@ async function writeCounterDeltas(models: Models, known: Set<string>, deltas: Ar
     }));
     for (let attempt = 0; ; attempt++) {
       try {
-        await models.Counter.bulkWrite(create, { ordered: false });
+        await model.bulkWrite(create, { ordered: false });
         break;
       } catch (err) {
         if (!isDuplicateKeyOnly(err) || attempt >= 2) throw err;
@@ -209,7 +223,7 @@ async function writeCounterDeltas(models: Models, known: Set<string>, deltas: Ar
     for (const d of fresh) known.add(d.row._id);
   }
   // Upserts still: a row deleted meanwhile (counters:check --fix removes rows that should not exist) comes back.
-  await models.Counter.bulkWrite(
+  await model.bulkWrite(
     deltas.map(({ row: { _id, ...fields }, by }) => ({ updateOne: { filter: { _id }, update: { $setOnInsert: fields, $inc: { n: by } }, upsert: true } })),
     { ordered: false },
   );

@@ -1,9 +1,10 @@
 // Recomputes report counters from the responses and compares them with the
 // incremental ones; `--fix` rewrites the counters of the campaign.
+import type { AnyBulkWriteOperation } from 'mongoose';
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import { commentsOf } from './comment-samples.js';
-import { type CountedResponse, counterRows, withCountersPaused } from './complete.js';
+import { type CountedResponse, counterModel, counterRows, withCountersPaused } from './complete.js';
 
 export interface CounterCheck {
   rows: number;
@@ -27,24 +28,33 @@ export function recount(responses: Iterable<CountedResponse>, into = new Map<str
 export async function checkCounters(models: Models, campaign: string, fix = false): Promise<CounterCheck> {
   const expected = new Map<string, { n: number; row: Row }>();
   for await (const r of models.Response.find({ campaign, status: 'valid' }).lean().cursor()) recount([r as CountedResponse], expected);
+  // Stored rows, each with where it is; a row in the wrong collection counts as missing (and moves with --fix).
   const actual = new Map<string, number>();
-  for (const c of await models.Counter.find({ campaign }).lean()) actual.set(String(c._id), c.n ?? 0);
+  const stored = new Map<string, Models['Counter']>();
+  for (const model of [models.Counter, models.CounterTotal]) {
+    for (const c of await model.find({ campaign }).lean()) {
+      stored.set(String(c._id), model);
+      if (counterModel(models, c.span) === model) actual.set(String(c._id), c.n ?? 0);
+    }
+  }
 
   const mismatches: CounterCheck['mismatches'] = [];
-  for (const id of new Set([...expected.keys(), ...actual.keys()])) {
+  for (const id of new Set([...expected.keys(), ...stored.keys()])) {
     const e = expected.get(id)?.n ?? 0;
     const a = actual.get(id) ?? 0;
-    if (e !== a) mismatches.push({ id, expected: e, actual: a });
+    if (e !== a || (!actual.has(id) && stored.has(id))) mismatches.push({ id, expected: e, actual: a });
   }
   if (fix && mismatches.length) {
-    await models.Counter.bulkWrite(
-      mismatches.map((m) => {
+    for (const model of [models.Counter, models.CounterTotal]) {
+      const ops: AnyBulkWriteOperation[] = mismatches.flatMap((m): AnyBulkWriteOperation[] => {
         const row = expected.get(m.id)?.row;
-        return row
-          ? { updateOne: { filter: { _id: m.id }, update: { $set: { ...row, n: m.expected } }, upsert: true } }
-          : { deleteOne: { filter: { _id: m.id } } };
-      }),
-    );
+        if (row && counterModel(models, row.span) === model) {
+          return [{ updateOne: { filter: { _id: m.id }, update: { $set: { ...row, n: m.expected } }, upsert: true } }];
+        }
+        return stored.get(m.id) === model ? [{ deleteOne: { filter: { _id: m.id } } }] : [];
+      });
+      if (ops.length) await model.bulkWrite(ops);
+    }
     await models.Response.updateMany({ campaign, status: 'valid', countersApplied: false }, { $set: { countersApplied: true } });
   }
   return { rows: expected.size, mismatches };
@@ -59,7 +69,7 @@ export async function checkCounters(models: Models, campaign: string, fix = fals
  * process's own counter writes. Returns how many responses it settled.
  */
 export async function repairPendingCounters(models: Models, before: Date): Promise<number> {
-  const { Response, Counter } = models;
+  const { Response } = models;
   const pending = await Response.find({ countersPendingAt: { $lt: before } }).lean();
   if (!pending.length) return 0;
   return withCountersPaused(models, async () => {
@@ -85,6 +95,7 @@ export async function repairPendingCounters(models: Models, before: Date): Promi
         countersApplied: true,
       }).lean();
       const expected = new Map([...recount(ballots as Array<CountedResponse>)].filter(([, e]) => e.row.span === row.span));
+      const Counter = counterModel(models, row.span);
       const stored = await Counter.find({
         campaign: row.campaign,
         unit: row.unit,

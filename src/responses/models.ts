@@ -121,6 +121,8 @@ export function bindResponseModels(conn: Connection) {
   return {
     Response: conn.model('Response', responseSchema, 'responses'),
     Counter: conn.model('Counter', counterSchema, 'counters'),
+    /** The campaign-span rows (day ''), apart: bounded by units x fields x answers, so a whole-campaign report never scans the day rows. */
+    CounterTotal: conn.model('CounterTotal', counterSchema, 'counter_totals'),
     FlowVersion: conn.model('FlowVersion', flowVersionSchema, 'flow_versions'),
     CommentSample: conn.model('CommentSample', commentSampleSchema, 'comment_samples'),
     CommentSlot: conn.model('CommentSlot', commentSlotSchema, 'comment_slots'),

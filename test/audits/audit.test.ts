@@ -172,7 +172,7 @@ describe('post-audit', () => {
 
   it('asks each chat respondent on their channel; their answers give the outcomes; a denied ballot leaves the counts', async () => {
     const dissatisfied = async () =>
-      (await models().Counter.find({ campaign: 'soc-trang-2024', unit: 'PC08', q: 'overall', value: '2', span: 'all' }).lean()).reduce(
+      (await models().CounterTotal.find({ campaign: 'soc-trang-2024', unit: 'PC08', q: 'overall', value: '2', span: 'all' }).lean()).reduce(
         (n, c) => n + (c.n ?? 0),
         0,
       );

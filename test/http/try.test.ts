@@ -47,10 +47,11 @@ describe('the /try simulator', () => {
   );
 
   it('counts nothing in the real campaign', async () => {
-    const { Response, Counter } = suite.t.service.db.models;
+    const { Response, Counter, CounterTotal } = suite.t.service.db.models;
     await eventually(async () => (await Response.countDocuments({ campaign: 'try' })) === 2, 'both demonstration responses');
     expect(await Response.countDocuments({ campaign: 'soc-trang-2024' })).toBe(0);
     expect(await Counter.countDocuments({ campaign: 'soc-trang-2024' })).toBe(0);
+    expect(await CounterTotal.countDocuments({ campaign: 'soc-trang-2024' })).toBe(0);
   });
 
   it('is off when a chat channel is configured (TRY_IT=auto)', async () => {

@@ -112,7 +112,7 @@ describe('agency ballots', () => {
       await zaloAnswer(zu, () => (answer.includes(' ') ? zu.send(answer) : zu.tap(answer)));
     await zaloAnswer(zu, () => zu.send('Đề nghị tăng cường phối hợp.'));
 
-    const { Response, Counter } = t.service.db.models;
+    const { Response, CounterTotal } = t.service.db.models;
     const responses = await eventually(async () => {
       const rs = await Response.find({ kind: 'agency' }).lean();
       return rs.length === 2 && rs;
@@ -122,7 +122,7 @@ describe('agency ballots', () => {
       ['VP-UBND', 'telegram', null],
     ]);
     const rows = await eventually(async () => {
-      const cs = await Counter.find({ campaign: 'soc-trang-2024', field: '', span: 'all' }).lean();
+      const cs = await CounterTotal.find({ campaign: 'soc-trang-2024', field: '', span: 'all' }).lean();
       return cs.reduce((n, c) => n + (c.n ?? 0), 0) === 14 && cs;
     }, 'the counters of both ballots');
     const byArea = Object.fromEntries(tally(rows as never, t.service.flows).criteria.map((c) => [c.q, c]));
@@ -179,7 +179,7 @@ describe('questionnaire versions', () => {
         profile_age: 'over-60',
       },
     });
-    const rows = await t.service.db.models.Counter.find({ campaign: 'soc-trang-2024', unit: 'PC06', field: 'can-cuoc', span: 'all' }).lean();
+    const rows = await t.service.db.models.CounterTotal.find({ campaign: 'soc-trang-2024', unit: 'PC06', field: 'can-cuoc', span: 'all' }).lean();
     expect(new Set(rows.map((r) => r.flow))).toEqual(new Set(['citizen-satisfaction@1', 'citizen-satisfaction@2']));
     const { criteria, elements, overall } = tally(rows as never, t.service.flows);
     const c = Object.fromEntries(criteria.map((x) => [x.q, x]));

@@ -14,7 +14,7 @@ afterAll(async () => {
 
 describe('readCounters', () => {
   it('shares one query between identical reads in flight, and never serves a stale answer afterwards', async () => {
-    const { Counter } = t.service.db.models;
+    const { CounterTotal: Counter } = t.service.db.models;
     const row = (n: number) => ({
       _id: `c|PC06|f|flow@1||citizen||overall|${n}`,
       campaign: 'c',

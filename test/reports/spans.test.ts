@@ -1,6 +1,7 @@
 // Counters over a date range: whatever the range, the day, month and campaign
 // rows it reads add up to exactly the ballots completed in it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readCounters } from '../../src/reports/counter-reads.js';
 import { countersCovering } from '../../src/reports/spans.js';
 import { addCounterRows, type CountedResponse, counterRows } from '../../src/responses/complete.js';
 import { startTestService, type TestService } from '../helpers/context.js';
@@ -44,14 +45,13 @@ describe('counters covering a date range', () => {
   ])('from %s to %s: the rows read add up to the ballots of those days, each counted once', async (from, to) => {
     const { Counter } = t.service.db.models;
     if ((await Counter.countDocuments({ campaign: 'spans' })) === 0) await addCounterRows(t.service.db.models, ballots.flatMap(counterRows), 1);
-    const rows = await Counter.find({ campaign: 'spans', ...countersCovering(from, to) }).lean();
+    const rows = await readCounters(t.service.db.models, { campaign: 'spans', ...countersCovering(from, to) });
     const expected = ballots.filter((b) => (!from || b.day! >= from) && (!to || b.day! <= to)).length;
     expect(rows.reduce((n, r) => n + (r.n ?? 0), 0)).toBe(expected);
   });
 
   it('reads whole months as one row each, and the whole campaign as one', async () => {
-    const { Counter } = t.service.db.models;
-    const read = async (from?: string, to?: string) => (await Counter.find({ campaign: 'spans', ...countersCovering(from, to) }).lean()).length;
+    const read = async (from?: string, to?: string) => (await readCounters(t.service.db.models, { campaign: 'spans', ...countersCovering(from, to) })).length;
     expect(await read()).toBe(1);
     expect(await read('2024-02-01', '2024-03-31')).toBe(2);
     expect(await read('2024-01-30', '2024-04-01')).toBe(2 + 2 + 1);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InboundEvent } from '../../src/conversations/runner.js';
+import { ensureIndexes } from '../../src/db.js';
 import { checkFlowVersions } from '../../src/invitations/seed.js';
 import { projectRoot } from '../../src/local/paths.js';
 import { addCounterRows, counterRows } from '../../src/responses/complete.js';
@@ -29,7 +30,7 @@ describe('report counters', () => {
   it('agree with the responses, and a damaged counter is found and repaired', async () => {
     await completeSurvey('CNT-1', '4');
     await completeSurvey('CNT-2', '5');
-    const { Counter } = t.service.db.models;
+    const { Counter, CounterTotal } = t.service.db.models;
     expect(await checkCounters(t.service.db.models, 'soc-trang-2024')).toEqual({ rows: 102, mismatches: [] }); // consent, type, 2 observations shared; 14 items and overall twice; per day, month and campaign
     // Written and confirmed: no mark left for the repair.
     expect(await t.service.db.models.Response.countDocuments({ countersPendingAt: { $exists: true } })).toBe(0);
@@ -40,22 +41,32 @@ describe('report counters', () => {
     // Per questionnaire version, day (in the campaign's time zone), respondent type and procedure.
     expect(four).toMatchObject({ flow: 'citizen-satisfaction@1', rtype: 'citizen', proc: '' });
     expect(four.day).toMatch(/^\d{4}-\d{2}-\d{2}$/);
-    // And rolled up: the same ballot counted in its month and in the campaign's total.
+    // And rolled up: the same ballot counted in its month, and in the campaign's total (kept apart).
     const spans = await Counter.find({ campaign: 'soc-trang-2024', unit: 'PA08', q: 'overall', value: '4' }).lean();
     expect(spans.map((c) => [c.span, c.day, c.n]).sort()).toEqual([
-      ['all', '', 1],
       ['day', four.day, 1],
       ['month', four.day!.slice(0, 7), 1],
     ]);
+    const total = await CounterTotal.find({ campaign: 'soc-trang-2024', unit: 'PA08', q: 'overall', value: '4' }).lean();
+    expect(total.map((c) => [c.span, c.day, c.n])).toEqual([['all', '', 1]]);
 
     await Counter.updateOne({ _id: four._id }, { $inc: { n: 5 } });
     await Counter.deleteOne({ _id: five._id });
+    // A campaign row where an earlier version kept it, among the day rows: found, and moved by the repair.
+    const misplaced = (await CounterTotal.findOneAndDelete({ _id: total[0]!._id }).lean())!;
+    await Counter.create({ ...misplaced, n: 1 });
     const broken = await checkCounters(t.service.db.models, 'soc-trang-2024', true);
-    expect(broken.mismatches).toEqual([
-      { id: four._id, expected: 1, actual: 6 },
-      { id: five._id, expected: 1, actual: 0 },
-    ]);
+    expect(broken.mismatches).toHaveLength(3);
+    expect(broken.mismatches).toEqual(
+      expect.arrayContaining([
+        { id: four._id, expected: 1, actual: 6 },
+        { id: five._id, expected: 1, actual: 0 },
+        { id: misplaced._id, expected: 1, actual: 0 },
+      ]),
+    );
     expect((await checkCounters(t.service.db.models, 'soc-trang-2024')).mismatches).toEqual([]);
+    expect(await Counter.countDocuments({ _id: misplaced._id })).toBe(0);
+    expect((await CounterTotal.findById(misplaced._id).lean())?.n).toBe(1);
   });
 });
 
@@ -122,5 +133,20 @@ describe('flow versions', () => {
     expect(stdout).toContain('ok  campaign can-tho-2025: 9 units, 6 fields, 6 agencies');
     expect(stdout).toMatch(/ok {2}citizen-satisfaction@2 {2}\d+ questions {2}languages vi, en/);
     expect(stdout).toMatch(/ok {2}agency-opinion@2 {2}\d+ questions {2}languages vi, en/);
+  });
+});
+
+describe('upgrading', () => {
+  it("moves the campaign's counter rows an earlier version kept among the day rows to their own collection at start-up", async () => {
+    const { Counter, CounterTotal } = t.service.db.models;
+    const row = { campaign: 'upgrade', unit: 'PC06', field: 'can-cuoc', flow: 'citizen-satisfaction@1', rtype: 'citizen', proc: '', q: 'overall', value: '5' };
+    const id = (day: string) => ['upgrade', 'PC06', 'can-cuoc', 'citizen-satisfaction@1', day, 'citizen', '', 'overall', '5'].join('|');
+    await Counter.create([
+      { ...row, _id: id(''), day: '', span: 'all', n: 7 },
+      { ...row, _id: id('2024-05-02'), day: '2024-05-02', span: 'day', n: 7 },
+    ]);
+    await ensureIndexes(t.service.db.models);
+    expect((await CounterTotal.findById(id('')).lean())?.n).toBe(7);
+    expect((await Counter.find({ campaign: 'upgrade' }).lean()).map((c) => c._id)).toEqual([id('2024-05-02')]);
   });
 });
