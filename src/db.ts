@@ -43,7 +43,8 @@ export async function openDatabase(uri: string, dbName?: string): Promise<Databa
  * Creates the indexes of every model, one at a time: the one explicit step
  * that does it (main.ts before the workers start, `npm run db:indexes`, the
  * tests once per database). Several processes creating every index at once
- * jammed FerretDB's metadata lock; auto-indexing is off.
+ * jammed FerretDB's metadata lock; auto-indexing is off. It also brings a
+ * database an earlier version wrote up to date (moveCampaignCounters).
  */
 export async function ensureIndexes(models: Models, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -51,16 +52,7 @@ export async function ensureIndexes(models: Models, timeoutMs = 60_000): Promise
   for (const [model, name] of [[models.Invitation, 'campaign_1_caseCode_1']] as const) {
     await model.collection.dropIndex(name).catch(() => {}); // absent: nothing to do
   }
-  // Campaign counter rows an earlier version kept among the day rows: moved to their own collection. (A process of the
-  // earlier version still writing meanwhile can lose an increment: `counters:check --fix` repairs it.)
-  const campaignRows = await models.Counter.find({ span: 'all' }).lean();
-  if (campaignRows.length) {
-    await models.CounterTotal.bulkWrite(
-      campaignRows.map(({ _id, ...fields }) => ({ updateOne: { filter: { _id }, update: { $set: fields }, upsert: true } })),
-      { ordered: false },
-    );
-    await models.Counter.deleteMany({ span: 'all' });
-  }
+  await moveCampaignCounters(models);
   for (const model of Object.values(models)) {
     const left = deadline - Date.now();
     await Promise.race([
@@ -72,5 +64,21 @@ export async function ensureIndexes(models: Models, timeoutMs = 60_000): Promise
         ).unref(),
       ),
     ]);
+  }
+}
+
+/**
+ * Campaign counter rows an earlier version kept among the day rows move to
+ * their own collection, each claimed by removing it (processes starting
+ * together move each row once) and added to what may already be counted
+ * there. A process stopped in between loses that row's count: `counters:check
+ * --fix` recounts it.
+ */
+export async function moveCampaignCounters(models: Models): Promise<void> {
+  for (;;) {
+    const row = await models.Counter.findOneAndDelete({ span: 'all' }).lean();
+    if (!row) return;
+    const { _id, n, ...fields } = row;
+    await models.CounterTotal.updateOne({ _id }, { $setOnInsert: fields, $inc: { n: n ?? 0 } }, { upsert: true });
   }
 }
