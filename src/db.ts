@@ -69,16 +69,15 @@ export async function ensureIndexes(models: Models, timeoutMs = 60_000): Promise
 
 /**
  * Campaign counter rows an earlier version kept among the day rows move to
- * their own collection, each claimed by removing it (processes starting
- * together move each row once) and added to what may already be counted
- * there. A process stopped in between loses that row's count: `counters:check
- * --fix` recounts it.
+ * their own collection, each claimed by deleting it (of processes starting
+ * together, only the one whose delete removed the row moves it; FerretDB's
+ * findOneAndDelete can hand one row to both) and added to what may already be
+ * counted there. A process stopped in between loses that row's count:
+ * `counters:check --fix` recounts it.
  */
 export async function moveCampaignCounters(models: Models): Promise<void> {
-  for (;;) {
-    const row = await models.Counter.findOneAndDelete({ span: 'all' }).lean();
-    if (!row) return;
-    const { _id, n, ...fields } = row;
+  for (const { _id, n, ...fields } of await models.Counter.find({ span: 'all' }).lean()) {
+    if ((await models.Counter.deleteOne({ _id })).deletedCount !== 1) continue;
     await models.CounterTotal.updateOne({ _id }, { $setOnInsert: fields, $inc: { n: n ?? 0 } }, { upsert: true });
   }
 }
