@@ -187,15 +187,17 @@ function counterWriter(models: Models): MergedBatches<CounterBatch> {
 /** Where a counter row lives: the campaign's rows (span 'all') in their own collection (see CounterTotal). */
 export const counterModel = (models: Models, span: string | null | undefined) => (span === 'all' ? models.CounterTotal : models.Counter);
 
-/** Each collection's rows in turn, in one order everywhere. */
+/** Both collections' rows at once (no row is in both). */
 async function writeCounterDeltas(models: Models, known: Set<string>, deltas: Array<{ row: CounterRow; by: number }>): Promise<void> {
-  for (const model of [models.Counter, models.CounterTotal]) {
-    await writeDeltasTo(
-      model,
-      known,
-      deltas.filter((d) => counterModel(models, d.row.span) === model),
-    );
-  }
+  await Promise.all(
+    [models.Counter, models.CounterTotal].map((model) =>
+      writeDeltasTo(
+        model,
+        known,
+        deltas.filter((d) => counterModel(models, d.row.span) === model),
+      ),
+    ),
+  );
 }
 
 /**
