@@ -67,7 +67,7 @@ describe('IntakePressure', () => {
       const u = new URL(inject('redisUrl'));
       return { host: u.hostname, port: Number(u.port) };
     };
-    /** Webhook traffic at about 200 updates a second, until stopped. */
+    /** Webhook traffic at about 200 updates a second (busy from 50), until stopped. */
     const busyIntake = () => {
       load = setInterval(() => {
         for (let i = 0; i < 10; i++) pressure.note();
@@ -78,7 +78,7 @@ describe('IntakePressure', () => {
     beforeAll(async () => {
       queue = new Queue('jobs', { connection: connection(), prefix: `${prefix}bull` });
       worker = new Worker('jobs', async (job) => void done.push(job.name), { connection: connection(), prefix: `${prefix}bull`, concurrency: 4 });
-      pressure = new IntakePressure(redis, `${prefix}jobs:`, { busyRate: 100, slotMs: 100, maxDeferMs: 2_000 });
+      pressure = new IntakePressure(redis, `${prefix}jobs:`, { busyRate: 50, slotMs: 100, maxDeferMs: 2_000 });
       pressure.defer([worker]);
       pressure.start((err) => {
         throw err;
