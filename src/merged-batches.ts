@@ -17,13 +17,13 @@ export class MergedBatches<B> {
   /** Merges into the open batch (or a new one); resolves once that batch is written, rejects if its write failed. */
   add(merge: (batch: B) => void): Promise<void> {
     if (!this.open) {
-      const open: { batch: B; done?: Promise<void> } = { batch: this.create() };
-      open.done = this.tail.then(() => {
-        if (this.open === open) this.open = undefined;
-        return this.write(open.batch);
+      const batch = this.create();
+      const done = this.tail.then(() => {
+        if (this.open?.batch === batch) this.open = undefined;
+        return this.write(batch);
       });
-      this.tail = open.done.catch(() => {});
-      this.open = open as { batch: B; done: Promise<void> };
+      this.open = { batch, done };
+      this.tail = done.catch(() => {});
     }
     merge(this.open.batch);
     return this.open.done;

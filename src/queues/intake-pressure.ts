@@ -121,10 +121,10 @@ export class IntakePressure {
       this.rateNow = (Math.max(n.reduce((sum, c) => sum + c, 0) / SLOTS_READ, n[0]!) * 1000) / this.slotMs;
     } catch (err) {
       this.rateNow = 0;
-      await this.steer();
       throw err;
+    } finally {
+      await this.steer();
     }
-    await this.steer();
   }
 
   private async steer(): Promise<void> {

@@ -3,6 +3,7 @@
 // progress, the public rows), and on FerretDB each read scans the collection.
 // Nothing is kept once the query has answered, so no read is ever stale.
 import type { Models } from '../db.js';
+import { counterModel } from '../responses/complete.js';
 import type { CounterRow } from './tally.js';
 
 /** A counter row as stored. Shared between the callers of one read: never modify it. */
@@ -26,8 +27,8 @@ export function readCounters(models: Models, filter: Record<string, unknown>): P
   let read = reads.get(key);
   if (!read) {
     const own = reads;
-    // The whole campaign (day '') has its own collection.
-    read = (filter.day === '' ? models.CounterTotal : models.Counter)
+    // The whole campaign's rows (day '') are the campaign span's.
+    read = counterModel(models, filter.day === '' ? 'all' : undefined)
       .find(filter)
       .lean()
       .exec()

@@ -74,6 +74,13 @@ describe('IntakePressure', () => {
       }, 50);
     };
     const quiet = () => clearInterval(load);
+    /** Intake turns busy, the worker steps aside, and 20 jobs are queued meanwhile. */
+    const jobsDuringABurst = async (name: string) => {
+      busyIntake();
+      await sleep(300);
+      expect(pressure.deferring).toBe(true);
+      await queue.addBulk(Array.from({ length: 20 }, (_, i) => ({ name: `${name}-${i}`, data: {} })));
+    };
 
     beforeAll(async () => {
       queue = new Queue('jobs', { connection: connection(), prefix: `${prefix}bull` });
@@ -93,10 +100,7 @@ describe('IntakePressure', () => {
     });
 
     it('holds the database jobs back while intake is busy and runs them once it is quiet', async () => {
-      busyIntake();
-      await sleep(300);
-      expect(pressure.deferring).toBe(true);
-      await queue.addBulk(Array.from({ length: 20 }, (_, i) => ({ name: `after-the-burst-${i}`, data: {} })));
+      await jobsDuringABurst('after-the-burst');
       await sleep(800);
       // A fetch BullMQ was already blocked in when the pause came may still take one job; the rest wait.
       expect(done.length).toBeLessThanOrEqual(1);
@@ -107,10 +111,7 @@ describe('IntakePressure', () => {
     });
 
     it('defers for at most maxDeferMs: under sustained load the jobs run anyway', async () => {
-      busyIntake();
-      await sleep(300);
-      expect(pressure.deferring).toBe(true);
-      await queue.addBulk(Array.from({ length: 20 }, (_, i) => ({ name: `despite-the-load-${i}`, data: {} })));
+      await jobsDuringABurst('despite-the-load');
       await sleep(700);
       expect(done.length).toBeLessThanOrEqual(21);
       // Two seconds after the deferral began, the worker runs (for two seconds) although intake is still busy.
