@@ -58,8 +58,9 @@ export class IntakePressure {
   /** One update taken in by this process's webhook. */
   note(): void {
     this.taken++;
-    // A burst is seen at once, not a tick later.
-    if (this.deferredSince === undefined && this.busy) this.steer().catch(() => {});
+    // A burst is seen at once, not a tick later (only where there is something to hold back, and it may be held now:
+    // this runs on every webhook).
+    if (this.deferredSince === undefined && this.deferred.length && this.busy && this.now() >= this.runUntil) this.steer().catch(() => {});
   }
 
   /** Updates per second: over the last second, all processes together (as of the last tick), or what this process alone takes in since, if more. */
