@@ -42,6 +42,8 @@ interface Ready {
   port: number;
   starts: string[];
   createMs?: number[];
+  /** After the warm-up: its records are written (and, scaled out, each process has started counting again). */
+  mark: () => Promise<void>;
   report: () => Promise<Record<string, number>>;
 }
 
@@ -103,6 +105,7 @@ async function ours(channel: 'telegram' | 'zalo'): Promise<Ready> {
     port,
     starts,
     createMs,
+    mark: async () => void (await drained(service)),
     report: async () => {
       const drainMs = await drained(service);
       await service.db.conn.dropDatabase();
@@ -111,7 +114,8 @@ async function ours(channel: 'telegram' | 'zalo'): Promise<Ready> {
   };
 }
 
-const WEB_PROCESSES = 2;
+/** BENCH_WEB_PROCESSES: how many ROLE=web processes (2 by default). */
+const WEB_PROCESSES = Number(process.env.BENCH_WEB_PROCESSES ?? 2);
 
 /** Two ROLE=web processes (node's cluster module hands their connections out round-robin) and one ROLE=worker. */
 async function split(): Promise<Ready> {
@@ -124,19 +128,26 @@ async function split(): Promise<Ready> {
     cluster.fork({ BENCH_ROLE: role, BENCH_STAMP: stamp, BENCH_PORT: String(port) }),
   );
   await Promise.all(children.map((c) => new Promise((r) => c.once('message', r))));
+  /** Sends `message` to every child and waits for each one's answer. */
+  const ask = (message: string) =>
+    Promise.all(
+      children.map((c) => {
+        const answer = new Promise<Record<string, number>>((r) => c.once('message', r));
+        c.send(message);
+        return answer;
+      }),
+    );
   return {
     port,
     starts,
     createMs,
+    mark: async () => {
+      await drained(service);
+      await ask('mark');
+    },
     report: async () => {
       // The children's figures for the run, before the records drain (as for one process).
-      const each = await Promise.all(
-        children.map(async (c) => {
-          const m = new Promise<Record<string, number>>((r) => c.once('message', r));
-          c.send('report');
-          return m;
-        }),
-      );
+      const each = await ask('report');
       const drainMs = await drained(service);
       await service.db.conn.dropDatabase();
       // Asked to exit rather than killed: a profiled child (BENCH_PROFILE) writes its profile on exit.
@@ -167,11 +178,16 @@ async function splitChild() {
   const service = await openService('telegram', env('BENCH_STAMP'));
   if (env('BENCH_ROLE') === 'worker') service.startWorkers();
   else await service.listen(Number(env('BENCH_PORT')));
-  const cpu0 = process.cpuUsage();
-  const calls0 = redisCalls;
+  let cpu0 = process.cpuUsage();
+  let calls0 = redisCalls;
   process.send!('ready');
   process.on('message', (m) => {
     if (m === 'exit') process.exit(0);
+    if (m === 'mark') {
+      cpu0 = process.cpuUsage();
+      calls0 = redisCalls;
+      process.send!('marked');
+    }
     if (m !== 'report') return;
     const cpu = process.cpuUsage(cpu0);
     process.send!({ cpuMs: (cpu.user + cpu.system) / 1000, redisCalls: redisCalls - calls0, rssMb: process.memoryUsage().rss / 1048576 });
@@ -222,7 +238,12 @@ async function baseline(): Promise<Ready> {
   app.use(await bot.createWebhook({ domain: 'bench.local', path: '/webhooks/telegram', secret_token: SECRET }));
   const server = app.listen(0);
   await new Promise((r) => server.once('listening', r));
-  return { port: (server.address() as { port: number }).port, starts: Array.from({ length: users }, (_, i) => `b${i}`), report: async () => ({}) };
+  return {
+    port: (server.address() as { port: number }).port,
+    starts: Array.from({ length: users }, (_, i) => `b${i}`),
+    mark: async () => {},
+    report: async () => ({}),
+  };
 }
 
 // Counts the commands this process sends to Redis (each a round trip or part of a pipeline), BullMQ's included.
@@ -237,10 +258,16 @@ if (cluster.isWorker) await splitChild();
 else if (process.argv[2]) {
   const kind = process.argv[2];
   const ready = await (kind === 'baseline' ? baseline() : kind === 'split' ? split() : ours(kind === 'zalo' ? 'zalo' : 'telegram'));
-  const cpu0 = process.cpuUsage();
-  const calls0 = redisCalls;
+  let cpu0 = process.cpuUsage();
+  let calls0 = redisCalls;
   process.send!({ port: ready.port, starts: ready.starts, createMs: ready.createMs });
   process.on('message', async (m) => {
+    if (m === 'mark') {
+      await ready.mark();
+      cpu0 = process.cpuUsage();
+      calls0 = redisCalls;
+      process.send!('marked');
+    }
     if (m !== 'report') return;
     const cpu = process.cpuUsage(cpu0);
     const { childCpuMs = 0, childRedisCalls = 0, childRssMb = 0, ...report } = await ready.report();

@@ -13,7 +13,7 @@
 // same Telegram load to the service scaled out (two ROLE=web processes behind
 // node's cluster module, round-robin, and one ROLE=worker), against one process.
 //
-//   npm run bench    (env: BENCH_SIZES=300,800 BENCH_LATENCY_MS=50 BENCH_THINK_MS=0 BENCH_ZALO=1 BENCH_SPLIT=1)
+//   npm run bench    (env: BENCH_SIZES=300,800 BENCH_LATENCY_MS=50 BENCH_THINK_MS=0 BENCH_ZALO=1 BENCH_SPLIT=1 BENCH_WARMUP=100)
 
 import { fork } from 'node:child_process';
 import { Agent, request } from 'node:http';
@@ -31,6 +31,10 @@ const THINK = Number(process.env.BENCH_THINK_MS ?? 0);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 40);
 const ZALO = process.env.BENCH_ZALO !== '0';
 const SPLIT = process.env.BENCH_SPLIT !== '0';
+/** ROLE=web processes when scaled out (BENCH_WEB_PROCESSES; the bench/target.ts child reads the same variable). */
+const WEB_PROCESSES = Number(process.env.BENCH_WEB_PROCESSES ?? 2);
+/** Respondents run through each server before it is measured (BENCH_WARMUP). */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 100);
 /** A respondent still waiting for a question after this long is counted stuck. */
 const STUCK_MS = 15_000;
 const SECRET = 'bench-secret';
@@ -180,6 +184,53 @@ async function commandsProcessed(redis: Redis): Promise<number> {
   return Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))![1]);
 }
 
+/** One respondent from /start to the thanks, each update redelivered after 1 s while it is refused; adds to `s`. */
+async function survey(u: BenchUser, start: string, s: Sample): Promise<void> {
+  let last = 0;
+  /** One update; resolves with the next question, or undefined when stuck. */
+  const step = async (act: () => Promise<{ status: number }>, first = false): Promise<Seen | undefined> => {
+    const waiting = u.next(last);
+    const a = performance.now();
+    for (;;) {
+      const r = await act().catch(() => ({ status: 0 }));
+      s.webhookMs.push(performance.now() - a);
+      if (r.status === 200) break;
+      s.errors++;
+      if (performance.now() - a > STUCK_MS) return undefined;
+      await new Promise((res) => setTimeout(res, 1_000));
+    }
+    const m = await Promise.race([waiting, new Promise<undefined>((res) => setTimeout(() => res(undefined), STUCK_MS))]);
+    if (!m) return undefined;
+    (first ? s.startMs : s.replyMs).push(performance.now() - a);
+    s.updates++;
+    last = m.id;
+    return m;
+  };
+  let q = await step(u.first(start), true);
+  // Until the thanks: ours also asks the optional suggestion (answered with its one button, "Bỏ qua").
+  for (let k = 0; k < QUESTIONS + 2 && q && !q.text.includes('cảm ơn'); k++) {
+    if (THINK) await new Promise((r) => setTimeout(r, THINK * (0.5 + Math.random())));
+    q = await step(u.tap(q, q.buttons >= 4 ? 4 : 1));
+  }
+  if (q?.text.includes('cảm ơn')) s.completed++;
+  else s.stuck++;
+}
+
+const emptySample = (): Sample => ({
+  startMs: [],
+  webhookMs: [],
+  replyMs: [],
+  updates: 0,
+  errors: 0,
+  completed: 0,
+  stuck: 0,
+  wallMs: 0,
+  redisCommands: 0,
+  rssMb: 0,
+  cpuMs: 0,
+  redisCalls: 0,
+});
+
 interface Platforms {
   telegram: TelegramEmulator;
   zalo: ZaloEmulator;
@@ -197,7 +248,7 @@ async function run(
     execArgv: ['--expose-gc', ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [])],
     env: {
       ...process.env,
-      BENCH_USERS: String(users),
+      BENCH_USERS: String(users + WARMUP),
       BENCH_API_ROOT: emus.telegram.apiRoot,
       BENCH_REDIS_URL: urls.redis,
       BENCH_MONGO_URL: urls.mongo,
@@ -210,61 +261,23 @@ async function run(
   });
   const post = poster(CONNECTIONS);
   const url = `http://127.0.0.1:${ready.port}/webhooks/${kind === 'zalo' ? 'zalo' : 'telegram'}`;
-  const s: Sample = {
-    startMs: [],
-    webhookMs: [],
-    replyMs: [],
-    updates: 0,
-    errors: 0,
-    completed: 0,
-    stuck: 0,
-    wallMs: 0,
-    redisCommands: 0,
-    rssMb: 0,
-    cpuMs: 0,
-    redisCalls: 0,
-  };
+  const s = emptySample();
   if (ready.createMs) s.createMs = ready.createMs;
+  const base = { ours: 1_000_000, baseline: 2_000_000, zalo: 3_000_000, split: 4_000_000 }[kind] + users * 10;
+  const respondent = (i: number) =>
+    kind === 'zalo' ? zaloUser(emus.zalo, url, post, `900719925474${base + i}`) : telegramUser(emus.telegram, { url, secret: SECRET, post }, base + i);
+  // Warm-up: the first respondents run through the server unmeasured, so that each process's code is compiled
+  // (JIT) before the run, as in a service that has been up for a while; its records drain before the run starts.
+  const warmup = ready.starts.slice(0, WARMUP);
+  await Promise.all(warmup.map((start, i) => survey(respondent(i), start, emptySample())));
+  child.send('mark');
+  await new Promise((r) => child.once('message', r));
   const c0 = await commandsProcessed(redis);
   const cpu0 = process.cpuUsage();
   const redisCpu0 = processCpuMs(REDIS_PROCESSES);
   const databaseCpu0 = processCpuMs(DATABASE_PROCESSES);
   const t0 = performance.now();
-  const base = { ours: 1_000_000, baseline: 2_000_000, zalo: 3_000_000, split: 4_000_000 }[kind] + users * 10;
-  await Promise.all(
-    ready.starts.map(async (start, i) => {
-      const u =
-        kind === 'zalo' ? zaloUser(emus.zalo, url, post, `900719925474${base + i}`) : telegramUser(emus.telegram, { url, secret: SECRET, post }, base + i);
-      let last = 0;
-      /** One update, redelivered after 1 s while it is refused; resolves with the next question, or undefined when stuck. */
-      const step = async (act: () => Promise<{ status: number }>, first = false): Promise<Seen | undefined> => {
-        const waiting = u.next(last);
-        const a = performance.now();
-        for (;;) {
-          const r = await act().catch(() => ({ status: 0 }));
-          s.webhookMs.push(performance.now() - a);
-          if (r.status === 200) break;
-          s.errors++;
-          if (performance.now() - a > STUCK_MS) return undefined;
-          await new Promise((res) => setTimeout(res, 1_000));
-        }
-        const m = await Promise.race([waiting, new Promise<undefined>((res) => setTimeout(() => res(undefined), STUCK_MS))]);
-        if (!m) return undefined;
-        (first ? s.startMs : s.replyMs).push(performance.now() - a);
-        s.updates++;
-        last = m.id;
-        return m;
-      };
-      let q = await step(u.first(start), true);
-      // Until the thanks: ours also asks the optional suggestion (answered with its one button, "Bỏ qua").
-      for (let k = 0; k < QUESTIONS + 2 && q && !q.text.includes('cảm ơn'); k++) {
-        if (THINK) await new Promise((r) => setTimeout(r, THINK * (0.5 + Math.random())));
-        q = await step(u.tap(q, q.buttons >= 4 ? 4 : 1));
-      }
-      if (q?.text.includes('cảm ơn')) s.completed++;
-      else s.stuck++;
-    }),
-  );
+  await Promise.all(ready.starts.slice(WARMUP).map((start, i) => survey(respondent(WARMUP + i), start, s)));
   s.wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   s.generatorCpu = ((cpu.user + cpu.system) / 1000 / s.wallMs) * 100;
@@ -276,7 +289,11 @@ async function run(
   const report = await new Promise<Record<string, number>>((resolve) => child.once('message', (m) => resolve(m as Record<string, number>)));
   Object.assign(s, { rssMb: report.rssMb!, cpuMs: report.cpuMs!, redisCalls: report.redisCalls!, drainMs: report.drainMs ?? 0 });
   if (kind === 'split') {
-    s.cpuSplit = Object.fromEntries((['primary', 'web1', 'web2', 'worker'] as const).map((p) => [p, ((report[`${p}CpuMs`] ?? 0) / s.wallMs) * 100]));
+    s.cpuSplit = Object.fromEntries(
+      Object.entries(report)
+        .filter(([k]) => /^(primary|web\d+|worker)CpuMs$/.test(k))
+        .map(([k, ms]) => [k.replace('CpuMs', ''), (ms / s.wallMs) * 100]),
+    );
   }
   await new Promise((r) => child.once('exit', r));
   return s;
@@ -360,7 +377,7 @@ async function main() {
     }
     if (SPLIT) {
       const split = await run('split', users, emus, urls, redis);
-      table(`scaled out: 2 web + 1 worker processes, ${users}`, ours, split, ROWS, ['1 process', '2web+1wk']);
+      table(`scaled out: ${WEB_PROCESSES} web + 1 worker processes, ${users}`, ours, split, ROWS, ['1 process', `${WEB_PROCESSES}web+1wk`]);
       say(`responses all in MongoDB (scaled out) ${((split.drainMs ?? 0) / 1000).toFixed(1)} s after the last answer`);
       say(
         `CPU split during the run (% of one core): ${Object.entries(split.cpuSplit ?? {})
