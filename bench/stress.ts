@@ -13,6 +13,7 @@ import { openDatabase } from '../src/db.js';
 import { createApiKey } from '../src/http/auth.js';
 import { projectRoot } from '../src/local/paths.js';
 import { ensureLocalServices, localMongoUri } from '../src/local/servers.js';
+import { SERVICE_NODE_FLAGS } from '../src/node-flags.js';
 import { TelegramEmulator, TelegramUser } from '../test/helpers/telegram-emulator.js';
 
 const USERS = Number(process.env.STRESS_USERS ?? 300);
@@ -89,7 +90,7 @@ async function main() {
     TELEGRAM_API_ROOT: emu.apiRoot,
     TELEGRAM_SEND_RATE: '100000',
   };
-  const start = () => spawn(process.execPath, [join(projectRoot, 'dist/src/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const start = () => spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(projectRoot, 'dist/src/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
 
   let child = start();
   console.log(`first start: ready in ${await ready(base, child)} ms (${local.mongo!.kind})`);

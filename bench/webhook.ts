@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { projectRoot } from '../src/local/paths.js';
 import { ensureLocalServices } from '../src/local/servers.js';
+import { SERVICE_NODE_FLAGS } from '../src/node-flags.js';
 import { type StoredMessage, TelegramEmulator, TelegramUser } from '../test/helpers/telegram-emulator.js';
 import { ZaloEmulator, type ZaloMessage, zaloEnv } from '../test/helpers/zalo-emulator.js';
 import { machine, processCpuMs, recorder, saveResults } from './results.js';
@@ -246,7 +247,8 @@ async function run(
 ): Promise<Sample> {
   const zaloConfig = kind === 'zalo' ? { BENCH_ZALO_ENV: JSON.stringify({ ...zaloEnv(emus.zalo, emus.zalo.issuePair()), ZALO_SEND_RATE: '100000' }) } : {};
   const child = fork(join(projectRoot, 'dist/bench/target.js'), [kind], {
-    execArgv: ['--expose-gc', ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [])],
+    // Every server (the baseline too) with the service's Node.js flags: a flag is not what sets them apart.
+    execArgv: ['--expose-gc', ...SERVICE_NODE_FLAGS, ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [])],
     env: {
       ...process.env,
       BENCH_USERS: String(users + WARMUP),

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { projectRoot } from '../src/local/paths.js';
+import { SERVICE_NODE_FLAGS } from '../src/node-flags.js';
 
 describe('deployment files', () => {
   it('compose.yaml parses and runs MongoDB 7+, Redis 7+ with noeviction and AOF, a web and a worker role', () => {
@@ -26,7 +27,12 @@ describe('deployment files', () => {
     const df = readFileSync(join(projectRoot, 'Dockerfile'), 'utf8');
     expect(df.match(/^FROM /gm)).toHaveLength(2);
     expect(df).toMatch(/^USER node$/m);
-    expect(df).toMatch(/CMD \["node", "dist\/src\/main.js"\]/);
+    expect(df).toContain(`CMD ${JSON.stringify(['node', ...SERVICE_NODE_FLAGS, 'dist/src/main.js']).replaceAll(',', ', ')}`);
+  });
+
+  it('npm start runs the service with the same Node.js flags as the image', () => {
+    const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.start).toBe(['node', ...SERVICE_NODE_FLAGS, 'dist/src/main.js'].join(' '));
   });
 });
 

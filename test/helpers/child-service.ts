@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, inject } from 'vitest';
 import { projectRoot } from '../../src/local/paths.js';
+import { SERVICE_NODE_FLAGS } from '../../src/node-flags.js';
 import { eventually, TEST_SECRET, TEST_TOKEN } from './context.js';
 
 const children: ChildProcess[] = [];
@@ -27,7 +28,7 @@ export type ServiceProcess = ChildProcess & { output(): string };
 
 /** Ready when /readyz answers 200, or (a ROLE=worker process serves no HTTP) when its log says `readyLog`. */
 export async function startService(port: number, env: Record<string, string>, readyLog?: RegExp): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [join(projectRoot, 'dist/src/main.js')], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(projectRoot, 'dist/src/main.js')], {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
