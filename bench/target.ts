@@ -117,7 +117,7 @@ async function ours(channel: 'telegram' | 'zalo'): Promise<Ready> {
 /** BENCH_WEB_PROCESSES: how many ROLE=web processes (2 by default). */
 const WEB_PROCESSES = Number(process.env.BENCH_WEB_PROCESSES ?? 2);
 
-/** Two ROLE=web processes (node's cluster module hands their connections out round-robin) and one ROLE=worker. */
+/** WEB_PROCESSES ROLE=web processes (node's cluster module hands their connections out round-robin) and one ROLE=worker. */
 async function split(): Promise<Ready> {
   const stamp = String(Date.now());
   const service = await openService('telegram', stamp);

@@ -12,8 +12,11 @@
 // ours on Telegram, with how many Zalo webhooks took over Zalo's 2 s. Then the
 // same Telegram load to the service scaled out (two ROLE=web processes behind
 // node's cluster module, round-robin, and one ROLE=worker), against one process.
+// Each server first takes BENCH_WARMUP respondents unmeasured (its code compiled,
+// their records written), and every server runs with the service's Node.js flags.
 //
-//   npm run bench    (env: BENCH_SIZES=300,800 BENCH_LATENCY_MS=50 BENCH_THINK_MS=0 BENCH_ZALO=1 BENCH_SPLIT=1 BENCH_WARMUP=100)
+//   npm run bench    (env: BENCH_SIZES=300,800 BENCH_LATENCY_MS=50 BENCH_THINK_MS=0 BENCH_ZALO=1 BENCH_SPLIT=1
+//                     BENCH_WARMUP=100 BENCH_WEB_PROCESSES=2)
 
 import { fork } from 'node:child_process';
 import { Agent, request } from 'node:http';
