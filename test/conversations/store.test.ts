@@ -1,18 +1,8 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConversationStore, conversationKey } from '../../src/conversations/store.js';
-import { deleteKeys, isolation } from '../helpers/context.js';
+import { fileRedis } from '../helpers/context.js';
 
-const { prefix } = isolation('store');
-let redis: Redis;
-
-beforeAll(() => {
-  redis = new Redis(inject('redisUrl'));
-});
-afterAll(async () => {
-  await deleteKeys(inject('redisUrl'), prefix);
-  redis.disconnect();
-});
+const { prefix, redis } = fileRedis('store');
 
 const newStore = (cacheSize?: number) => new ConversationStore(redis, { prefix, sessionTtlMs: 60_000, ...(cacheSize === undefined ? {} : { cacheSize }) });
 

@@ -2,8 +2,9 @@
 // files run in parallel and reruns start clean.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { inject } from 'vitest';
+import { afterAll, inject } from 'vitest';
 import { type App, type AppOptions, createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { ensureIndexes } from '../../src/db.js';
@@ -21,6 +22,17 @@ export const TEST_TOKEN = '123456:TEST-token_for-emulator';
 export function isolation(name: string) {
   const id = `${name.replace(/\W/g, '_')}_${randomBytes(4).toString('hex')}`;
   return { prefix: `t:${id}:`, dbName: `t_${id}`.slice(0, 60) };
+}
+
+/** A Redis client for one test file under its own key prefix; after the file, its keys are deleted and the client closed. */
+export function fileRedis(name: string): { prefix: string; redis: Redis } {
+  const { prefix } = isolation(name);
+  const redis = new Redis(inject('redisUrl'));
+  afterAll(async () => {
+    await deleteKeys(inject('redisUrl'), prefix);
+    redis.disconnect();
+  });
+  return { prefix, redis };
 }
 
 export const testLog = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });

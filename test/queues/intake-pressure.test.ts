@@ -1,19 +1,9 @@
 import { Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { IntakePressure } from '../../src/queues/intake-pressure.js';
-import { deleteKeys, isolation } from '../helpers/context.js';
+import { fileRedis } from '../helpers/context.js';
 
-const { prefix } = isolation('pressure');
-let redis: Redis;
-
-beforeAll(() => {
-  redis = new Redis(inject('redisUrl'));
-});
-afterAll(async () => {
-  await deleteKeys(inject('redisUrl'), prefix);
-  redis.disconnect();
-});
+const { prefix, redis } = fileRedis('pressure');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -23,16 +13,17 @@ describe('IntakePressure', () => {
     const clock = () => now;
     const web = new IntakePressure(redis, `${prefix}rate:`, { busyRate: 50, slotMs: 250, now: clock });
     const worker = new IntakePressure(redis, `${prefix}rate:`, { busyRate: 50, slotMs: 250, now: clock });
-    for (let i = 0; i < 10; i++) web.note();
-    await web.tick();
-    now += 250;
-    await worker.tick();
+    /** The web process takes in `n` updates in a quarter second; the worker reads once it is over. */
+    const takeIn = async (n: number) => {
+      for (let i = 0; i < n; i++) web.note();
+      await web.tick();
+      now += 250;
+      await worker.tick();
+    };
+    await takeIn(10);
     expect(worker.rate).toBe(10);
     expect(worker.busy).toBe(false);
-    for (let i = 0; i < 60; i++) web.note();
-    await web.tick();
-    now += 250;
-    await worker.tick();
+    await takeIn(60);
     // 70 in the last second: busy, as seen by the process that took none of them.
     expect(worker.rate).toBe(70);
     expect(worker.busy).toBe(true);
