@@ -6,9 +6,11 @@
 // whatever the load, so under sustained load records lag by at most that much
 // more, and are never starved.
 //
-// The rate is shared through Redis: every process adds what its webhook took
-// in to a counter per quarter second, and every process reads the last full
-// second of them (a ROLE=worker process steps aside for its web processes).
+// The rate is shared through Redis: a process that takes webhooks adds what it
+// took in to a counter per quarter second, and a process with jobs to hold
+// back reads the current quarter and the last full second of them. Both happen
+// every tick (100 ms), so a ROLE=worker process steps aside within about two
+// ticks of its web processes' burst, before it has sent the database much.
 import type { RedisClient } from '../redis.js';
 
 /** What steps aside: a BullMQ Worker (pause without waiting for the jobs in hand). */
@@ -21,8 +23,10 @@ export interface IntakePressureOptions {
   /** Updates per second (all processes) from which intake counts as busy; 0: never. */
   busyRate: number;
   maxDeferMs?: number;
-  /** How often the rate is published and read. */
+  /** The span each shared counter covers. */
   slotMs?: number;
+  /** How often the rate is published and read. */
+  tickMs?: number;
   now?: () => number;
 }
 
@@ -33,6 +37,7 @@ export class IntakePressure {
   readonly busyRate: number;
   private readonly maxDeferMs: number;
   private readonly slotMs: number;
+  private readonly tickMs: number;
   private readonly now: () => number;
   /** Updates taken in since the last tick, not yet published. */
   private taken = 0;
@@ -52,6 +57,7 @@ export class IntakePressure {
     this.busyRate = o.busyRate;
     this.maxDeferMs = o.maxDeferMs ?? 30_000;
     this.slotMs = o.slotMs ?? 250;
+    this.tickMs = o.tickMs ?? 100;
     this.now = o.now ?? Date.now;
   }
 
@@ -63,7 +69,10 @@ export class IntakePressure {
     if (this.deferredSince === undefined && this.deferred.length && this.busy && this.now() >= this.runUntil) this.steer().catch(() => {});
   }
 
-  /** Updates per second: over the last second, all processes together (as of the last tick), or what this process alone takes in since, if more. */
+  /**
+   * Updates per second: all processes together as of the last tick (read only where there are workers to steer), or
+   * what this process alone took in since, if more.
+   */
   get rate(): number {
     return Math.max(this.rateNow, (this.taken * 1000) / this.slotMs);
   }
@@ -82,7 +91,7 @@ export class IntakePressure {
     this.deferred.push(...workers);
   }
 
-  /** Publishes and reads the rate every slot, until stop(); a failed tick counts as not busy. */
+  /** Publishes and reads the rate every tick, until stop(); a failed tick counts as not busy. */
   start(onError: (err: Error) => void): void {
     if (this.timer || this.busyRate <= 0) return;
     this.timer = setInterval(() => {
@@ -92,7 +101,7 @@ export class IntakePressure {
         .finally(() => {
           this.ticking = undefined;
         });
-    }, this.slotMs);
+    }, this.tickMs);
     this.timer.unref();
   }
 
@@ -103,23 +112,24 @@ export class IntakePressure {
     await this.ticking;
   }
 
-  /** One step: publish what was taken in, read the rate, hold back or release the workers. */
+  /** One step: publish what was taken in, read the rate (where there are workers to steer), hold back or release them. */
   async tick(): Promise<void> {
-    // What was taken in since the last tick belongs to the slot that just ended.
-    const ended = Math.floor(this.now() / this.slotMs) - 1;
+    const current = Math.floor(this.now() / this.slotMs);
     const taken = this.taken;
     this.taken = 0;
     try {
-      const key = this.key(ended);
+      const key = this.key(current);
       // In order on one connection (one node: one hash tag), so this process's own count is in what it reads.
       const [, , counts] = await Promise.all([
         taken ? this.redis.incrby(key, taken) : undefined,
         taken ? this.redis.pexpire(key, this.slotMs * (SLOTS_READ + 2)) : undefined,
-        this.redis.mget(...Array.from({ length: SLOTS_READ }, (_, i) => this.key(ended - i))),
+        this.deferred.length ? this.redis.mget(...Array.from({ length: SLOTS_READ + 1 }, (_, i) => this.key(current - i))) : undefined,
       ]);
-      const n = counts.map((c) => Number(c ?? 0));
-      // The last second, or the last slot alone when higher: a burst counts from its first slot, and ends a second after.
-      this.rateNow = (Math.max(n.reduce((sum, c) => sum + c, 0) / SLOTS_READ, n[0]!) * 1000) / this.slotMs;
+      if (!counts) return;
+      const [now, ...full] = counts.map((c) => Number(c ?? 0)) as [number, ...number[]];
+      // The last full second; or the last full quarter, or the quarter so far, when higher: a burst counts from its
+      // first ticks, and ends a second after.
+      this.rateNow = (Math.max(full.reduce((sum, c) => sum + c, 0) / SLOTS_READ, full[0]!, now) * 1000) / this.slotMs;
     } catch (err) {
       this.rateNow = 0;
       throw err;

@@ -11,6 +11,7 @@ import { SendLimiter } from '../../src/outbound/rate-limit.js';
 import { IntakePressure } from '../../src/queues/intake-pressure.js';
 import { createRedis } from '../../src/redis.js';
 import { api, eventually, startTestService, TEST_SECRET, type TestService } from '../helpers/context.js';
+import { heldWorkers } from '../helpers/held-workers.js';
 import { TelegramEmulator, TelegramUser } from '../helpers/telegram-emulator.js';
 
 let cluster: LocalCluster | undefined;
@@ -191,12 +192,16 @@ describe('on a Redis Cluster of three masters', () => {
     const clients = [createRedis(cluster.url), createRedis(cluster.url)];
     let now = 5_000_000;
     const [web, worker] = clients.map((r) => new IntakePressure(r, `${t.prefix}intake:`, { busyRate: 50, now: () => now }));
-    for (let i = 0; i < 60; i++) web!.note();
+    // Only a process with workers to hold back reads the rate.
+    const held = heldWorkers();
+    worker!.defer([held]);
+    for (let i = 0; i < 15; i++) web!.note();
     await web!.tick();
-    now += 250;
+    now += 100;
     await worker!.tick();
+    // 15 in the first tenth of a quarter second: 60 a second, busy from 50.
     expect(worker!.rate).toBe(60);
-    expect(worker!.busy).toBe(true);
+    expect(held.paused).toBe(true);
     for (const c of clients) c.disconnect();
   });
 });

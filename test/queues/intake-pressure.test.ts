@@ -2,35 +2,43 @@ import { Queue, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { IntakePressure } from '../../src/queues/intake-pressure.js';
 import { fileRedis } from '../helpers/context.js';
+import { heldWorkers } from '../helpers/held-workers.js';
 
 const { prefix, redis } = fileRedis('pressure');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('IntakePressure', () => {
-  it('shares the intake rate between processes through Redis, over the last full second', async () => {
+  it('shares the intake rate between processes through Redis: the last full second, and the quarter in progress', async () => {
     let now = 1_000_000;
     const clock = () => now;
     const web = new IntakePressure(redis, `${prefix}rate:`, { busyRate: 50, slotMs: 250, now: clock });
     const worker = new IntakePressure(redis, `${prefix}rate:`, { busyRate: 50, slotMs: 250, now: clock });
-    /** The web process takes in `n` updates in a quarter second; the worker reads once it is over. */
+    const held = heldWorkers();
+    worker.defer([held]);
+    /** The web process takes in `n` updates and publishes them at its tick. */
     const takeIn = async (n: number) => {
       for (let i = 0; i < n; i++) web.note();
       await web.tick();
-      now += 250;
-      await worker.tick();
     };
-    await takeIn(10);
-    expect(worker.rate).toBe(10);
-    expect(worker.busy).toBe(false);
-    await takeIn(60);
-    // 70 in the last second: busy, as seen by the process that took none of them.
-    expect(worker.rate).toBe(70);
-    expect(worker.busy).toBe(true);
-    now += 1_000; // a quiet second
+    for (let quarter = 0; quarter < 4; quarter++) {
+      await takeIn(10);
+      now += 250;
+    }
+    await worker.tick();
+    // 40 in the last second, as seen by the process that took none of them: not busy from 50.
+    expect(worker.rate).toBe(40);
+    expect(held.paused).toBe(false);
+    // A burst: 15 in the first tenth of a quarter (60 a second), seen by the worker at its next tick, in the same quarter.
+    await takeIn(15);
+    now += 100;
+    await worker.tick();
+    expect(worker.rate).toBe(60);
+    expect(held.paused).toBe(true);
+    now += 1_250; // a quiet second
     await worker.tick();
     expect(worker.rate).toBe(0);
-    expect(worker.busy).toBe(false);
+    expect(held.paused).toBe(false);
   });
 
   it('a burst this process takes in counts at once, before the next tick', () => {
