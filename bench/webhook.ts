@@ -14,9 +14,12 @@
 // node's cluster module, round-robin, and one ROLE=worker), against one process.
 // Each server first takes BENCH_WARMUP respondents unmeasured (its code compiled,
 // their records written), and every server runs with the service's Node.js flags.
+// Each server runs BENCH_ROUNDS times per size, the servers taking turns; the
+// tables show each server's median round (this VM's figures vary by about 10 %
+// from run to run).
 //
 //   npm run bench    (env: BENCH_SIZES=300,800 BENCH_LATENCY_MS=50 BENCH_THINK_MS=0 BENCH_ZALO=1 BENCH_SPLIT=1
-//                     BENCH_WARMUP=100 BENCH_WEB_PROCESSES=2)
+//                     BENCH_WARMUP=100 BENCH_WEB_PROCESSES=2 BENCH_ROUNDS=3)
 
 import { fork } from 'node:child_process';
 import { Agent, request } from 'node:http';
@@ -39,6 +42,8 @@ const SPLIT = process.env.BENCH_SPLIT !== '0';
 const WEB_PROCESSES = Number(process.env.BENCH_WEB_PROCESSES ?? 2);
 /** Respondents run through each server before it is measured (BENCH_WARMUP). */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 100);
+/** Runs of each server per size (BENCH_ROUNDS), taking turns. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** A respondent still waiting for a question after this long is counted stuck. */
 const STUCK_MS = 15_000;
 const SECRET = 'bench-secret';
@@ -241,13 +246,9 @@ interface Platforms {
   zalo: ZaloEmulator;
 }
 
-async function run(
-  kind: 'ours' | 'baseline' | 'zalo' | 'split',
-  users: number,
-  emus: Platforms,
-  urls: { redis: string; mongo: string },
-  redis: Redis,
-): Promise<Sample> {
+type Kind = 'ours' | 'baseline' | 'zalo' | 'split';
+
+async function run(kind: Kind, round: number, users: number, emus: Platforms, urls: { redis: string; mongo: string }, redis: Redis): Promise<Sample> {
   const zaloConfig = kind === 'zalo' ? { BENCH_ZALO_ENV: JSON.stringify({ ...zaloEnv(emus.zalo, emus.zalo.issuePair()), ZALO_SEND_RATE: '100000' }) } : {};
   const child = fork(join(projectRoot, 'dist/bench/target.js'), [kind], {
     // Every server (the baseline too) with the service's Node.js flags: a flag is not what sets them apart.
@@ -268,7 +269,8 @@ async function run(
   const url = `http://127.0.0.1:${ready.port}/webhooks/${kind === 'zalo' ? 'zalo' : 'telegram'}`;
   const s = emptySample();
   if (ready.createMs) s.createMs = ready.createMs;
-  const base = { ours: 1_000_000, baseline: 2_000_000, zalo: 3_000_000, split: 4_000_000 }[kind] + users * 10;
+  // Chat ids of their own per server, size and round (the emulator keeps each chat's messages).
+  const base = { ours: 1_000_000, baseline: 2_000_000, zalo: 3_000_000, split: 4_000_000 }[kind] + round * 100_000 + users * 10;
   const respondent = (i: number, post: ReturnType<typeof poster>) =>
     kind === 'zalo' ? zaloUser(emus.zalo, url, post, `900719925474${base + i}`) : telegramUser(emus.telegram, { url, secret: SECRET, post }, base + i);
   // Warm-up: the first respondents run through the server unmeasured, so that each process's code is compiled
@@ -311,6 +313,10 @@ async function run(
 
 type Row = [string, (s: Sample) => number, 'lower' | 'higher' | 'none'];
 
+const updatesPerSecond = (s: Sample) => s.updates / (s.wallMs / 1000);
+/** The round with the median updates per second (of an even number, the lower of the two middle ones). */
+const medianRound = (rounds: Sample[]) => [...rounds].sort((a, b) => updatesPerSecond(a) - updatesPerSecond(b))[Math.floor((rounds.length - 1) / 2)]!;
+
 const pct = (xs: number[], p: number) => {
   if (!xs.length) return Number.NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -321,7 +327,7 @@ const ROWS: Row[] = [
   ['surveys completed', (s) => s.completed, 'none'],
   ['respondents stuck (no question in 15 s)', (s) => s.stuck, 'none'],
   ['webhook answers not 200 (redelivered)', (s) => s.errors, 'none'],
-  ['updates per second', (s) => s.updates / (s.wallMs / 1000), 'higher'],
+  ['updates per second', updatesPerSecond, 'higher'],
   ['/start -> first question p50 (ms)', (s) => pct(s.startMs, 50), 'lower'],
   ['/start -> first question p99 (ms)', (s) => pct(s.startMs, 99), 'lower'],
   ['answer -> next question p50 (ms)', (s) => pct(s.replyMs, 50), 'lower'],
@@ -362,17 +368,25 @@ async function main() {
     }
   };
 
+  const kinds: Kind[] = ['baseline', 'ours', ...(ZALO ? (['zalo'] as const) : []), ...(SPLIT ? (['split'] as const) : [])];
   for (const users of SIZES) {
-    const baseline = await run('baseline', users, emus, urls, redis);
-    const ours = await run('ours', users, emus, urls, redis);
+    const rounds = new Map<Kind, Sample[]>(kinds.map((k) => [k, []]));
+    for (let round = 0; round < ROUNDS; round++) for (const kind of kinds) rounds.get(kind)!.push(await run(kind, round, users, emus, urls, redis));
+    const median = (kind: Kind) => {
+      const samples = rounds.get(kind);
+      return samples && medianRound(samples);
+    };
+    const [baseline, ours, zalo, split] = [median('baseline')!, median('ours')!, median('zalo'), median('split')];
+    say();
+    say(`updates per second by round, ${users} respondents (tables: each server's median round)`);
+    for (const [kind, samples] of rounds) say(`  ${kind.padEnd(10)}${samples.map((x) => updatesPerSecond(x).toFixed(0).padStart(7)).join('')}`);
     table(`closed loop, ${users} respondents at once`, baseline, ours, ROWS);
     say(`responses all in MongoDB (ours) ${((ours.drainMs ?? 0) / 1000).toFixed(1)} s after the last answer`);
     if (ours.createMs?.length)
       say(
         `creating an invitation (ours, one after another, ${ours.createMs.length}): p50 ${pct(ours.createMs, 50).toFixed(1)} ms, p99 ${pct(ours.createMs, 99).toFixed(1)} ms`,
       );
-    if (ZALO) {
-      const zalo = await run('zalo', users, emus, urls, redis);
+    if (zalo) {
       table(
         `the same load as signed Zalo OA events, ${users}`,
         ours,
@@ -385,8 +399,7 @@ async function main() {
         ['telegram', 'zalo'],
       );
     }
-    if (SPLIT) {
-      const split = await run('split', users, emus, urls, redis);
+    if (split) {
       table(`scaled out: ${WEB_PROCESSES} web + 1 worker processes, ${users}`, ours, split, ROWS, ['1 process', `${WEB_PROCESSES}web+1wk`]);
       say(`responses all in MongoDB (scaled out) ${((split.drainMs ?? 0) / 1000).toFixed(1)} s after the last answer`);
       say(
