@@ -42,7 +42,7 @@ interface Ready {
   port: number;
   starts: string[];
   createMs?: number[];
-  /** After the warm-up: its records are written (and, scaled out, each process has started counting again). */
+  /** After the warm-up: its records (ballots and openings) are written (and, scaled out, each process has started counting again). */
   mark: () => Promise<void>;
   report: () => Promise<Record<string, number>>;
 }
@@ -86,12 +86,19 @@ async function prepare(service: Service, channel: 'telegram' | 'zalo') {
   return { starts, createMs };
 }
 
-/** How long the records (responses, counters) lag behind the conversations: until the completion queue is drained. */
-async function drained(service: Service): Promise<number> {
+/**
+ * How long the records (responses, counters) lag behind the conversations: until the completion queue is drained.
+ * `openings`: the openings too (follow-up jobs due now, and openings not yet due; reminders wait for days and do not count).
+ */
+async function drained(service: Service, { openings = false } = {}): Promise<number> {
   const t0 = performance.now();
   for (;;) {
-    const c = await service.queues.completion.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-    if (Object.values(c).every((n) => n === 0)) return performance.now() - t0;
+    const counts = [await service.queues.completion.getJobCounts('waiting', 'active', 'delayed', 'prioritized')];
+    if (openings) {
+      const delayed = (await service.queues.followUps.getDelayed()).filter((job) => job.name === 'opened').length;
+      counts.push({ delayed, ...(await service.queues.followUps.getJobCounts('waiting', 'active', 'prioritized')) });
+    }
+    if (counts.every((c) => Object.values(c).every((n) => n === 0))) return performance.now() - t0;
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -105,7 +112,7 @@ async function ours(channel: 'telegram' | 'zalo'): Promise<Ready> {
     port,
     starts,
     createMs,
-    mark: async () => void (await drained(service)),
+    mark: async () => void (await drained(service, { openings: true })),
     report: async () => {
       const drainMs = await drained(service);
       await service.db.conn.dropDatabase();
@@ -142,7 +149,7 @@ async function split(): Promise<Ready> {
     starts,
     createMs,
     mark: async () => {
-      await drained(service);
+      await drained(service, { openings: true });
       await ask('mark');
     },
     report: async () => {

@@ -2,7 +2,7 @@
 // webhook path never waits on MongoDB); MongoDB is asked only when the copy is missing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InboundEvent } from '../../src/conversations/runner.js';
-import { startTestService, type TestService } from '../helpers/context.js';
+import { eventually, startTestService, type TestService } from '../helpers/context.js';
 
 let t: TestService;
 beforeAll(async () => {
@@ -46,7 +46,7 @@ describe('opening an invitation', () => {
     expect(r.events).toContainEqual({ type: 'started' });
     expect(await t.service.redis.exists(`${t.prefix}inv:${view.id}`)).toBe(1);
     // The claim of the first opener survives another loss: MongoDB has it once the opening is recorded.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await eventually(async () => (await t.service.db.models.Invitation.findById(view.id).lean())?.openedBy, 'the opening recorded');
     await t.service.redis.del(...(await t.service.redis.keys(`${t.prefix}inv*`)));
     expect(firstText(await start('intruder', view.token))).toContain('tài khoản khác');
   });
