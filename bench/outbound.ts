@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { ensureLocalServices } from '../src/local/servers.js';
+import { deleteKeys } from '../test/helpers/redis-keys.js';
 import { TelegramEmulator } from '../test/helpers/telegram-emulator.js';
 import { saveResults } from './results.js';
 
@@ -60,6 +61,7 @@ async function scenario(name: string, failureRate: number, workers: number, urls
   const seconds = (delivered.at(-1)! - delivered[0]!) / 1000;
   const rate = (delivered.length - 1) / seconds;
   await app!.db.conn.dropDatabase();
+  await deleteKeys(urls.redis, `bench-out:${stamp}:`);
   for (const a of [app!, ...others]) await a.close();
   await emu.stop();
   return {

@@ -18,6 +18,7 @@ import { loadCampaignFiles } from '../src/invitations/campaign.js';
 import { seedCampaigns } from '../src/invitations/seed.js';
 import { projectRoot } from '../src/local/paths.js';
 import { freePort } from '../test/helpers/ports.js';
+import { deleteKeys } from '../test/helpers/redis-keys.js';
 
 export const SECRET = 'bench-secret';
 export const TOKEN = '42:BENCH';
@@ -87,6 +88,16 @@ async function prepare(service: Service, channel: 'telegram' | 'zalo') {
 }
 
 /**
+ * Drops what the run left, once every process of it has stopped (workers would write again): its database and its
+ * Redis keys (a few hundred thousand per run, gigabytes after a few dozen runs).
+ */
+async function forget(service: Service, stamp: string) {
+  await service.db.conn.dropDatabase();
+  await service.close();
+  await deleteKeys(redisUrl, `bench:${stamp}:`);
+}
+
+/**
  * How long the records (responses, counters) lag behind the conversations: until the completion queue is drained.
  * `openings`: the openings too (follow-up jobs due now, and openings not yet due; reminders wait for days and do not count).
  */
@@ -104,7 +115,8 @@ async function drained(service: Service, { openings = false } = {}): Promise<num
 }
 
 async function ours(channel: 'telegram' | 'zalo'): Promise<Ready> {
-  const service = await openService(channel, String(Date.now()));
+  const stamp = String(Date.now());
+  const service = await openService(channel, stamp);
   const { starts, createMs } = await prepare(service, channel);
   service.startWorkers();
   const { port } = await service.listen(0);
@@ -115,7 +127,7 @@ async function ours(channel: 'telegram' | 'zalo'): Promise<Ready> {
     mark: async () => void (await drained(service, { openings: true })),
     report: async () => {
       const drainMs = await drained(service);
-      await service.db.conn.dropDatabase();
+      await forget(service, stamp);
       return { drainMs };
     },
   };
@@ -156,7 +168,6 @@ async function split(): Promise<Ready> {
       // The children's figures for the run, before the records drain (as for one process).
       const each = await ask('report');
       const drainMs = await drained(service);
-      await service.db.conn.dropDatabase();
       // Asked to exit rather than killed: a profiled child (BENCH_PROFILE) writes its profile on exit.
       await Promise.all(
         children.map((c) => {
@@ -165,6 +176,7 @@ async function split(): Promise<Ready> {
           return gone;
         }),
       );
+      await forget(service, stamp);
       // The primary's share (it accepts the connections and hands them out) is counted by the caller.
       const sum = (k: string) => each.reduce((n, e) => n + (e[k] ?? 0), 0);
       const [workerCpuMs, ...webCpuMs] = each.map((e) => e.cpuMs ?? 0);
@@ -249,7 +261,10 @@ async function baseline(): Promise<Ready> {
     port: (server.address() as { port: number }).port,
     starts: Array.from({ length: users }, (_, i) => `b${i}`),
     mark: async () => {},
-    report: async () => ({}),
+    report: async () => {
+      await deleteKeys(redisUrl, prefix);
+      return {};
+    },
   };
 }
 

@@ -70,25 +70,37 @@ const ours = (pidFile: string) => {
   return pid !== undefined && alive(pid);
 };
 
-/** Resolves true when something accepts TCP connections on the port (and, with `redisPing`, answers PING). */
-function tcpProbe(port: number, timeoutMs: number, redisPing: boolean): Promise<boolean> {
+/** Connects to the port (and writes `send`): the first reply, '' when nothing was sent, undefined when no connection or reply came in time. */
+function tcpProbe(port: number, timeoutMs: number, send?: string): Promise<string | undefined> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean) => {
+    const done = (reply: string | undefined) => {
       socket.destroy();
-      resolve(ok);
+      resolve(reply);
     };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.on('error', () => done(false));
-    socket.on('connect', () => (redisPing ? socket.write('PING\r\n') : done(true)));
-    socket.on('data', (d) => done(d.toString().startsWith('+PONG')));
+    socket.setTimeout(timeoutMs, () => done(undefined));
+    socket.on('error', () => done(undefined));
+    socket.on('connect', () => (send ? socket.write(send) : done('')));
+    socket.on('data', (d) => done(d.toString()));
   });
 }
 
-export const portInUse = (port: number, timeoutMs = 500) => tcpProbe(port, timeoutMs, false);
+export const portInUse = async (port: number, timeoutMs = 500) => (await tcpProbe(port, timeoutMs)) !== undefined;
+
+/**
+ * What Redis answers PING within the timeout: ready, loading (it answers -LOADING while it reads its AOF back, which
+ * takes seconds per gigabyte), or nothing.
+ */
+export async function redisState(port: number, timeoutMs = 1_000): Promise<'ready' | 'loading' | 'down'> {
+  const reply = await tcpProbe(port, timeoutMs, 'PING\r\n');
+  return reply?.startsWith('+PONG') ? 'ready' : reply?.startsWith('-LOADING') ? 'loading' : 'down';
+}
 
 /** Redis answers PING within the timeout. */
-export const redisAnswers = (port: number, timeoutMs = 1_000) => tcpProbe(port, timeoutMs, true);
+export const redisAnswers = async (port: number, timeoutMs = 1_000) => (await redisState(port, timeoutMs)) === 'ready';
+
+/** How long a local Redis may take to read its data set back before it counts as hung. */
+const REDIS_LOADING_MS = 300_000;
 
 /** The MongoDB-compatible server answers a real `ping` command within the timeout (a TCP accept is not enough: a hung FerretDB accepts). */
 export async function mongoAnswers(port: number, timeoutMs = 3_000): Promise<boolean> {
@@ -194,9 +206,16 @@ export async function startRedis({ port, dir, cluster = false, say = () => {} }:
     dataDir: dir,
     stop: async () => void (await stopPid(pidFile)),
   });
+  /** A Redis reading its data set back answers, but not yet PONG: it is waited for, not restarted. */
+  const loaded = async () => {
+    say(`redis-server on port ${port} is loading its data set (${logFile}); waiting`);
+    await waitFor(() => redisAnswers(port), REDIS_LOADING_MS, `redis-server on port ${port} (loading its data set)`, logFile);
+  };
   let how: ServiceHandle['how'] = 'started';
   if (ours(pidFile)) {
-    if (await redisAnswers(port)) return handle('reused');
+    const state = await redisState(port);
+    if (state === 'loading') await loaded();
+    if (state !== 'down') return handle('reused');
     say(`redis-server (pid file ${pidFile}) does not answer PING: restarting it`);
     await stopPid(pidFile);
     how = 'restarted';
@@ -209,7 +228,8 @@ export async function startRedis({ port, dir, cluster = false, say = () => {} }:
     ...['--pidfile', pidFile, '--logfile', logFile, '--maxmemory-policy', 'noeviction', '--appendonly', 'yes', '--save', ''],
     ...(cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000'] : []),
   ]);
-  await waitFor(() => redisAnswers(port), 10_000, `redis-server on port ${port}`, logFile);
+  await waitFor(async () => (await redisState(port)) !== 'down', 10_000, `redis-server on port ${port}`, logFile);
+  if ((await redisState(port)) === 'loading') await loaded();
   return handle(how);
 }
 

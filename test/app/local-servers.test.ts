@@ -1,10 +1,11 @@
 // Local servers belong to the checkout that started them: a server on the
 // port that this checkout's pid file does not name is refused, not reused.
 import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LocalServiceError, redisAnswers, startRedis } from '../../src/local/servers.js';
+import { LocalServiceError, redisAnswers, redisState, startRedis } from '../../src/local/servers.js';
 import { freePort } from '../helpers/ports.js';
 
 describe('local servers', () => {
@@ -23,5 +24,19 @@ describe('local servers', () => {
     } finally {
       await mine.stop();
     }
+  });
+
+  it('tell a Redis still loading its data set (it answers -LOADING) from one that is down', async () => {
+    // What redis-server answers while it reads a large AOF back.
+    const loading = createServer((socket) => socket.on('data', () => socket.write('-LOADING Redis is loading the dataset in memory\r\n')));
+    await new Promise<void>((resolve) => loading.listen(0, '127.0.0.1', resolve));
+    const port = (loading.address() as { port: number }).port;
+    try {
+      expect(await redisState(port)).toBe('loading');
+      expect(await redisAnswers(port)).toBe(false);
+    } finally {
+      await new Promise((resolve) => loading.close(resolve));
+    }
+    expect(await redisState(port)).toBe('down');
   });
 });
