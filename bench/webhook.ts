@@ -372,10 +372,7 @@ async function main() {
   for (const users of SIZES) {
     const rounds = new Map<Kind, Sample[]>(kinds.map((k) => [k, []]));
     for (let round = 0; round < ROUNDS; round++) for (const kind of kinds) rounds.get(kind)!.push(await run(kind, round, users, emus, urls, redis));
-    const median = (kind: Kind) => {
-      const samples = rounds.get(kind);
-      return samples && medianRound(samples);
-    };
+    const median = (kind: Kind) => (rounds.has(kind) ? medianRound(rounds.get(kind)!) : undefined);
     const [baseline, ours, zalo, split] = [median('baseline')!, median('ours')!, median('zalo'), median('split')];
     say();
     say(`updates per second by round, ${users} respondents (tables: each server's median round)`);

@@ -126,10 +126,10 @@ export class IntakePressure {
         this.deferred.length ? this.redis.mget(...Array.from({ length: SLOTS_READ + 1 }, (_, i) => this.key(current - i))) : undefined,
       ]);
       if (!counts) return;
-      const [now, ...full] = counts.map((c) => Number(c ?? 0)) as [number, ...number[]];
+      const [inProgress, ...full] = counts.map((c) => Number(c ?? 0)) as [number, ...number[]];
       // The last full second; or the last full quarter, or the quarter so far, when higher: a burst counts from its
       // first ticks, and ends a second after.
-      this.rateNow = (Math.max(full.reduce((sum, c) => sum + c, 0) / SLOTS_READ, full[0]!, now) * 1000) / this.slotMs;
+      this.rateNow = (Math.max(full.reduce((sum, c) => sum + c, 0) / SLOTS_READ, full[0]!, inProgress) * 1000) / this.slotMs;
     } catch (err) {
       this.rateNow = 0;
       throw err;
