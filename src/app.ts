@@ -364,6 +364,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     held: heldReplies,
     pressure,
     log,
+    completionConcurrency: config.completionConcurrency,
   };
   return new App(
     http.app,

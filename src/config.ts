@@ -31,6 +31,10 @@ const url = (protocols: string[]) =>
     );
 
 const positiveNumber = (def: number) => z.coerce.number().positive('must be a positive number').default(def);
+const wholeNumber = (min: number, max: number, def: number) => {
+  const says = `must be a whole number from ${min} to ${max}`;
+  return z.coerce.number().int(says).min(min, says).max(max, says).default(def);
+};
 
 // A 32-byte key written as 64 hex characters or as base64.
 const key32 = z
@@ -104,6 +108,8 @@ const envSchema = z.object({
   ZALO_SEND_RATE: positiveNumber(60),
   /** Webhook updates per second (all processes) from which the database jobs step aside for intake; 0: never. */
   INTAKE_BUSY_RATE: z.coerce.number().min(0, 'must be 0 (never) or a positive number').default(200),
+  /** Ballots each worker process records at once. */
+  COMPLETION_CONCURRENCY: wholeNumber(1, 64, 8),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -139,6 +145,7 @@ export interface Config {
   previousDataEncryptionKey: Buffer | undefined;
   zaloSendRate: number;
   intakeBusyRate: number;
+  completionConcurrency: number;
   zalo: Omit<Pick<Env, `ZALO_${string}` & keyof Env>, 'ZALO_SEND_RATE'>;
 }
 
@@ -186,6 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     previousDataEncryptionKey: e.DATA_ENCRYPTION_KEY_PREVIOUS,
     zaloSendRate: e.ZALO_SEND_RATE,
     intakeBusyRate: e.INTAKE_BUSY_RATE,
+    completionConcurrency: e.COMPLETION_CONCURRENCY,
     zalo: {
       ZALO_APP_ID: e.ZALO_APP_ID,
       ZALO_APP_SECRET: e.ZALO_APP_SECRET,

@@ -38,6 +38,8 @@ export interface WorkerDeps {
   pressure: IntakePressure;
   log: Logger;
   outboundConcurrency?: number;
+  /** COMPLETION_CONCURRENCY. */
+  completionConcurrency: number;
 }
 
 /** Job states of a job still to run. */
@@ -84,10 +86,9 @@ export function startWorkers(d: WorkerDeps): Worker[] {
         throw err;
       }
     }),
-    // Few at once: 8 drained a burst's records faster on FerretDB on PostgreSQL (16 s against 40 s after 800 surveys),
-    // but 4 at once jammed FerretDB on SQLite after an outage (faults.test.ts). While intake is busy this worker steps
-    // aside altogether (below).
-    2,
+    // Several at once, so that their counter rows merge into fewer writes (MergedBatches): 8 drained a burst's records
+    // on FerretDB on PostgreSQL in 16 s against 40 s with 2. While intake is busy this worker steps aside altogether.
+    d.completionConcurrency,
   );
   // A reminder or a verification the chat platform refused (window closed) goes to the phone as ZNS, when there is one.
   const outboundDeps = {

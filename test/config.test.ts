@@ -13,6 +13,7 @@ describe('configuration', () => {
       telegram: undefined,
       publicBaseUrl: 'http://localhost:3000',
       intakeBusyRate: 200,
+      completionConcurrency: 8,
     });
     expect(c.telegramDisabledReason).toBe('TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET not set');
   });
@@ -27,6 +28,7 @@ describe('configuration', () => {
         TELEGRAM_WEBHOOK_SECRET: 'has spaces!',
         DATA_ENCRYPTION_KEY: 'short',
         INTAKE_BUSY_RATE: '-5',
+        COMPLETION_CONCURRENCY: '2.5',
       });
     } catch (e) {
       err = e;
@@ -39,6 +41,7 @@ describe('configuration', () => {
     expect(msg).toMatch(/TELEGRAM_WEBHOOK_SECRET: must be 1-256 characters/);
     expect(msg).toMatch(/DATA_ENCRYPTION_KEY: must be 32 bytes/);
     expect(msg).toMatch(/INTAKE_BUSY_RATE: must be 0 \(never\) or a positive number \(got "-5"\)/);
+    expect(msg).toMatch(/COMPLETION_CONCURRENCY: must be a whole number from 1 to 64 \(got "2.5"\)/);
     // Secrets are never echoed back.
     expect(msg).not.toContain('has spaces!');
     expect(msg).not.toContain('short');

@@ -345,12 +345,15 @@ async function startPostgres(port: number, dir: string, say: Say): Promise<{ url
 }
 
 export interface MongoOptions extends StartOptions {
-  /** FerretDB's storage: PostgreSQL on this port (SQLite when PostgreSQL cannot be had); without it, SQLite. */
-  postgresPort?: number;
+  /** FerretDB's storage: the PostgreSQL of this folder on this port, started or reused (SQLite when PostgreSQL cannot be had); without it, SQLite. */
+  postgres?: { port: number; dir: string };
 }
 
+/** The checkout's PostgreSQL under FerretDB; a test's private FerretDB may share it (its own databases, its own outages). */
+export const LOCAL_POSTGRES = { port: DEFAULT_POSTGRES_PORT, dir: join(dataDir, 'mongo', 'postgres') };
+
 /** Starts (or reuses) mongod when on PATH, otherwise FerretDB on PostgreSQL (or SQLite). */
-export async function startMongo({ port, dir, say = () => {}, postgresPort }: MongoOptions): Promise<ServiceHandle> {
+export async function startMongo({ port, dir, say = () => {}, postgres: storage }: MongoOptions): Promise<ServiceHandle> {
   mkdirSync(dir, { recursive: true });
   const pidFile = join(dir, 'mongo.pid');
   const logFile = join(dir, 'mongo.log');
@@ -379,7 +382,7 @@ export async function startMongo({ port, dir, say = () => {}, postgresPort }: Mo
   let kind: string;
   let data: string;
   const mongod = onPath('mongod');
-  const postgres = !mongod && postgresPort ? await startPostgres(postgresPort, join(dir, 'postgres'), say) : undefined;
+  const postgres = !mongod && storage ? await startPostgres(storage.port, storage.dir, say) : undefined;
   if (mongod) {
     data = join(dir, 'mongod');
     mkdirSync(data, { recursive: true });
@@ -422,7 +425,7 @@ export async function ensureLocalServices(need: { redis: boolean; mongo: boolean
   if (isRoot() && (statSync(dataDir).mode & 0o005) !== 0o005) chmodSync(dataDir, 0o755);
   const result: { redis?: ServiceHandle; mongo?: ServiceHandle } = {};
   if (need.redis) result.redis = await startRedis({ port: DEFAULT_REDIS_PORT, dir: join(dataDir, 'redis'), say });
-  if (need.mongo) result.mongo = await startMongo({ port: DEFAULT_MONGO_PORT, dir: join(dataDir, 'mongo'), say, postgresPort: DEFAULT_POSTGRES_PORT });
+  if (need.mongo) result.mongo = await startMongo({ port: DEFAULT_MONGO_PORT, dir: join(dataDir, 'mongo'), say, postgres: LOCAL_POSTGRES });
   return result;
 }
 
@@ -432,7 +435,7 @@ export async function stopLocalServices(): Promise<string[]> {
   if (await stopPid(join(dataDir, 'redis', 'redis.pid'))) stopped.push('redis');
   if (await stopPid(join(dataDir, 'mongo', 'mongo.pid'))) stopped.push('mongodb');
   const pg = postgresBin();
-  for (const home of [join(dataDir, 'mongo', 'postgres'), postgresDir(join(dataDir, 'mongo', 'postgres'))]) {
+  for (const home of [LOCAL_POSTGRES.dir, postgresDir(LOCAL_POSTGRES.dir)]) {
     const data = join(home, 'data');
     if (pg && ours(join(data, 'postmaster.pid'))) {
       asPostgresUser(join(pg, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop'], { stdio: 'ignore' });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { InboundEvent } from '../../src/conversations/runner.js';
-import { type ServiceHandle, startMongo, startRedis } from '../../src/local/servers.js';
+import { LOCAL_POSTGRES, type ServiceHandle, startMongo, startRedis } from '../../src/local/servers.js';
 import { checkCounters } from '../../src/responses/counters.js';
 import { api, eventually, startTestService, TEST_SECRET, type TestService } from '../helpers/context.js';
 import { freePort } from '../helpers/ports.js';
@@ -17,11 +17,15 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await Promise.race([c().catch(() => {}), new Promise((r) => setTimeout(r, 15_000))]);
 }, 120_000);
 
-/** A server of this test only, on a free port, that it stops and starts again with the same data. */
-async function privateServer(start: typeof startRedis | typeof startMongo, kind: string) {
+/**
+ * A server of this test only, on a free port, that it stops and starts again with the same data. A private FerretDB
+ * stores into the checkout's PostgreSQL, as the shared one does: the outage is the server's, the storage stays.
+ */
+async function privateServer(kind: 'redis' | 'mongo') {
   const dir = mkdtempSync(join(tmpdir(), `tthc-${kind}-`));
   const port = await freePort();
-  let handle: ServiceHandle = await start({ port, dir });
+  const start = () => (kind === 'redis' ? startRedis({ port, dir }) : startMongo({ port, dir, postgres: LOCAL_POSTGRES }));
+  let handle: ServiceHandle = await start();
   cleanups.push(() => handle.stop());
   return {
     url: handle.url,
@@ -29,14 +33,14 @@ async function privateServer(start: typeof startRedis | typeof startMongo, kind:
     freeze: (on: boolean) => process.kill(Number(readFileSync(handle.pidFile, 'utf8').trim()), on ? 'SIGSTOP' : 'SIGCONT'),
     stop: () => handle.stop(),
     restart: async () => {
-      handle = await start({ port, dir });
+      handle = await start();
     },
   };
 }
 
 describe('MongoDB outage at completion', () => {
   it('thanks the respondent at once and writes exactly one response when MongoDB is back', async () => {
-    const mongo = await privateServer(startMongo, 'mongo');
+    const mongo = await privateServer('mongo');
     const t: TestService = await startTestService({ name: 'mongo_outage', mongoUrl: `${mongo.url}/outage`, listen: false });
     cleanups.push(() => t.close());
 
@@ -64,7 +68,7 @@ describe('MongoDB outage at completion', () => {
 
 describe('MongoDB down for 30 s while surveys complete', () => {
   it('every respondent is thanked at once, every completion lands once it returns; readiness names it, hung or down', async () => {
-    const mongo = await privateServer(startMongo, 'mongo');
+    const mongo = await privateServer('mongo');
     const t: TestService = await startTestService({ name: 'mongo_30s', mongoUrl: `${mongo.url}/thirty` });
     cleanups.push(() => t.close());
     const users = await Promise.all(
@@ -120,7 +124,7 @@ describe('MongoDB down for 30 s while surveys complete', () => {
 
 describe('MongoDB down when a citizen opens the survey', () => {
   it('/start is answered from Redis; the opening and the response land once MongoDB returns', async () => {
-    const mongo = await privateServer(startMongo, 'mongo');
+    const mongo = await privateServer('mongo');
     const t: TestService = await startTestService({ name: 'mongo_down_open', mongoUrl: `${mongo.url}/opening`, listen: false });
     cleanups.push(() => t.close());
     const { view } = await t.service.invitations.create(
@@ -152,7 +156,7 @@ describe('MongoDB down when a citizen opens the survey', () => {
 
 describe('Telegram webhook while Redis is down', () => {
   it('answers 503 so Telegram retries, applies nothing, and the retry works once Redis is back; sessions survive a restart', async () => {
-    const redis = await privateServer(startRedis, 'redis');
+    const redis = await privateServer('redis');
     const emu = await new TelegramEmulator().start();
     cleanups.push(() => emu.stop());
     const t = await startTestService({ name: 'tg_redis_down', redisUrl: redis.url, telegramApiRoot: emu.apiRoot });
@@ -188,7 +192,7 @@ describe('Telegram webhook while Redis is down', () => {
 
 describe('readiness', () => {
   it('goes 503 naming Redis when it stops, and back to 200 when it returns', async () => {
-    const redis = await privateServer(startRedis, 'redis');
+    const redis = await privateServer('redis');
     const t = await startTestService({ name: 'ready', redisUrl: redis.url, workers: false });
     cleanups.push(() => t.close());
 
@@ -207,7 +211,7 @@ describe('readiness', () => {
   }, 60_000);
 
   it('shuts down within 10 s even while Redis is down', async () => {
-    const redis = await privateServer(startRedis, 'redis');
+    const redis = await privateServer('redis');
     const t = await startTestService({ name: 'close_down', redisUrl: redis.url });
     await t.service.db.conn.dropDatabase();
     await redis.stop();
