@@ -84,6 +84,11 @@ export class InvitationCopies {
     await this.redis.eval(`if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'st', ARGV[1]) end`, 1, this.key(id), status);
   }
 
+  /** Whether a respondent has claimed the invitation (opened it), recorded in MongoDB or not yet. */
+  async claimed(id: string): Promise<boolean> {
+    return (await this.redis.hexists(this.key(id), 'by')) === 1;
+  }
+
   /**
    * Looks up and claims an invitation for `claimant`: the event's dedupe mark, the guess lock and the lookup are
    * read together (one round trip; they live in different slots on a cluster), then the copy is claimed.

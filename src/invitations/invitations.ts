@@ -428,8 +428,11 @@ export class Invitations implements InvitationOpener {
     if (!inv) return undefined;
     const campaign = await this.currentCampaign();
     const view = this.view(inv);
+    // Opened a moment ago: the opening is recorded by a job a second later (longer while intake is busy), the claim is
+    // in the Redis copy at once.
+    const opened = view.status === 'created' && (await this.o.copies.claimed(ref));
     return {
-      status: view.status,
+      status: opened ? 'opened' : view.status,
       ...(inv.phoneEnc ? { phone: decrypt(this.o.encryptionKey, inv.phoneEnc) } : {}),
       sources: {
         code: formatCode(inv.code),
