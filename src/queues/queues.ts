@@ -22,6 +22,12 @@ import {
 /** Exponential backoff capped at one minute: a long MongoDB outage is retried every minute, not never. */
 export const cappedBackoff = (attemptsMade: number) => Math.min(60_000, 500 * 2 ** attemptsMade);
 const retry = { attempts: 10_000, backoff: { type: 'capped' } };
+/**
+ * A send that failed for a passing reason (a 5xx, a dropped connection, no answer) is tried again for about an hour: the
+ * backoff reaches its minute after 63 s, then 58 tries a minute apart. Long enough for a platform's outage; a message
+ * older than that is stale, and the job stays failed, kept for inspection.
+ */
+const SEND_ATTEMPTS = 65;
 
 /** Redis options for BullMQ. Producers fail fast while Redis is down; workers wait for it. */
 const clientOptions = (producer: boolean) => (producer ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 } : { maxRetriesPerRequest: null });
@@ -152,7 +158,7 @@ export class Queues {
     return this.outbound.add('send', data, {
       priority: data.reply ? 1 : 10,
       delay: delayMs,
-      attempts: 8,
+      attempts: SEND_ATTEMPTS,
       backoff: { type: 'capped' },
       removeOnComplete: 1000,
       removeOnFail: 5000,

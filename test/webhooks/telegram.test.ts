@@ -341,6 +341,30 @@ describe('Telegram: queued sends of one chat', () => {
     await u.waitFor((m) => m.length === 3, 'three messages', 15_000);
     expect(u.messages().map((m) => m.text)).toEqual(['A1', 'A2', 'B1']);
   });
+
+  it('a send Telegram keeps answering with 5xx is tried again past the first minutes of the outage, and arrives once', async () => {
+    const u = newUser();
+    // 9 tries failing: their backoffs add up to 3 minutes, where 8 tries in all used to give up after about 2.
+    emu.failures.set(
+      u.chatId,
+      Array.from({ length: 9 }, () => ({ code: 502, description: 'Bad Gateway' })),
+    );
+    const job = await t.service.queues.addOutbound({ channel: 'telegram', chat: String(u.chatId), reply: false, ops: [{ m: 'send', text: 'Nhắc nhở' }] });
+    // Each try waits its backoff (1 s, 2 s, ... a minute): promoted here, so that minutes of outage pass in seconds.
+    await eventually(
+      async () => {
+        const state = await job.getState();
+        expect(state).not.toBe('failed');
+        if (state === 'delayed') await job.promote().catch(() => {});
+        return u.messages().length > 0;
+      },
+      'the send after 9 failures',
+      30_000,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    expect(u.messages().map((m) => m.text)).toEqual(['Nhắc nhở']);
+    expect(emu.failures.get(u.chatId)).toEqual([]);
+  });
 });
 
 describe('Telegram under load', () => {
