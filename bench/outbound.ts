@@ -4,10 +4,12 @@
 // same with 20 % of the calls failing before anything is sent (502s and dropped
 // connections). Reports the achieved rate against the limit, the 429s, and
 // whether every message arrived exactly once. Then again with two service
-// instances sending (each its own Redis connections and queue workers): the limit holds across them.
+// processes sending from the same queue: the limit holds across them.
 //
-//   npm run bench:outbound    (env: OUTBOUND_MESSAGES=3000, TELEGRAM_SEND_RATE to try another pacing)
+//   npm run bench:outbound    (env: OUTBOUND_MESSAGES=10000, about 20 minutes; TELEGRAM_SEND_RATE to try another pacing)
 
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
@@ -16,34 +18,57 @@ import { deleteKeys } from '../test/helpers/redis-keys.js';
 import { TelegramEmulator } from '../test/helpers/telegram-emulator.js';
 import { saveResults } from './results.js';
 
-const N = Number(process.env.OUTBOUND_MESSAGES ?? 3000);
+const N = Number(process.env.OUTBOUND_MESSAGES ?? 10_000);
 const LIMIT = 30;
 
-async function scenario(name: string, failureRate: number, workers: number, urls: { redis: string; mongo: string }) {
+const telegramEnv = { TELEGRAM_BOT_TOKEN: '42:BENCH', TELEGRAM_WEBHOOK_SECRET: 'bench-secret' };
+
+/** One service instance with its queue workers, on the scenario's Redis keys and database. */
+async function instance(apiRoot: string, stamp: string, urls: Urls) {
+  const app = await createApp({
+    config: loadConfig({
+      ...telegramEnv,
+      TELEGRAM_API_ROOT: apiRoot,
+      ...(process.env.TELEGRAM_SEND_RATE ? { TELEGRAM_SEND_RATE: process.env.TELEGRAM_SEND_RATE } : {}),
+    }),
+    redisUrl: urls.redis,
+    mongoUrl: urls.mongo,
+    dbName: `bench_out_${stamp}`,
+    prefix: `bench-out:${stamp}:`,
+    pseudonymKey: 'bench-pseudonym-key-000',
+    encryptionKey: Buffer.alloc(32, 1),
+    log: pino({ level: 'silent' }),
+  });
+  app.startWorkers();
+  return app;
+}
+
+interface Urls {
+  redis: string;
+  mongo: string;
+}
+
+/** Another service process sending from the same queue (`outbound.js worker`), until asked to exit. */
+async function otherProcess(apiRoot: string, stamp: string, urls: Urls): Promise<ChildProcess> {
+  const child = fork(fileURLToPath(import.meta.url), ['worker'], {
+    env: { ...process.env, BENCH_API_ROOT: apiRoot, BENCH_STAMP: stamp, BENCH_URLS: JSON.stringify(urls) },
+  });
+  await new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`the other service process exited with ${code}`)));
+  });
+  return child;
+}
+
+async function scenario(name: string, failureRate: number, processes: number, urls: Urls) {
   const emu = await new TelegramEmulator().start();
   emu.latencyMs = 50;
   emu.limits = { perSecond: LIMIT, perChatPerSecond: 1 };
   emu.failureRate = failureRate;
-  const stamp = Date.now();
-  // Several service instances on one Redis and database, each with its workers: the limit is shared through Redis.
-  const instance = () =>
-    createApp({
-      config: loadConfig({
-        TELEGRAM_BOT_TOKEN: '42:BENCH',
-        TELEGRAM_WEBHOOK_SECRET: 'bench-secret',
-        TELEGRAM_API_ROOT: emu.apiRoot,
-        ...(process.env.TELEGRAM_SEND_RATE ? { TELEGRAM_SEND_RATE: process.env.TELEGRAM_SEND_RATE } : {}),
-      }),
-      redisUrl: urls.redis,
-      mongoUrl: urls.mongo,
-      dbName: `bench_out_${stamp}`,
-      prefix: `bench-out:${stamp}:`,
-      pseudonymKey: 'bench-pseudonym-key-000',
-      encryptionKey: Buffer.alloc(32, 1),
-      log: pino({ level: 'silent' }),
-    });
-  const [app, ...others] = await Promise.all(Array.from({ length: workers }, instance));
-  for (const a of [app!, ...others]) a.startWorkers();
+  const stamp = String(Date.now());
+  // Service processes on one Redis and database, each with its workers: the limit is shared through Redis.
+  const app = await instance(emu.apiRoot, stamp, urls);
+  const others = await Promise.all(Array.from({ length: processes - 1 }, () => otherProcess(emu.apiRoot, stamp, urls)));
   const delivered: number[] = [];
   emu.on('message', () => delivered.push(Date.now()));
   const chats = Array.from({ length: N }, (_, i) => 7_000_000 + i);
@@ -51,7 +76,7 @@ async function scenario(name: string, failureRate: number, workers: number, urls
     await Promise.all(
       chats
         .slice(i, i + 200)
-        .map((chat) => app!.queues.addOutbound({ channel: 'telegram', chat: String(chat), reply: false, ops: [{ m: 'send', text: `Nhắc nhở ${chat}` }] })),
+        .map((chat) => app.queues.addOutbound({ channel: 'telegram', chat: String(chat), reply: false, ops: [{ m: 'send', text: `Nhắc nhở ${chat}` }] })),
     );
   }
   const deadline = Date.now() + (N / 10) * 1000 + 60_000;
@@ -60,9 +85,16 @@ async function scenario(name: string, failureRate: number, workers: number, urls
   const perChat = chats.map((c) => emu.chat(c).length);
   const seconds = (delivered.at(-1)! - delivered[0]!) / 1000;
   const rate = (delivered.length - 1) / seconds;
-  await app!.db.conn.dropDatabase();
+  await Promise.all(
+    others.map((child) => {
+      const gone = new Promise((r) => child.once('exit', r));
+      child.send('exit');
+      return gone;
+    }),
+  );
+  await app.db.conn.dropDatabase();
   await deleteKeys(urls.redis, `bench-out:${stamp}:`);
-  for (const a of [app!, ...others]) await a.close();
+  await app.close();
   await emu.stop();
   return {
     name,
@@ -80,14 +112,14 @@ async function scenario(name: string, failureRate: number, workers: number, urls
 async function main() {
   const local = await ensureLocalServices({ redis: !process.env.REDIS_URL, mongo: !process.env.MONGODB_URI });
   const urls = { redis: process.env.REDIS_URL ?? local.redis!.url, mongo: process.env.MONGODB_URI ?? local.mongo!.url };
-  const pacing = process.env.TELEGRAM_SEND_RATE ?? '28 (default)';
+  const pacing = process.env.TELEGRAM_SEND_RATE ?? `${loadConfig(telegramEnv).telegram!.sendRate} (default)`;
   const lines = [
     `${new Date().toISOString().slice(0, 10)}  ${N} messages to ${N} chats; Telegram emulated at ${LIMIT}/s and 1/s per chat, 50 ms per call; TELEGRAM_SEND_RATE ${pacing}`,
   ];
   for (const [name, failureRate, workers] of [
     ['no failures', 0, 1],
     ['20 % of calls failing', 0.2, 1],
-    ['two worker processes', 0, 2],
+    ['two service processes', 0, 2],
   ] as const) {
     const r = await scenario(name, failureRate, workers, urls);
     lines.push(
@@ -99,7 +131,16 @@ async function main() {
   process.exit(0);
 }
 
-main().catch((err) => {
+async function worker() {
+  const app = await instance(process.env.BENCH_API_ROOT!, process.env.BENCH_STAMP!, JSON.parse(process.env.BENCH_URLS!) as Urls);
+  process.on('message', async () => {
+    await app.close();
+    process.exit(0);
+  });
+  process.send!('ready');
+}
+
+(process.argv[2] === 'worker' ? worker() : main()).catch((err) => {
   console.error(err);
   process.exit(1);
 });
