@@ -8,7 +8,7 @@ import { acceptPreviousKeys } from './crypto.js';
 import { ensureIndexes } from './db.js';
 import { checkFlowVersions, seedCampaigns } from './invitations/seed.js';
 import { projectRoot } from './local/paths.js';
-import { ensureLocalServices, LocalServiceError, localMongoUri } from './local/servers.js';
+import { ensureLocalServices, FERRETDB_ON_SQLITE, LocalServiceError, localMongoUri } from './local/servers.js';
 import { createLogger } from './log.js';
 import { resolveKeys } from './secrets.js';
 
@@ -49,6 +49,11 @@ async function main() {
   const local = await ensureLocalServices({ redis: !config.redisUrl, mongo: !config.mongodbUri }, (m) => log.info(m));
   for (const s of [local.redis, local.mongo])
     if (s) log.info({ service: s.name, kind: s.kind, url: s.url, data: s.dataDir }, `${s.how} local ${s.name} (${s.kind})`);
+  // FerretDB on SQLite (the local fallback when PostgreSQL cannot be had) jams with several ballots recorded at once.
+  if (local.mongo?.kind === FERRETDB_ON_SQLITE && !process.env.COMPLETION_CONCURRENCY) {
+    config = { ...config, completionConcurrency: 2 };
+    log.warn('the local database is FerretDB on SQLite: ballots are recorded 2 at once (COMPLETION_CONCURRENCY)');
+  }
   const redisUrl = config.redisUrl ?? local.redis!.url;
   const mongoUrl = config.mongodbUri ?? localMongoUri(local.mongo!);
   const mongoHint = config.mongodbUri

@@ -349,6 +349,9 @@ export interface MongoOptions extends StartOptions {
   postgres?: { port: number; dir: string };
 }
 
+/** The kind of the local fallback database server, when PostgreSQL cannot be had. */
+export const FERRETDB_ON_SQLITE = 'ferretdb on sqlite';
+
 /** The checkout's PostgreSQL under FerretDB; a test's private FerretDB may share it (its own databases, its own outages). */
 export const LOCAL_POSTGRES = { port: DEFAULT_POSTGRES_PORT, dir: join(dataDir, 'mongo', 'postgres') };
 
@@ -400,7 +403,7 @@ export async function startMongo({ port, dir, say = () => {}, postgres: storage 
     [cmd, args, kind] = [
       ensureFerretBinary(say),
       ['-listen-addr', `127.0.0.1:${port}`, '-handler', 'sqlite', '-sqlite-url', `file:${data}/`, '-log-level', 'warn'],
-      'ferretdb on sqlite',
+      FERRETDB_ON_SQLITE,
     ];
   }
   const out = openSync(logFile, 'a');
