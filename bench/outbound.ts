@@ -23,6 +23,11 @@ const LIMIT = 30;
 
 const telegramEnv = { TELEGRAM_BOT_TOKEN: '42:BENCH', TELEGRAM_WEBHOOK_SECRET: 'bench-secret' };
 
+interface Urls {
+  redis: string;
+  mongo: string;
+}
+
 /** One service instance with its queue workers, on the scenario's Redis keys and database. */
 async function instance(apiRoot: string, stamp: string, urls: Urls) {
   const app = await createApp({
@@ -41,11 +46,6 @@ async function instance(apiRoot: string, stamp: string, urls: Urls) {
   });
   app.startWorkers();
   return app;
-}
-
-interface Urls {
-  redis: string;
-  mongo: string;
 }
 
 /** Another service process sending from the same queue (`outbound.js worker`), until asked to exit. */
@@ -116,12 +116,12 @@ async function main() {
   const lines = [
     `${new Date().toISOString().slice(0, 10)}  ${N} messages to ${N} chats; Telegram emulated at ${LIMIT}/s and 1/s per chat, 50 ms per call; TELEGRAM_SEND_RATE ${pacing}`,
   ];
-  for (const [name, failureRate, workers] of [
+  for (const [name, failureRate, processes] of [
     ['no failures', 0, 1],
     ['20 % of calls failing', 0.2, 1],
     ['two service processes', 0, 2],
   ] as const) {
-    const r = await scenario(name, failureRate, workers, urls);
+    const r = await scenario(name, failureRate, processes, urls);
     lines.push(
       `${r.name.padEnd(24)} delivered ${r.delivered}/${N} (once ${r.once}, twice ${r.twice}, missing ${r.missing}) in ${r.seconds.toFixed(1)} s: ${r.rate.toFixed(1)} msg/s = ${r.ratio.toFixed(2)} of the limit; 429s ${r.tooMany}`,
     );
