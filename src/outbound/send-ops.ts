@@ -33,6 +33,23 @@ export interface SendTarget extends Outlet {
   log: Logger;
   /** Waits up to this long are slept through; longer ones defer. */
   maxInlineWaitMs: number;
+  /**
+   * A transient failure is tried again at once (with a new slot), once per op, before the send gives up: a single
+   * failed call then costs one slot, not a backoff. The queue worker does; a reply sent right after a webhook does
+   * not (its failure queues it, and the chat's later replies queue behind it).
+   */
+  retryOnce?: boolean;
+}
+
+/** Waits for a send slot, sleeping through short waits: undefined when ops[from] may go now, else where to stop. */
+async function takeSlot(t: SendTarget, from: number): Promise<SendStop | undefined> {
+  for (;;) {
+    const wait = await t.limiter.take(t.chat, t.paced);
+    if (wait === -1) return { kind: 'unreachable' };
+    if (wait === 0) return undefined;
+    if (wait > t.maxInlineWaitMs) return { kind: 'defer', from, untilMs: Date.now() + wait };
+    await new Promise((r) => setTimeout(r, wait));
+  }
 }
 
 export async function sendOps(t: SendTarget, ops: readonly unknown[], from = 0): Promise<SendStop> {
@@ -50,19 +67,17 @@ export async function sendOps(t: SendTarget, ops: readonly unknown[], from = 0):
         );
         continue;
       }
-      for (;;) {
-        const wait = await t.limiter.take(t.chat, t.paced);
-        if (wait === -1) return { kind: 'unreachable' };
-        if (wait === 0) break;
-        if (wait > t.maxInlineWaitMs) return { kind: 'defer', from: i, untilMs: Date.now() + wait };
-        await new Promise((r) => setTimeout(r, wait));
-      }
-      let result: SendResult;
-      try {
-        result = await t.channel.send(t.chat, op);
-      } catch (err) {
-        if (err instanceof TransientSendError) return { kind: 'failed', from: i, error: err };
-        throw err;
+      let result: SendResult | undefined;
+      for (let tries = t.retryOnce ? 2 : 1; !result; tries--) {
+        const stop = await takeSlot(t, i);
+        if (stop) return stop;
+        try {
+          result = await t.channel.send(t.chat, op);
+        } catch (err) {
+          if (!(err instanceof TransientSendError)) throw err;
+          if (tries === 1) return { kind: 'failed', from: i, error: err };
+          t.log.debug({ err: err.message }, 'send failed; trying once more');
+        }
       }
       if (result.ok) continue;
       if (result.kind === 'retry_after') {

@@ -36,7 +36,7 @@ export async function processOutbound(job: Job, token: string | undefined, deps:
   }
   let stop: Awaited<ReturnType<typeof sendOps>>;
   try {
-    stop = await sendOps({ chat: data.chat, paced: !data.reply, ...outlet, log: deps.log, maxInlineWaitMs: 2_000 }, ops, data.done);
+    stop = await sendOps({ chat: data.chat, paced: !data.reply, ...outlet, log: deps.log, maxInlineWaitMs: 2_000, retryOnce: true }, ops, data.done);
   } finally {
     await deps.locks.release(data.channel, data.chat, owner);
   }

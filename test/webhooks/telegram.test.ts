@@ -342,15 +342,32 @@ describe('Telegram: queued sends of one chat', () => {
     expect(u.messages().map((m) => m.text)).toEqual(['A1', 'A2', 'B1']);
   });
 
-  it('a send Telegram keeps answering with 5xx is tried again past the first minutes of the outage, and arrives once', async () => {
-    const u = newUser();
-    // 9 tries failing: their backoffs add up to 3 minutes, where 8 tries in all used to give up after about 2.
+  const queuedSend = (u: TelegramUser, reply: boolean) =>
+    t.service.queues.addOutbound({ channel: 'telegram', chat: String(u.chatId), reply, ops: [{ m: 'send', text: 'Nhắc nhở' }] });
+  const badGateways = (u: TelegramUser, n: number) =>
     emu.failures.set(
       u.chatId,
-      Array.from({ length: 9 }, () => ({ code: 502, description: 'Bad Gateway' })),
+      Array.from({ length: n }, () => ({ code: 502, description: 'Bad Gateway' })),
     );
-    const job = await t.service.queues.addOutbound({ channel: 'telegram', chat: String(u.chatId), reply: false, ops: [{ m: 'send', text: 'Nhắc nhở' }] });
-    // Each try waits its backoff (1 s, 2 s, ... a minute): promoted here, so that minutes of outage pass in seconds.
+
+  it('a send that fails once is tried again at once, not after a backoff', async () => {
+    const u = newUser();
+    badGateways(u, 1);
+    const job = await queuedSend(u, false);
+    await u.waitFor((m) => m.length === 1, 'the message');
+    await eventually(async () => (await job.getState()) === 'completed', 'the job done');
+    // Done in its first attempt: no failure recorded, no backoff waited.
+    expect((await t.service.queues.outbound.getJob(job.id!))?.failedReason).toBeUndefined();
+    expect(u.messages().map((m) => m.text)).toEqual(['Nhắc nhở']);
+  });
+
+  it('a send Telegram keeps answering with 5xx is tried again past the first minutes of the outage, and arrives once', async () => {
+    const u = newUser();
+    // 17 calls failing, two per attempt: 9 attempts, whose backoffs add up to 3 minutes, where 8 attempts in all used
+    // to give up after about 2. A queued reply, so that no per-chat spacing slows the test.
+    badGateways(u, 17);
+    const job = await queuedSend(u, true);
+    // Each attempt waits its backoff (1 s, 2 s, ... a minute): promoted here, so that minutes of outage pass in seconds.
     await eventually(
       async () => {
         const state = await job.getState();
@@ -358,7 +375,7 @@ describe('Telegram: queued sends of one chat', () => {
         if (state === 'delayed') await job.promote().catch(() => {});
         return u.messages().length > 0;
       },
-      'the send after 9 failures',
+      'the send after 17 failures',
       30_000,
     );
     await new Promise((r) => setTimeout(r, 300));
