@@ -23,6 +23,7 @@ import { periodOver } from './invitations/campaign.js';
 import { InvitationCopies } from './invitations/copies.js';
 import { GuessLimiter } from './invitations/guess-limit.js';
 import { Invitations } from './invitations/invitations.js';
+import { KeyedLock } from './keyed-lock.js';
 import { projectRoot } from './local/paths.js';
 import type { Logger } from './log.js';
 import { createMetrics } from './metrics.js';
@@ -216,6 +217,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   const invitations = new Invitations({
     models: db.models,
     copies: new InvitationCopies(redis, prefix),
+    writeLock: new KeyedLock(redis, `${prefix}invlock:`, 10_000),
     limiter: guessLimiter,
     queues,
     config,

@@ -12,6 +12,7 @@ import { decrypt, encrypt, pseudonym } from '../crypto.js';
 import { calendarDay, dayIn, dmy } from '../days.js';
 import type { Models } from '../db.js';
 import { DomainError, type DomainErrorKind } from '../errors.js';
+import type { KeyedLock } from '../keyed-lock.js';
 import type { Queues } from '../queues/queues.js';
 import type { Campaign } from './campaign.js';
 import { unitAndBelow, unitOf } from './campaign.js';
@@ -106,6 +107,8 @@ export interface InvitationView {
 export interface InvitationsOptions {
   models: Models;
   copies: InvitationCopies;
+  /** One writer at a time per invitation, for the writes that meet by design (see markOpened). */
+  writeLock: KeyedLock;
   limiter: GuessLimiter;
   /** Schedules what follows a creation (the ZNS invitation of a survey never opened). */
   queues: Pick<Queues, 'addZnsInvitation'>;
@@ -403,8 +406,18 @@ export class Invitations implements InvitationOpener {
     return lockedNow ? { ok: false, reason: 'locked', lockedMinutes: lockedNow } : { ok: false, reason: 'unknown' };
   }
 
-  /** Records the first opening in MongoDB (a durable job). Returns the invitation when this call opened it, else null. */
-  async markOpened(ref: string, who: Respondent, at: number) {
+  /**
+   * Records the first opening in MongoDB (a durable job). Returns the invitation when this call opened it, else null.
+   * Under the invitation's write lock, as the completion's mark: the opening is recorded a second after it, so the two
+   * jobs can run at the same moment (a fast survey, or both held back by a burst or an outage), and FerretDB applies
+   * an update as a read, then a replacement of the whole document, so one of two at once could be lost. MongoDB does
+   * not lose either; the lock costs two Redis commands per job.
+   */
+  markOpened(ref: string, who: Respondent, at: number) {
+    return this.o.writeLock.hold(ref, () => this.writeOpening(ref, who, at));
+  }
+
+  private async writeOpening(ref: string, who: Respondent, at: number) {
     const opened = { openedAt: new Date(at), openedBy: pseudonym(this.o.pseudonymKey, who.channel, who.userKey) };
     const inv = await this.o.models.Invitation.findOneAndUpdate(
       { _id: ref, status: 'created' },
@@ -458,9 +471,9 @@ export class Invitations implements InvitationOpener {
 
   /** A response was written: the invitation is used, in MongoDB and in its Redis copy. */
   async markCompleted(ref: string, at: number): Promise<void> {
-    await this.o.models.Invitation.updateOne(
-      { _id: ref, status: { $in: ['created', 'opened'] } },
-      { $set: { status: 'completed', completedAt: new Date(at) } },
+    // Under the write lock: see markOpened.
+    await this.o.writeLock.hold(ref, () =>
+      this.o.models.Invitation.updateOne({ _id: ref, status: { $in: ['created', 'opened'] } }, { $set: { status: 'completed', completedAt: new Date(at) } }),
     );
     await this.o.copies.setStatus(ref, 'completed');
   }

@@ -2,6 +2,7 @@
 // webhook path never waits on MongoDB); MongoDB is asked only when the copy is missing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InboundEvent } from '../../src/conversations/runner.js';
+import { checkInvitationCounts } from '../../src/invitations/counts.js';
 import { eventually, startTestService, type TestService } from '../helpers/context.js';
 
 let t: TestService;
@@ -27,6 +28,23 @@ describe('opening an invitation', () => {
       const others = results.filter((r) => !r.events.length).map(firstText);
       expect(others).toEqual([expect.stringContaining('đang được trả lời trên một tài khoản khác'), expect.stringContaining('tài khoản khác')]);
     }
+  });
+
+  it('an opening and a completion recorded at the same moment both stay (FerretDB replaces whole documents)', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) ids.push((await t.service.invitations.create({ caseCode: `BOTH-${i}`, unit: 'PC06', field: 'can-cuoc' }, admin)).view.id);
+    const at = Date.now();
+    // The two jobs of one invitation at once: as when a burst or an outage held both back.
+    await Promise.all(
+      ids.flatMap((id, i) => [
+        t.service.invitations.markOpened(id, { channel: 'telegram', userKey: `both-${i}` }, at),
+        t.service.invitations.markCompleted(id, at + 1),
+      ]),
+    );
+    const invs = await t.service.db.models.Invitation.find({ _id: { $in: ids } }).lean();
+    expect(invs.map((inv) => [inv.status, Boolean(inv.openedAt)])).toEqual(ids.map(() => ['completed', true]));
+    const campaign = await t.service.invitations.currentCampaign();
+    expect((await checkInvitationCounts(t.service.db.models, campaign.id, campaign.timezone)).mismatches).toEqual([]);
   });
 
   it('the winner can open it again (resume), and it stays claimed for the others', async () => {

@@ -1,0 +1,47 @@
+// A short lock per key in Redis, held across processes: taken with SET NX PX,
+// released only by its owner, and expiring on its own if the holder dies.
+import { randomUUID } from 'node:crypto';
+import type { RedisClient } from './redis.js';
+
+const DELETE_IF = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/** Deletes `key` only while it still holds `value` (a lock or mark taken over by someone else stays). */
+export async function deleteIfValue(redis: RedisClient, key: string, value: string): Promise<void> {
+  await redis.eval(DELETE_IF, 1, key, value);
+}
+
+export class LockBusyError extends Error {
+  override name = 'LockBusyError';
+}
+
+export class KeyedLock {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+    /** Longer than any holder keeps it; a crashed holder's lock expires. */
+    private readonly ttlMs: number,
+  ) {}
+
+  async acquire(key: string, owner: string): Promise<boolean> {
+    return (await this.redis.set(this.prefix + key, owner, 'PX', this.ttlMs, 'NX')) === 'OK';
+  }
+
+  async release(key: string, owner: string): Promise<void> {
+    await deleteIfValue(this.redis, this.prefix + key, owner);
+  }
+
+  /** Runs `fn` holding the lock of `key`, waiting up to `waitMs` for it; throws LockBusyError after that. */
+  async hold<T>(key: string, fn: () => Promise<T>, waitMs = 5_000): Promise<T> {
+    const owner = randomUUID();
+    const deadline = Date.now() + waitMs;
+    while (!(await this.acquire(key, owner))) {
+      if (Date.now() > deadline) throw new LockBusyError(`${key} is held by another writer`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    try {
+      return await fn();
+    } finally {
+      await this.release(key, owner);
+    }
+  }
+}
