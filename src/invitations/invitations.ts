@@ -413,10 +413,13 @@ export class Invitations implements InvitationOpener {
    * an update as a read, then a replacement of the whole document, so one of two at once could be lost. MongoDB does
    * not lose either; the lock costs two Redis commands per job.
    */
-  markOpened(ref: string, who: Respondent, at: number) {
-    return this.o.writeLock.hold(ref, () => this.writeOpening(ref, who, at));
+  async markOpened(ref: string, who: Respondent, at: number) {
+    const { inv, first } = await this.o.writeLock.hold(ref, () => this.writeOpening(ref, who, at));
+    if (first && first.kind !== 'agency') await countInvitation(this.o.models, first, 'opened', (await this.currentCampaign()).timezone);
+    return inv;
   }
 
+  /** The opening's writes. `inv`: the invitation if this opened it; `first`: also when the completion landed first. */
   private async writeOpening(ref: string, who: Respondent, at: number) {
     const opened = { openedAt: new Date(at), openedBy: pseudonym(this.o.pseudonymKey, who.channel, who.userKey) };
     const inv = await this.o.models.Invitation.findOneAndUpdate(
@@ -426,8 +429,7 @@ export class Invitations implements InvitationOpener {
     ).lean();
     // The completion may land first (both jobs waited for MongoDB): the opening is still recorded, without reminders.
     const first = inv ?? (await this.o.models.Invitation.findOneAndUpdate({ _id: ref, openedAt: { $exists: false } }, { $set: opened }).lean());
-    if (first && first.kind !== 'agency') await countInvitation(this.o.models, first, 'opened', (await this.currentCampaign()).timezone);
-    return inv;
+    return { inv, first };
   }
 
   /** The invitation if `who` opened it (status still "opened"), else null. */
