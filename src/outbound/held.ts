@@ -3,7 +3,6 @@
 // this process or any other. The mark names the chat's last queued reply job.
 // The conversation store's save returns it with the save (see SAVE in
 // ../conversations/store.ts), so the webhook path pays no extra round trip.
-
 import { deleteIfValue } from '../keyed-lock.js';
 import type { RedisClient } from '../redis.js';
 import { chatTag } from '../slots.js';
