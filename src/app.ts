@@ -288,6 +288,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     queues,
     encryptionKey: o.encryptionKey,
     isBlocked: async (who) => (await outlets.get(who.channel)?.limiter.isUnreachable(who.userKey)) ?? false,
+    writeLock: new KeyedLock(redis, `${prefix}auditlock:`, 10_000),
     now: clock,
   });
 

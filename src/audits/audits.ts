@@ -16,6 +16,7 @@ import { DomainError, type DomainErrorKind } from '../errors.js';
 import type { Campaign } from '../invitations/campaign.js';
 import { unitOf } from '../invitations/campaign.js';
 import { type Actor, contactsKeptUntil, type Invitations } from '../invitations/invitations.js';
+import type { KeyedLock } from '../keyed-lock.js';
 import type { Queues } from '../queues/queues.js';
 import { tally } from '../reports/tally.js';
 import { recount } from '../responses/counters.js';
@@ -80,6 +81,8 @@ export interface AuditsDeps {
   encryptionKey: Buffer;
   /** Whether a chat is known to refuse our messages (it blocked us). */
   isBlocked: (who: Respondent) => Promise<boolean>;
+  /** Held per audit item around each of its writes (see `write`). */
+  writeLock: KeyedLock;
   now: () => number;
 }
 
@@ -258,6 +261,17 @@ export class Audits {
 
   // --- the verification of one ballot (follow-up jobs) ---
 
+  /**
+   * Writes one audit item under its lock. Its writers meet by design: the ask
+   * job and the refused send that follows it, the citizen's answer and the
+   * reminder, PV01 and a timeout. FerretDB (v1.24) updates by replacing the
+   * whole document it read, so without the lock one of two writes at once is
+   * lost (README, FerretDB).
+   */
+  private write<T>(item: Item, update: () => Promise<T>): Promise<T> {
+    return this.d.writeLock.hold(String(item._id), update);
+  }
+
   private async item(id: string): Promise<Item | null> {
     return Types.ObjectId.isValid(id) ? ((await this.d.models.AuditItem.findById(id).lean()) as Item | null) : null;
   }
@@ -291,7 +305,9 @@ export class Audits {
       };
       const began = await this.d.runner.begin(c.who, { ref, flow: campaign.flows.audit!, ctx }, 'verification');
       if (began === 'busy') return 'busy';
-      await this.d.models.AuditItem.updateOne({ _id: item._id, state: 'pending' }, { $set: { state: 'asked', askedAt: new Date(now) } });
+      await this.write(item, () =>
+        this.d.models.AuditItem.updateOne({ _id: item._id, state: 'pending' }, { $set: { state: 'asked', askedAt: new Date(now) } }),
+      );
       await this.d.queues.addAuditStep('audit-remind', itemId, REMIND_AFTER_MS);
       await this.d.queues.addAuditStep('audit-timeout', itemId, GIVE_UP_AFTER_MS);
       return 'asked';
@@ -300,7 +316,9 @@ export class Audits {
     if (step === 'audit-remind') {
       if (item.state !== 'asked') return 'stale';
       await this.d.runner.nudge(c.who, ref, 'tick', 'verification');
-      await this.d.models.AuditItem.updateOne({ _id: item._id, state: 'asked' }, { $set: { state: 'reminded', remindedAt: new Date(now) } });
+      await this.write(item, () =>
+        this.d.models.AuditItem.updateOne({ _id: item._id, state: 'asked' }, { $set: { state: 'reminded', remindedAt: new Date(now) } }),
+      );
       return 'reminded';
     }
     // No answer after the reminder: the chat question is closed, and the call list is the way left.
@@ -310,9 +328,11 @@ export class Audits {
 
   /** No message reached the respondent: on the call list when a phone is known, else done. */
   private async noMessage(item: Item, outcome: 'unreachable' | 'blocked', phone: boolean): Promise<string> {
-    await this.d.models.AuditItem.updateOne(
-      { _id: item._id, state: { $in: ['pending', 'asked', 'reminded'] } },
-      { $set: { outcome, state: phone ? 'call' : 'done', ...(phone ? {} : { closedAt: new Date(this.d.now()) }) } },
+    await this.write(item, () =>
+      this.d.models.AuditItem.updateOne(
+        { _id: item._id, state: { $in: ['pending', 'asked', 'reminded'] } },
+        { $set: { outcome, state: phone ? 'call' : 'done', ...(phone ? {} : { closedAt: new Date(this.d.now()) }) } },
+      ),
     );
     await this.closeIfDone(item.audit);
     return phone ? 'call' : outcome;
@@ -323,7 +343,7 @@ export class Audits {
     const item = await this.item(ref.slice(AUDIT_REF.length));
     if (!item) return;
     await this.d.queues.addZnsSend('verification', item.invitationId);
-    await this.d.models.AuditItem.updateOne({ _id: item._id }, { $set: { znsAt: new Date(this.d.now()) } });
+    await this.write(item, () => this.d.models.AuditItem.updateOne({ _id: item._id }, { $set: { znsAt: new Date(this.d.now()) } }));
   }
 
   /** The verification conversation finished: its outcome, and a denied ballot invalidated. */
@@ -331,10 +351,12 @@ export class Audits {
     const item = await this.item(ref.slice(AUDIT_REF.length));
     if (!item) return 'stale';
     const outcome = outcomeOf(answers, item.overallBefore);
-    const done = await this.d.models.AuditItem.findOneAndUpdate(
-      { _id: item._id, state: { $in: ['pending', 'asked', 'reminded'] } },
-      { $set: { state: 'done', outcome, outcomeBy: 'chat', answers, closedAt: new Date(this.d.now()) } },
-    ).lean();
+    const done = await this.write(item, () =>
+      this.d.models.AuditItem.findOneAndUpdate(
+        { _id: item._id, state: { $in: ['pending', 'asked', 'reminded'] } },
+        { $set: { state: 'done', outcome, outcomeBy: 'chat', answers, closedAt: new Date(this.d.now()) } },
+      ).lean(),
+    );
     if (!done) return 'stale';
     if (outcome === 'denied') await invalidateBallot(this.d.models, item.invitationId, 'denied at post-audit verification', item.audit);
     await this.closeIfDone(item.audit);
@@ -383,10 +405,13 @@ export class Audits {
     const item = await this.item(itemId);
     if (!item || item.audit !== auditId) throw new AuditError('not_found', 'not_found', 'audit item not found');
     if (item.state !== 'call') throw new AuditError('conflict', 'not_on_call_list', 'this ballot is not on the call list');
-    await this.d.models.AuditItem.updateOne(
-      { _id: item._id },
-      { $set: { state: 'done', outcome: body.outcome, outcomeBy: 'call', note: body.note, closedAt: new Date(this.d.now()) } },
+    const called = await this.write(item, () =>
+      this.d.models.AuditItem.updateOne(
+        { _id: item._id, state: 'call' },
+        { $set: { state: 'done', outcome: body.outcome, outcomeBy: 'call', note: body.note, closedAt: new Date(this.d.now()) } },
+      ),
     );
+    if (!called.matchedCount) throw new AuditError('conflict', 'not_on_call_list', 'this ballot is not on the call list');
     await this.closeChat(item);
     if (body.outcome === 'denied') await invalidateBallot(this.d.models, item.invitationId, 'denied on a post-audit call', auditId);
     await this.closeIfDone(auditId);
@@ -397,9 +422,11 @@ export class Audits {
   async override(auditId: string, itemId: string, body: z.infer<typeof overrideBody>) {
     const item = await this.item(itemId);
     if (!item || item.audit !== auditId) throw new AuditError('not_found', 'not_found', 'audit item not found');
-    await this.d.models.AuditItem.updateOne(
-      { _id: item._id },
-      { $set: { state: 'done', outcome: body.outcome, outcomeBy: 'override', note: body.reason, closedAt: new Date(this.d.now()) } },
+    await this.write(item, () =>
+      this.d.models.AuditItem.updateOne(
+        { _id: item._id },
+        { $set: { state: 'done', outcome: body.outcome, outcomeBy: 'override', note: body.reason, closedAt: new Date(this.d.now()) } },
+      ),
     );
     await this.closeChat(item);
     if (body.outcome === 'denied') await invalidateBallot(this.d.models, item.invitationId, `denied by PV01: ${body.reason}`, auditId);

@@ -5,6 +5,7 @@
 // list; invalidation reflected in the index and equal to a recount; an
 // override; the reports; the deadline flag; the purge of contacts.
 import ExcelJS from 'exceljs';
+import { Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encrypt } from '../../src/crypto.js';
 import { checkInvitationCounts } from '../../src/invitations/counts.js';
@@ -335,5 +336,20 @@ describe('post-audit', () => {
     expect(await t.service.audits.purgeContacts()).toBeGreaterThanOrEqual(8);
     expect(await models().Response.countDocuments({ contactEnc: { $exists: true } })).toBe(0);
     expect(await t.service.db.models.Invitation.countDocuments({ phoneEnc: { $exists: true } })).toBe(0);
+  });
+});
+
+describe('audit item writes', () => {
+  it('an answer and a refused send recorded at the same moment both stay (FerretDB replaces whole documents)', async () => {
+    const audit = new Types.ObjectId().toHexString();
+    const items = await models().AuditItem.insertMany(
+      Array.from({ length: 30 }, () => ({ audit, invitationId: new Types.ObjectId().toHexString(), unit: 'PC08', state: 'asked', overallBefore: 4 })),
+    );
+    // The citizen answers just as the platform refuses the reminder: two writers of one item at once.
+    await Promise.all(
+      items.flatMap((i) => [t.service.audits.recordAnswer(`a-${i._id}`, { took_survey: 'yes', overall: 4 }), t.service.audits.windowClosed(`a-${i._id}`)]),
+    );
+    const after = await models().AuditItem.find({ audit }).lean();
+    expect(after.map((i) => [i.state, i.outcome, Boolean(i.znsAt)])).toEqual(items.map(() => ['done', 'confirmed', true]));
   });
 });
