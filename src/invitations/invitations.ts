@@ -327,11 +327,14 @@ export class Invitations implements InvitationOpener {
   async cancel(id: string, actor: Actor): Promise<InvitationView> {
     const inv = await this.get(id, actor);
     if (inv.status === 'completed') throw new InvitationError('conflict', 'already_completed', 'a completed invitation cannot be cancelled');
-    const updated = await this.o.models.Invitation.findOneAndUpdate(
-      { _id: inv._id, status: { $in: ['created', 'opened'] } },
-      { $set: { status: 'cancelled', cancelledAt: new Date(this.now()) } },
-      { returnDocument: 'after' },
-    ).lean();
+    // Under the write lock: see markOpened.
+    const updated = await this.o.writeLock.hold(String(inv._id), () =>
+      this.o.models.Invitation.findOneAndUpdate(
+        { _id: inv._id, status: { $in: ['created', 'opened'] } },
+        { $set: { status: 'cancelled', cancelledAt: new Date(this.now()) } },
+        { returnDocument: 'after' },
+      ).lean(),
+    );
     if (updated) await this.o.copies.setStatus(String(inv._id), 'cancelled');
     return this.view(updated ?? inv);
   }
@@ -460,15 +463,20 @@ export class Invitations implements InvitationOpener {
     };
   }
 
+  // The ZNS records take the write lock too: the citizen may open the survey the moment the message arrives.
   async recordZns(ref: string, outcome: { sentAt: number } | { problem: string }): Promise<void> {
-    await this.o.models.Invitation.updateOne(
-      { _id: ref },
-      { $set: 'sentAt' in outcome ? { znsSentAt: new Date(outcome.sentAt) } : { znsProblem: outcome.problem } },
+    await this.o.writeLock.hold(ref, () =>
+      this.o.models.Invitation.updateOne(
+        { _id: ref },
+        { $set: 'sentAt' in outcome ? { znsSentAt: new Date(outcome.sentAt) } : { znsProblem: outcome.problem } },
+      ),
     );
   }
 
   async recordZnsDelivered(ref: string, at: number): Promise<void> {
-    await this.o.models.Invitation.updateOne({ _id: ref, znsDeliveredAt: { $exists: false } }, { $set: { znsDeliveredAt: new Date(at) } });
+    await this.o.writeLock.hold(ref, () =>
+      this.o.models.Invitation.updateOne({ _id: ref, znsDeliveredAt: { $exists: false } }, { $set: { znsDeliveredAt: new Date(at) } }),
+    );
   }
 
   /** A response was written: the invitation is used, in MongoDB and in its Redis copy. */

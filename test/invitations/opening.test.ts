@@ -30,7 +30,7 @@ describe('opening an invitation', () => {
     }
   });
 
-  it('an opening and a completion recorded at the same moment both stay (FerretDB replaces whole documents)', async () => {
+  it('an opening, a completion and a ZNS delivery recorded at the same moment all stay (FerretDB replaces whole documents)', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 30; i++) ids.push((await t.service.invitations.create({ caseCode: `BOTH-${i}`, unit: 'PC06', field: 'can-cuoc' }, admin)).view.id);
     const at = Date.now();
@@ -39,10 +39,12 @@ describe('opening an invitation', () => {
       ids.flatMap((id, i) => [
         t.service.invitations.markOpened(id, { channel: 'telegram', userKey: `both-${i}` }, at),
         t.service.invitations.markCompleted(id, at + 1),
+        // Zalo reports the ZNS delivered as the citizen opens it.
+        t.service.invitations.recordZnsDelivered(id, at),
       ]),
     );
     const invs = await t.service.db.models.Invitation.find({ _id: { $in: ids } }).lean();
-    expect(invs.map((inv) => [inv.status, Boolean(inv.openedAt)])).toEqual(ids.map(() => ['completed', true]));
+    expect(invs.map((inv) => [inv.status, Boolean(inv.openedAt), Boolean(inv.znsDeliveredAt)])).toEqual(ids.map(() => ['completed', true, true]));
     const campaign = await t.service.invitations.currentCampaign();
     expect((await checkInvitationCounts(t.service.db.models, campaign.id, campaign.timezone)).mismatches).toEqual([]);
   });
