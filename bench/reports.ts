@@ -144,12 +144,14 @@ async function generate(uri: string, ballots: number) {
   ] as const) {
     for (let i = 0; i < part.length; i += BATCH) await db.conn.collection(collection).insertMany(part.slice(i, i + BATCH) as never[], { ordered: false });
   }
-  // Every invitation answered, so created = opened.
-  await db.conn
-    .collection('invitation_counts')
-    .insertMany([...invitationCounts.values()].map(({ row, n, invalid }) => ({ ...row, created: n, opened: n, invalidated: invalid })) as never[], {
-      ordered: false,
-    });
+  // Every invitation answered, so created = opened. The campaign's rows apart, as the service keeps them.
+  const countRows = [...invitationCounts.values()].map(({ row, n, invalid }) => ({ ...row, created: n, opened: n, invalidated: invalid }));
+  for (const [collection, part] of [
+    ['invitation_counts', countRows.filter((r) => r.span !== 'all')],
+    ['invitation_count_totals', countRows.filter((r) => r.span === 'all')],
+  ] as const) {
+    await db.conn.collection(collection).insertMany(part as never[], { ordered: false });
+  }
   for (let i = 0; i < samples.length; i += BATCH)
     await db.conn.collection('comment_samples').insertMany(samples.slice(i, i + BATCH) as never[], { ordered: false });
   await db.conn
@@ -178,7 +180,7 @@ async function timeCounts(db: Awaited<ReturnType<typeof openDatabase>>) {
   const t0 = performance.now();
   const [counters, invitations] = await Promise.all([
     db.models.CounterTotal.find({ campaign: CAMPAIGN, day: '' }).lean(),
-    db.models.InvitationCount.find({ campaign: CAMPAIGN, day: '' }).lean(),
+    db.models.InvitationCountTotal.find({ campaign: CAMPAIGN, day: '' }).lean(),
   ]);
   return { ms: performance.now() - t0, rows: counters.length + invitations.length };
 }

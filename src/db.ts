@@ -80,4 +80,13 @@ export async function moveCampaignCounters(models: Models): Promise<void> {
     if ((await models.Counter.deleteOne({ _id })).deletedCount !== 1) continue;
     await models.CounterTotal.updateOne({ _id }, { $setOnInsert: fields, $inc: { n: n ?? 0 } }, { upsert: true });
   }
+  // The invitation counts' campaign rows likewise (see InvitationCountTotal).
+  for (const { _id, created, opened, invalidated, ...fields } of await models.InvitationCount.find({ span: 'all' }).lean()) {
+    if ((await models.InvitationCount.deleteOne({ _id })).deletedCount !== 1) continue;
+    await models.InvitationCountTotal.updateOne(
+      { _id },
+      { $setOnInsert: fields, $inc: { created: created ?? 0, opened: opened ?? 0, invalidated: invalidated ?? 0 } },
+      { upsert: true },
+    );
+  }
 }

@@ -118,6 +118,8 @@ export function bindInvitationModels(conn: Connection) {
     Campaign: conn.model('Campaign', campaignSchema, 'campaigns'),
     Invitation: conn.model('Invitation', invitationSchema, 'invitations'),
     InvitationCount: conn.model('InvitationCount', invitationCountSchema, 'invitation_counts'),
+    /** The campaign's rows (span 'all'), apart: a whole-campaign report reads them without scanning the day rows. */
+    InvitationCountTotal: conn.model('InvitationCountTotal', invitationCountSchema, 'invitation_count_totals'),
     ApiKey: conn.model('ApiKey', apiKeySchema, 'api_keys'),
     AuditLog: conn.model('AuditLog', auditLogSchema, 'audit_log'),
   };

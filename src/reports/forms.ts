@@ -10,6 +10,7 @@ import { dayIn } from '../days.js';
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import { allocateQuotas, type Campaign, unitAndBelow } from '../invitations/campaign.js';
+import { countModel } from '../invitations/counts.js';
 import { COMMENT_LIMIT, commentsOf } from '../responses/comment-samples.js';
 import { readCounters, type StoredCounter } from './counter-reads.js';
 import { countersCovering } from './spans.js';
@@ -64,8 +65,12 @@ export class Reports {
 
     // A. Per field: invitations against targets (from their counts), and what came back.
     // By equality, as the counters: the unit's rows, or the campaign's (only units with fields have case invitations).
+    const span = countersCovering(q.from, q.to);
+    // The whole campaign's rows (day '') are the campaign span's.
     const invitationCounts = (
-      await this.models.InvitationCount.find({ campaign: campaign.id, ...(q.unit ? { unit: q.unit } : {}), ...countersCovering(q.from, q.to) }).lean()
+      await countModel(this.models, 'day' in span && span.day === '' ? 'all' : undefined)
+        .find({ campaign: campaign.id, ...(q.unit ? { unit: q.unit } : {}), ...span })
+        .lean()
     ).filter((c) => scope.includes(c.unit ?? ''));
     const fields = [...new Set(campaign.units.filter((u) => scope.includes(u.code)).flatMap((u) => u.fields))];
     const targets = allocateQuotas(campaign).filter((a) => scope.includes(a.unit));

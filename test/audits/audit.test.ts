@@ -102,7 +102,7 @@ const promote = async (jobId: string, outcome: string) => {
 
 /** Ballots of a unit and field counted as invalidated, over the whole campaign. */
 async function invalidatedCount(unit: string, field: string) {
-  const row = await models().InvitationCount.findOne({ campaign: 'soc-trang-2024', span: 'all', unit, field }).lean();
+  const row = await models().InvitationCountTotal.findOne({ campaign: 'soc-trang-2024', span: 'all', unit, field }).lean();
   return row?.invalidated ?? 0;
 }
 

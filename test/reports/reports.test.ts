@@ -173,11 +173,17 @@ describe('Mẫu 01 and Mẫu 02 from a known set of ballots', () => {
     expect(await markCommented(t.service.db.models, t.service.flows, 'soc-trang-2024')).toBe(0);
     expect((await Response.findOne({ invitationId: commented }).lean())?.commented).toBe(true);
     // A count damaged (a process died between the invitation and its count) is found and repaired.
-    const { InvitationCount } = t.service.db.models;
-    const damaged = (await InvitationCount.findOne({ campaign: 'soc-trang-2024', span: 'all', unit: 'PC06', field: 'can-cuoc' }).lean())!;
-    await InvitationCount.updateOne({ _id: damaged._id }, { $inc: { created: -1 } });
-    expect((await checkInvitationCounts(t.service.db.models, 'soc-trang-2024', 'Asia/Ho_Chi_Minh', true)).mismatches).toHaveLength(1);
+    const { InvitationCount, InvitationCountTotal } = t.service.db.models;
+    const damaged = (await InvitationCountTotal.findOne({ campaign: 'soc-trang-2024', span: 'all', unit: 'PC06', field: 'can-cuoc' }).lean())!;
+    await InvitationCountTotal.updateOne({ _id: damaged._id }, { $inc: { created: -1 } });
+    // And a campaign row where an earlier version kept it, among the day rows: found, and moved by the repair.
+    const misplaced = (await InvitationCountTotal.findOneAndDelete({ campaign: 'soc-trang-2024', span: 'all', _id: { $ne: damaged._id } }).lean())!;
+    await InvitationCount.create(misplaced);
+    expect((await checkInvitationCounts(t.service.db.models, 'soc-trang-2024', 'Asia/Ho_Chi_Minh', true)).mismatches.map((m) => m.id).sort()).toEqual(
+      [damaged._id, misplaced._id].sort(),
+    );
     expect((await checkInvitationCounts(t.service.db.models, 'soc-trang-2024', 'Asia/Ho_Chi_Minh')).mismatches).toEqual([]);
+    expect([await InvitationCount.countDocuments({ _id: misplaced._id }), await InvitationCountTotal.countDocuments({ _id: misplaced._id })]).toEqual([0, 1]);
   });
 
   it('Mẫu 01 for PC06, every table', async () => {

@@ -152,4 +152,17 @@ describe('upgrading', () => {
     expect((await CounterTotal.findById(id('')).lean())?.n).toBe(9);
     expect((await Counter.find({ campaign: 'upgrade' }).lean()).map((c) => c._id)).toEqual([id('2024-05-02')]);
   });
+
+  it("moves the invitation counts' campaign rows likewise", async () => {
+    const { InvitationCount, InvitationCountTotal } = t.service.db.models;
+    const row = { campaign: 'upgrade-inv', unit: 'PC06', field: 'can-cuoc' };
+    await InvitationCount.create([
+      { ...row, _id: 'upgrade-inv|PC06|can-cuoc|', day: '', span: 'all', created: 5, opened: 3, invalidated: 1 },
+      { ...row, _id: 'upgrade-inv|PC06|can-cuoc|2024-05-02', day: '2024-05-02', span: 'day', created: 5, opened: 3, invalidated: 1 },
+    ]);
+    await InvitationCountTotal.create({ ...row, _id: 'upgrade-inv|PC06|can-cuoc|', day: '', span: 'all', created: 2, opened: 2, invalidated: 0 });
+    await Promise.all([moveCampaignCounters(t.service.db.models), moveCampaignCounters(t.service.db.models)]);
+    expect(await InvitationCountTotal.findById('upgrade-inv|PC06|can-cuoc|').lean()).toMatchObject({ created: 7, opened: 5, invalidated: 1 });
+    expect((await InvitationCount.find({ campaign: 'upgrade-inv' }).lean()).map((c) => c._id)).toEqual(['upgrade-inv|PC06|can-cuoc|2024-05-02']);
+  });
 });
