@@ -5,6 +5,7 @@
 import type { ErrorRequestHandler } from 'express';
 import type { z } from 'zod';
 import { DomainError, type DomainErrorKind } from '../errors.js';
+import { LockBusyError } from '../keyed-lock.js';
 import type { Logger } from '../log.js';
 
 /** An error with the HTTP status and code the client sees. */
@@ -55,6 +56,8 @@ export function isUnavailable(err: unknown): boolean {
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof DomainError) return new HttpError(STATUS_OF[err.kind], err.code, err.message);
+  // Another writer of the same record held its lock for seconds: the write did not happen, and may be tried again.
+  if (err instanceof LockBusyError) return new HttpError(503, 'busy', 'this record is being changed by another request, retry later');
   if (isUnavailable(err)) return new HttpError(503, 'unavailable', 'a dependency is unavailable, retry later');
   return new HttpError(500, 'internal', 'internal error');
 }

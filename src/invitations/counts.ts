@@ -43,10 +43,10 @@ function countRowsOn(p: CountedPlace, day: string) {
 export const invitationCountRows = (inv: CountedInvitation, timezone: string) => countRowsOn(inv, dayIn(timezone, inv.createdAt.getTime()));
 
 type Row = ReturnType<typeof countRowsOn>[number];
+type Tally = { row: Row } & Record<CountEvent, number>;
 
 /** Where a count row lives: the campaign's rows (span 'all') in their own collection (see InvitationCountTotal). */
 export const countModel = (models: Models, span: string | null | undefined) => (span === 'all' ? models.InvitationCountTotal : models.InvitationCount);
-type Tally = { row: Row } & Record<CountEvent, number>;
 
 const writers = new WeakMap<Models, MergedBatches<Map<string, Tally>>>();
 

@@ -1,9 +1,11 @@
 // Only a dependency that cannot be reached is a 503: a deterministic rejection
 // by the database is a 500 (our bug), a domain error maps by its kind.
+import { Redis } from 'ioredis';
 import mongoose from 'mongoose';
 import { describe, expect, inject, it } from 'vitest';
 import { DomainError } from '../../src/errors.js';
 import { toHttpError } from '../../src/http/errors.js';
+import { KeyedLock } from '../../src/keyed-lock.js';
 import { freePort } from '../helpers/ports.js';
 
 async function rejectionOf(p: Promise<unknown>): Promise<unknown> {
@@ -29,6 +31,18 @@ describe('errors at the HTTP edge', () => {
       expect(toHttpError(err).status).toBe(500);
     } finally {
       await client.close();
+    }
+  });
+
+  it('a record whose write lock stays held is 503 busy (retry), not 500', async () => {
+    const redis = new Redis(inject('redisUrl'));
+    try {
+      const lock = new KeyedLock(redis, `t_errors:${process.pid}:`, 5_000);
+      await lock.acquire('inv-1', 'another-request');
+      const err = await rejectionOf(lock.hold('inv-1', async () => 'written', 100));
+      expect(toHttpError(err)).toMatchObject({ status: 503, code: 'busy' });
+    } finally {
+      redis.disconnect();
     }
   });
 
