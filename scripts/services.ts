@@ -1,5 +1,5 @@
 // npm run services:start | services:stop — the local Redis and MongoDB-compatible server under .data/.
-import { stopRedisCluster } from '../src/local/redis-cluster.js';
+import { stopRedisCluster, THREE_MASTERS, WITH_REPLICAS } from '../src/local/redis-cluster.js';
 import { ensureLocalServices, stopLocalServices } from '../src/local/servers.js';
 
 const cmd = process.argv[2];
@@ -8,7 +8,7 @@ if (cmd === 'start') {
   for (const h of [s.redis, s.mongo]) if (h) console.log(`${h.name}: ${h.how} ${h.kind} at ${h.url}`);
 } else if (cmd === 'stop') {
   const stopped = await stopLocalServices();
-  if (await stopRedisCluster()) stopped.push('redis cluster');
+  for (const shape of [THREE_MASTERS, WITH_REPLICAS]) if (await stopRedisCluster(shape)) stopped.push('redis cluster');
   console.log(stopped.length ? `stopped: ${stopped.join(', ')}` : 'nothing to stop (no pid files of ours under .data/)');
 } else {
   console.error('usage: services.js start|stop');

@@ -54,6 +54,9 @@ export function startWorkers(d: WorkerDeps): Worker[] {
       prefix: queuePrefix(d.prefix, queue),
       settings: { backoffStrategy: cappedBackoff },
       concurrency,
+      // A job stalls when its worker lost it (a crash, a Redis failover), not because of the job: it is run again (every
+      // job is idempotent), not failed after its first stall as BullMQ does by default.
+      maxStalledCount: 10,
     });
     w.once('closed', conn.release);
     return w;

@@ -64,6 +64,18 @@ export interface HandleResult {
   events: FlowEvent[];
 }
 
+/** The ballot of a finished survey, as the completion job records it. */
+const completionOf = (s: Session, who: Respondent): Completion => ({
+  ref: s.ref,
+  flow: s.flow,
+  channel: who.channel,
+  userKey: who.userKey,
+  answers: s.ans,
+  ...(s.lang ? { lang: s.lang } : {}),
+  startedAt: s.startedAt,
+  completedAt: s.completedAt!,
+});
+
 export class ConflictError extends Error {
   override name = 'ConflictError';
 }
@@ -113,22 +125,13 @@ export class ConversationRunner {
     if (!result) return DUPLICATE;
     const { decision: d, heldBehind } = result;
     const s = d.conversation.s;
-    const settled = () => void store.replySettled(key, savedAt).catch(() => {});
+    const completed = s && d.events.some((e) => e.type === 'completed');
+    // The save's mark goes once the reply is out and, when the survey ended, its ballot is queued: a ballot that could
+    // not be queued (the queue's Redis node lost, the process killed) is queued again by the recovery (recoverUnsent).
+    let outstanding = completed ? 2 : 1;
+    const settled = () => void (--outstanding === 0 && store.replySettled(key, savedAt).catch(() => {}));
     const after: Promise<void>[] = [effects.deliver(ev, d.outputs, { reply: true, replyTo: ev.replyTo, settled, ...(heldBehind ? { heldBehind } : {}) })];
-    if (s && d.events.some((e) => e.type === 'completed')) {
-      after.push(
-        effects.completed({
-          ref: s.ref,
-          flow: s.flow,
-          channel: ev.channel,
-          userKey: ev.userKey,
-          answers: s.ans,
-          ...(s.lang ? { lang: s.lang } : {}),
-          startedAt: s.startedAt,
-          completedAt: s.completedAt!,
-        }),
-      );
-    }
+    if (completed) after.push(effects.completed(completionOf(s, ev)).then(settled));
     if (d.opened) after.push(effects.opened(d.opened, { channel: ev.channel, userKey: ev.userKey }));
     await Promise.all(after);
     return { duplicate: false, outputs: d.outputs, events: d.events };
@@ -185,6 +188,8 @@ export class ConversationRunner {
       if (!effects.delivers(who.channel)) continue;
       const { conversation, outputs } = await this.current(who);
       const s = conversation.s;
+      // Queued again in case its queueing was lost; a ballot already queued or recorded is not queued twice (its job id).
+      if (s?.status === 'completed' && s.completedAt) await effects.completed(completionOf(s, who));
       const owed = outputs.length || !s ? outputs : lastWords(this.deps.flows.get(s.flow), s);
       if (owed.length) await effects.deliver(who, owed, { reply: false });
       await store.replySettled(conv, Number.MAX_SAFE_INTEGER);

@@ -48,7 +48,9 @@ export function isUnavailable(err: unknown): boolean {
   if (e.name === 'MongoServerError') return typeof e.code === 'number' && MONGO_TRANSIENT_CODES.has(e.code);
   return (
     /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE)$/.test(String(e.code ?? '')) ||
-    /Connection is closed|Stream isn't writeable|enableOfflineQueue|Reached the max retries/i.test(e.message ?? '')
+    /Connection is closed|Stream isn't writeable|enableOfflineQueue|Reached the max retries/i.test(e.message ?? '') ||
+    // A Redis Cluster in failover: a master lost, its replica not yet promoted (ioredis gives up after its redirections).
+    /^(CLUSTERDOWN|TRYAGAIN|MOVED|ASK) |Too many Cluster redirections|Failed to refresh slots cache/.test(e.message ?? '')
   );
 }
 

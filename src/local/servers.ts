@@ -177,6 +177,8 @@ export interface StartOptions {
   port: number;
   /** A Redis Cluster node (see redis-cluster.ts). */
   cluster?: boolean;
+  /** A cluster node's `cluster-node-timeout`: how long a silent node takes to be declared failed (default 5000). */
+  clusterNodeTimeoutMs?: number;
   /** Folder for data, pid and log files. */
   dir: string;
   say?: Say;
@@ -193,7 +195,7 @@ async function refuseForeign(port: number, pidFile: string, what: string) {
 }
 
 /** Starts (or reuses, when this checkout's pid file names it and it answers) a redis-server on 127.0.0.1. */
-export async function startRedis({ port, dir, cluster = false, say = () => {} }: StartOptions): Promise<ServiceHandle> {
+export async function startRedis({ port, dir, cluster = false, clusterNodeTimeoutMs = 5000, say = () => {} }: StartOptions): Promise<ServiceHandle> {
   mkdirSync(dir, { recursive: true });
   const pidFile = join(dir, 'redis.pid');
   const logFile = join(dir, 'redis.log');
@@ -226,7 +228,7 @@ export async function startRedis({ port, dir, cluster = false, say = () => {} }:
   execFileSync(bin, [
     ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'yes'],
     ...['--pidfile', pidFile, '--logfile', logFile, '--maxmemory-policy', 'noeviction', '--appendonly', 'yes', '--save', ''],
-    ...(cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000'] : []),
+    ...(cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(clusterNodeTimeoutMs)] : []),
   ]);
   await waitFor(async () => (await redisState(port)) !== 'down', 10_000, `redis-server on port ${port}`, logFile);
   if ((await redisState(port)) === 'loading') await loaded();

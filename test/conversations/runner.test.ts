@@ -156,12 +156,12 @@ describe('two runners on one conversation', () => {
 });
 
 describe('a reply lost with its process', () => {
-  const setup = (prefix: string, redis: Redis, deliver: Effects['deliver']) =>
+  const setup = (prefix: string, redis: Redis, deliver: Effects['deliver'], completed: Effects['completed'] = async () => {}) =>
     new ConversationRunner({
       store: new ConversationStore(redis, { prefix, sessionTtlMs: 60_000 }),
       flows: loadFlows(join(import.meta.dirname, '../fixtures/flows')),
       opener: { codeIn: () => undefined, open: async () => ({ ok: true as const, start: { ref: 'r-lost', flow: 'stress-text@1', ctx: {} } }) },
-      effects: { deliver, completed: async () => {}, opened: async () => {}, delivers: () => true },
+      effects: { deliver, completed, opened: async () => {}, delivers: () => true },
     });
 
   it.each([
@@ -183,6 +183,41 @@ describe('a reply lost with its process', () => {
     expect(sent).toEqual([expected]);
     // Said once: the mark is gone.
     await eventually(async () => (await recovering.recoverUnsent(Date.now() + 1)) === 0, 'the mark cleared');
+    await deleteKeys(inject('redisUrl'), prefix);
+    redis.disconnect();
+  });
+
+  it('a ballot that could not be queued (its Redis node lost) is queued by the process that recovers it', async () => {
+    const { prefix } = isolation('lost-ballot');
+    const redis = new Redis(inject('redisUrl'));
+    const queued: string[] = [];
+    let queueDown = true;
+    const sent: string[] = [];
+    const deliver: Effects['deliver'] = async (_to, outputs, how) => {
+      sent.push(...outputs.map((o) => ('questionId' in o ? o.questionId : o.text)));
+      how.settled?.();
+    };
+    const runner = setup(prefix, redis, deliver, async (c) => {
+      if (queueDown) throw new Error('Connection is closed.');
+      queued.push(c.ref);
+    });
+    await runner.handle(web('lost-ballot', { kind: 'start', token: 'x'.repeat(22) }));
+    let failed: unknown;
+    for (let i = 0; i < 50 && !failed; i++)
+      failed = await runner.handle(web('lost-ballot', { kind: 'text', text: `a${i}` })).then(
+        () => undefined,
+        (err) => err,
+      );
+    // The thanks went out; the ballot did not reach its queue (the webhook is refused, and its redelivery is a duplicate).
+    expect((failed as Error).message).toBe('Connection is closed.');
+    expect(sent.at(-1)).toBe('Xong.');
+    queueDown = false;
+    expect(await runner.recoverUnsent(Date.now() + 1)).toBe(1);
+    expect(queued).toEqual(['r-lost']);
+    await eventually(async () => (await runner.recoverUnsent(Date.now() + 1)) === 0, 'the mark cleared');
+    expect(queued).toEqual(['r-lost']);
+    // The recovery cannot tell that the thanks was sent: it is said again (the price of not losing the ballot).
+    expect(sent.filter((x) => x === 'Xong.')).toHaveLength(2);
     await deleteKeys(inject('redisUrl'), prefix);
     redis.disconnect();
   });

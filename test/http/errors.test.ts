@@ -46,6 +46,13 @@ describe('errors at the HTTP edge', () => {
     }
   });
 
+  it('a Redis Cluster in failover is 503 (retry), not 500', () => {
+    // As ioredis reports them while a master is lost and before its replica takes over (seen in redis-failover.test.ts).
+    for (const message of ['Too many Cluster redirections. Last error: ReplyError: CLUSTERDOWN The cluster is down', 'MOVED 7496 127.0.0.1:18327']) {
+      expect(toHttpError(Object.assign(new Error(message), { name: 'ReplyError' }))).toMatchObject({ status: 503, code: 'unavailable' });
+    }
+  });
+
   it('an unreachable MongoDB server is 503', async () => {
     const client = new mongoose.mongo.MongoClient(`mongodb://127.0.0.1:${await freePort()}`, { serverSelectionTimeoutMS: 300 });
     const err = await rejectionOf(client.connect());
