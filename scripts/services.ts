@@ -8,7 +8,8 @@ if (cmd === 'start') {
   for (const h of [s.redis, s.mongo]) if (h) console.log(`${h.name}: ${h.how} ${h.kind} at ${h.url}`);
 } else if (cmd === 'stop') {
   const stopped = await stopLocalServices();
-  for (const shape of [THREE_MASTERS, WITH_REPLICAS]) if (await stopRedisCluster(shape)) stopped.push('redis cluster');
+  const clusterNodes = (await stopRedisCluster(THREE_MASTERS)) + (await stopRedisCluster(WITH_REPLICAS));
+  if (clusterNodes) stopped.push('redis cluster');
   console.log(stopped.length ? `stopped: ${stopped.join(', ')}` : 'nothing to stop (no pid files of ours under .data/)');
 } else {
   console.error('usage: services.js start|stop');

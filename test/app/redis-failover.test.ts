@@ -130,7 +130,7 @@ describe('on a Redis Cluster whose master dies', () => {
     await eventually(
       async () => (await Invitation.countDocuments({ _id: { $in: ids }, status: 'completed' })) === ids.length,
       'every invitation completed',
-      // A ballot whose job was running when the master died waits for BullMQ's stalled-job checks (every 30 s): 60-90 s.
+      // A ballot whose job was running when the master died waits for its lock to expire and the stalled-job check: ~40 s.
       180_000,
     );
     const responses = await Response.find({ invitationId: { $in: ids } }).lean();
