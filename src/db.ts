@@ -1,8 +1,11 @@
 // One mongoose connection per process (per test file in tests) and the models bound to it.
 import mongoose, { type Connection } from 'mongoose';
 import { bindAuditModels } from './audits/models.js';
+import { moveCampaignRows } from './campaign-rows.js';
+import { countCollections } from './invitations/counts.js';
 import { bindInvitationModels } from './invitations/models.js';
 import { bindReportModels } from './reports/models.js';
+import { counterCollections } from './responses/complete.js';
 import { bindResponseModels } from './responses/models.js';
 
 export type Models = ReturnType<typeof bindModels>;
@@ -67,26 +70,8 @@ export async function ensureIndexes(models: Models, timeoutMs = 60_000): Promise
   }
 }
 
-/**
- * Campaign counter rows an earlier version kept among the day rows move to
- * their own collection, each claimed by deleting it (of processes starting
- * together, only the one whose delete removed the row moves it; FerretDB's
- * findOneAndDelete can hand one row to both) and added to what may already be
- * counted there. A process stopped in between loses that row's count:
- * `counters:check --fix` recounts it.
- */
+/** Campaign rows an earlier version kept among the day rows, moved to their own collections (see moveCampaignRows). */
 export async function moveCampaignCounters(models: Models): Promise<void> {
-  for (const { _id, n, ...fields } of await models.Counter.find({ span: 'all' }).lean()) {
-    if ((await models.Counter.deleteOne({ _id })).deletedCount !== 1) continue;
-    await models.CounterTotal.updateOne({ _id }, { $setOnInsert: fields, $inc: { n: n ?? 0 } }, { upsert: true });
-  }
-  // The invitation counts' campaign rows likewise (see InvitationCountTotal).
-  for (const { _id, created, opened, invalidated, ...fields } of await models.InvitationCount.find({ span: 'all' }).lean()) {
-    if ((await models.InvitationCount.deleteOne({ _id })).deletedCount !== 1) continue;
-    await models.InvitationCountTotal.updateOne(
-      { _id },
-      { $setOnInsert: fields, $inc: { created: created ?? 0, opened: opened ?? 0, invalidated: invalidated ?? 0 } },
-      { upsert: true },
-    );
-  }
+  await moveCampaignRows(counterCollections(models), ['n']);
+  await moveCampaignRows(countCollections(models), ['created', 'opened', 'invalidated']);
 }

@@ -404,7 +404,7 @@ export class Audits {
   async recordCall(auditId: string, itemId: string, body: z.infer<typeof callOutcomeBody>) {
     const item = await this.item(itemId);
     if (!item || item.audit !== auditId) throw new AuditError('not_found', 'not_found', 'audit item not found');
-    if (item.state !== 'call') throw new AuditError('conflict', 'not_on_call_list', 'this ballot is not on the call list');
+    // Only while on the call list, checked in the write itself (a timeout or an override may have closed it meanwhile).
     const called = await this.write(item, () =>
       this.d.models.AuditItem.updateOne(
         { _id: item._id, state: 'call' },

@@ -7,7 +7,7 @@
 // A process adds to them one batch at a time (see MergedBatches); a crash
 // between the invitation's write and its count, or two processes racing on
 // FerretDB, is repaired by `counters:check --fix` (checkInvitationCounts).
-import type { AnyBulkWriteOperation } from 'mongoose';
+import { placeOf, readSplit, repairSplit, type SplitRows, writeSplit } from '../campaign-rows.js';
 import { dayIn } from '../days.js';
 import type { Models } from '../db.js';
 import { MergedBatches } from '../merged-batches.js';
@@ -45,8 +45,11 @@ export const invitationCountRows = (inv: CountedInvitation, timezone: string) =>
 type Row = ReturnType<typeof countRowsOn>[number];
 type Tally = { row: Row } & Record<CountEvent, number>;
 
-/** Where a count row lives: the campaign's rows (span 'all') in their own collection (see InvitationCountTotal). */
-export const countModel = (models: Models, span: string | null | undefined) => (span === 'all' ? models.InvitationCountTotal : models.InvitationCount);
+/** The invitation counts: the campaign's rows (span 'all') in a collection of their own (see InvitationCountTotal). */
+export const countCollections = (models: Models): SplitRows => ({ spans: models.InvitationCount, totals: models.InvitationCountTotal });
+
+/** Where a count row lives. */
+export const countModel = (models: Models, span: string | null | undefined) => placeOf(countCollections(models), span);
 
 const writers = new WeakMap<Models, MergedBatches<Map<string, Tally>>>();
 
@@ -63,19 +66,19 @@ function addToCounts(models: Models, rows: Row[], event: CountEvent, by: 1 | -1)
   if (!writer) {
     writer = new MergedBatches<Map<string, Tally>>(
       () => new Map(),
-      async (batch) => {
-        const tallies = [...batch.values()].sort((a, b) => (a.row._id < b.row._id ? -1 : 1));
-        await Promise.all(
-          [models.InvitationCount, models.InvitationCountTotal].map((model) => {
-            const ops = tallies
-              .filter((t) => countModel(models, t.row.span) === model)
-              .map(({ row: { _id, ...fields }, created, opened, invalidated }) => ({
+      (batch) =>
+        writeSplit(
+          countCollections(models),
+          [...batch.values()].sort((a, b) => (a.row._id < b.row._id ? -1 : 1)),
+          (t) => t.row.span,
+          (model, tallies) =>
+            model.bulkWrite(
+              tallies.map(({ row: { _id, ...fields }, created, opened, invalidated }) => ({
                 updateOne: { filter: { _id }, update: { $setOnInsert: fields, $inc: { created, opened, invalidated } }, upsert: true },
-              }));
-            return ops.length ? model.bulkWrite(ops, { ordered: false }) : undefined;
-          }),
-        );
-      },
+              })),
+              { ordered: false },
+            ),
+        ),
     );
     writers.set(models, writer);
   }
@@ -115,43 +118,26 @@ export async function checkInvitationCounts(models: Models, campaign: string, ti
   for (const r of await models.Response.find({ campaign, status: 'invalidated', kind: { $ne: 'agency' } }, { campaign: 1, unit: 1, field: 1, day: 1 }).lean()) {
     if (r.day) add(countRowsOn(r as CountedPlace, r.day), 'invalidated');
   }
-  // Stored rows, each with where it is; a row in the wrong collection counts as missing (and moves with `fix`).
-  type Model = Models['InvitationCount'];
-  const actual = new Map<string, Partial<Record<CountEvent, number>>>();
-  const stored = new Map<string, Model>();
-  for (const model of [models.InvitationCount, models.InvitationCountTotal]) {
-    for (const c of await model.find({ campaign }).lean()) {
-      stored.set(String(c._id), model);
-      if (countModel(models, c.span) === model) actual.set(String(c._id), c as Partial<Record<CountEvent, number>>);
-    }
-  }
+  const c = countCollections(models);
+  const { where, placed } = await readSplit<Row & Partial<Record<CountEvent, number>>>(c, campaign);
   const mismatches: Array<{ id: string; expected: number[]; actual: number[] }> = [];
-  for (const id of new Set([...expected.keys(), ...stored.keys()])) {
+  for (const id of new Set([...expected.keys(), ...where.keys()])) {
     const e = expected.get(id);
-    const a = actual.get(id);
+    const a = placed.get(id);
     const want = EVENTS.map((ev) => e?.[ev] ?? 0);
     const got = EVENTS.map((ev) => a?.[ev] ?? 0);
-    if (want.some((n, i) => n !== got[i]) || (!a && stored.has(id))) mismatches.push({ id, expected: want, actual: got });
+    if (want.some((n, i) => n !== got[i]) || (!a && where.has(id))) mismatches.push({ id, expected: want, actual: got });
   }
   if (fix && mismatches.length) {
-    for (const model of [models.InvitationCount, models.InvitationCountTotal]) {
-      const ops = mismatches.flatMap((m): AnyBulkWriteOperation[] => {
-        const e = expected.get(m.id);
-        if (e && countModel(models, e.row.span) === model) {
-          return [
-            {
-              updateOne: {
-                filter: { _id: m.id },
-                update: { $set: { ...e.row, created: e.created, opened: e.opened, invalidated: e.invalidated } },
-                upsert: true,
-              },
-            },
-          ];
-        }
-        return stored.get(m.id) === model ? [{ deleteOne: { filter: { _id: m.id } } }] : [];
-      });
-      if (ops.length) await model.bulkWrite(ops);
-    }
+    await repairSplit(
+      c,
+      mismatches.map((m) => m.id),
+      where,
+      (id) => {
+        const e = expected.get(id);
+        return e && { span: e.row.span, set: { ...e.row, created: e.created, opened: e.opened, invalidated: e.invalidated } };
+      },
+    );
   }
   return { rows: expected.size, mismatches };
 }

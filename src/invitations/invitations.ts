@@ -327,8 +327,7 @@ export class Invitations implements InvitationOpener {
   async cancel(id: string, actor: Actor): Promise<InvitationView> {
     const inv = await this.get(id, actor);
     if (inv.status === 'completed') throw new InvitationError('conflict', 'already_completed', 'a completed invitation cannot be cancelled');
-    // Under the write lock: see markOpened.
-    const updated = await this.o.writeLock.hold(String(inv._id), () =>
+    const updated = await this.write(String(inv._id), () =>
       this.o.models.Invitation.findOneAndUpdate(
         { _id: inv._id, status: { $in: ['created', 'opened'] } },
         { $set: { status: 'cancelled', cancelledAt: new Date(this.now()) } },
@@ -410,14 +409,19 @@ export class Invitations implements InvitationOpener {
   }
 
   /**
-   * Records the first opening in MongoDB (a durable job). Returns the invitation when this call opened it, else null.
-   * Under the invitation's write lock, as the completion's mark: the opening is recorded a second after it, so the two
-   * jobs can run at the same moment (a fast survey, or both held back by a burst or an outage), and FerretDB applies
-   * an update as a read, then a replacement of the whole document, so one of two at once could be lost. MongoDB does
-   * not lose either; the lock costs two Redis commands per job.
+   * Writes one invitation under its lock. Its writers meet by design: the opening is recorded a second after it, so
+   * it can run with the completion's mark (a fast survey, or both held back by a burst or an outage), and a ZNS
+   * delivery or a cancellation can land at that moment too. FerretDB applies an update as a read, then a replacement
+   * of the whole document, so one of two at once could be lost. MongoDB does not lose either; the lock costs two Redis
+   * commands per write.
    */
+  private write<T>(ref: string, update: () => Promise<T>): Promise<T> {
+    return this.o.writeLock.hold(ref, update);
+  }
+
+  /** Records the first opening in MongoDB (a durable job). Returns the invitation when this call opened it, else null. */
   async markOpened(ref: string, who: Respondent, at: number) {
-    const { inv, first } = await this.o.writeLock.hold(ref, () => this.writeOpening(ref, who, at));
+    const { inv, first } = await this.write(ref, () => this.writeOpening(ref, who, at));
     if (first && first.kind !== 'agency') await countInvitation(this.o.models, first, 'opened', (await this.currentCampaign()).timezone);
     return inv;
   }
@@ -463,9 +467,8 @@ export class Invitations implements InvitationOpener {
     };
   }
 
-  // The ZNS records take the write lock too: the citizen may open the survey the moment the message arrives.
   async recordZns(ref: string, outcome: { sentAt: number } | { problem: string }): Promise<void> {
-    await this.o.writeLock.hold(ref, () =>
+    await this.write(ref, () =>
       this.o.models.Invitation.updateOne(
         { _id: ref },
         { $set: 'sentAt' in outcome ? { znsSentAt: new Date(outcome.sentAt) } : { znsProblem: outcome.problem } },
@@ -474,15 +477,14 @@ export class Invitations implements InvitationOpener {
   }
 
   async recordZnsDelivered(ref: string, at: number): Promise<void> {
-    await this.o.writeLock.hold(ref, () =>
+    await this.write(ref, () =>
       this.o.models.Invitation.updateOne({ _id: ref, znsDeliveredAt: { $exists: false } }, { $set: { znsDeliveredAt: new Date(at) } }),
     );
   }
 
   /** A response was written: the invitation is used, in MongoDB and in its Redis copy. */
   async markCompleted(ref: string, at: number): Promise<void> {
-    // Under the write lock: see markOpened.
-    await this.o.writeLock.hold(ref, () =>
+    await this.write(ref, () =>
       this.o.models.Invitation.updateOne({ _id: ref, status: { $in: ['created', 'opened'] } }, { $set: { status: 'completed', completedAt: new Date(at) } }),
     );
     await this.o.copies.setStatus(ref, 'completed');

@@ -2,6 +2,7 @@
 // The unique index on invitationId makes a redelivered or doubled completion a
 // no-op; counters are claimed once per response, so they are never doubled.
 
+import { placeOf, type SplitRows, writeSplit } from '../campaign-rows.js';
 import { dayIn } from '../days.js';
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
@@ -184,21 +185,20 @@ function counterWriter(models: Models): MergedBatches<CounterBatch> {
   return writer;
 }
 
-/** Where a counter row lives: the campaign's rows (span 'all') in their own collection (see CounterTotal). */
-export const counterModel = (models: Models, span: string | null | undefined) => (span === 'all' ? models.CounterTotal : models.Counter);
+/** The report counters: the campaign's rows (span 'all') in a collection of their own (see CounterTotal). */
+export const counterCollections = (models: Models): SplitRows => ({ spans: models.Counter, totals: models.CounterTotal });
 
-/** Both collections' rows at once (no row is in both). */
-async function writeCounterDeltas(models: Models, known: Set<string>, deltas: Array<{ row: CounterRow; by: number }>): Promise<void> {
-  await Promise.all(
-    [models.Counter, models.CounterTotal].map((model) =>
-      writeDeltasTo(
-        model,
-        known,
-        deltas.filter((d) => counterModel(models, d.row.span) === model),
-      ),
-    ),
+/** Where a counter row lives. */
+export const counterModel = (models: Models, span: string | null | undefined) => placeOf(counterCollections(models), span);
+
+/** Both collections' rows at once. */
+const writeCounterDeltas = (models: Models, known: Set<string>, deltas: Array<{ row: CounterRow; by: number }>) =>
+  writeSplit(
+    counterCollections(models),
+    deltas,
+    (d) => d.row.span,
+    (model, mine) => writeDeltasTo(model, known, mine),
   );
-}
 
 /**
  * Makes sure every row exists, then adds to them. Creating is idempotent ($setOnInsert), so

@@ -1,10 +1,10 @@
 // Recomputes report counters from the responses and compares them with the
 // incremental ones; `--fix` rewrites the counters of the campaign.
-import type { AnyBulkWriteOperation } from 'mongoose';
+import { readSplit, repairSplit } from '../campaign-rows.js';
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import { commentsOf } from './comment-samples.js';
-import { type CountedResponse, counterModel, counterRows, withCountersPaused } from './complete.js';
+import { type CountedResponse, counterCollections, counterModel, counterRows, withCountersPaused } from './complete.js';
 
 export interface CounterCheck {
   rows: number;
@@ -28,33 +28,26 @@ export function recount(responses: Iterable<CountedResponse>, into = new Map<str
 export async function checkCounters(models: Models, campaign: string, fix = false): Promise<CounterCheck> {
   const expected = new Map<string, { n: number; row: Row }>();
   for await (const r of models.Response.find({ campaign, status: 'valid' }).lean().cursor()) recount([r as CountedResponse], expected);
-  // Stored rows, each with where it is; a row in the wrong collection counts as missing (and moves with --fix).
-  const actual = new Map<string, number>();
-  const stored = new Map<string, Models['Counter']>();
-  for (const model of [models.Counter, models.CounterTotal]) {
-    for (const c of await model.find({ campaign }).lean()) {
-      stored.set(String(c._id), model);
-      if (counterModel(models, c.span) === model) actual.set(String(c._id), c.n ?? 0);
-    }
-  }
+  // A row in the wrong collection counts as missing (and moves with --fix).
+  const c = counterCollections(models);
+  const { where, placed } = await readSplit<Row & { n?: number }>(c, campaign);
 
   const mismatches: CounterCheck['mismatches'] = [];
-  for (const id of new Set([...expected.keys(), ...stored.keys()])) {
+  for (const id of new Set([...expected.keys(), ...where.keys()])) {
     const e = expected.get(id)?.n ?? 0;
-    const a = actual.get(id) ?? 0;
-    if (e !== a || (!actual.has(id) && stored.has(id))) mismatches.push({ id, expected: e, actual: a });
+    const a = placed.get(id)?.n ?? 0;
+    if (e !== a || (!placed.has(id) && where.has(id))) mismatches.push({ id, expected: e, actual: a });
   }
   if (fix && mismatches.length) {
-    for (const model of [models.Counter, models.CounterTotal]) {
-      const ops: AnyBulkWriteOperation[] = mismatches.flatMap((m): AnyBulkWriteOperation[] => {
-        const row = expected.get(m.id)?.row;
-        if (row && counterModel(models, row.span) === model) {
-          return [{ updateOne: { filter: { _id: m.id }, update: { $set: { ...row, n: m.expected } }, upsert: true } }];
-        }
-        return stored.get(m.id) === model ? [{ deleteOne: { filter: { _id: m.id } } }] : [];
-      });
-      if (ops.length) await model.bulkWrite(ops);
-    }
+    await repairSplit(
+      c,
+      mismatches.map((m) => m.id),
+      where,
+      (id) => {
+        const e = expected.get(id);
+        return e && { span: e.row.span, set: { ...e.row, n: e.n } };
+      },
+    );
     await models.Response.updateMany({ campaign, status: 'valid', countersApplied: false }, { $set: { countersApplied: true } });
   }
   return { rows: expected.size, mismatches };
