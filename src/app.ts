@@ -40,6 +40,7 @@ import { Reports } from './reports/forms.js';
 import { Progress } from './reports/progress.js';
 import { startCounterRepair } from './responses/counters.js';
 import { startWorkers } from './workers.js';
+import { shareWriteTurns } from './write-turns.js';
 
 export interface AppOptions {
   /** See App: how long a reply may be owed before it counts as lost (default 20 s). */
@@ -209,6 +210,9 @@ export async function createApp(o: AppOptions): Promise<App> {
   redis.on('error', () => {}); // reconnects by itself; readiness reports it
   await redis.connect();
   const db = await openDatabase(o.mongoUrl, o.dbName);
+  // A batch may wait behind another process's, which may be slow on a loaded database: minutes before it gives up.
+  const turns = new KeyedLock(redis, `${prefix}turn:`, 60_000);
+  shareWriteTurns(db.models, (kind, fn) => turns.hold(kind, fn, 120_000));
   const queues = new Queues(o.redisUrl, prefix, (err) => log.debug({ err: err.message }, 'queue connection error'));
   await queues.ready();
 

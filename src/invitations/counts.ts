@@ -4,13 +4,14 @@
 // rows however many invitations there are. An invitation counts on the day it
 // was created; an invalidated ballot on the day it was completed (as the
 // ballots' own counters do).
-// A process adds to them one batch at a time (see MergedBatches); a crash
-// between the invitation's write and its count, or two processes racing on
-// FerretDB, is repaired by `counters:check --fix` (checkInvitationCounts).
+// The processes add to them one batch at a time (see MergedBatches and
+// write-turns.ts); a crash between the invitation's write and its count is
+// repaired by `counters:check --fix` (checkInvitationCounts).
 import { placeOf, readSplit, repairSplit, type SplitRows, writeSplit } from '../campaign-rows.js';
 import { dayIn } from '../days.js';
 import type { Models } from '../db.js';
 import { MergedBatches } from '../merged-batches.js';
+import { inTurn } from '../write-turns.js';
 
 export type CountEvent = 'created' | 'opened' | 'invalidated';
 export type InvitationEvent = Exclude<CountEvent, 'invalidated'>;
@@ -67,17 +68,19 @@ function addToCounts(models: Models, rows: Row[], event: CountEvent, by: 1 | -1)
     writer = new MergedBatches<Map<string, Tally>>(
       () => new Map(),
       (batch) =>
-        writeSplit(
-          countCollections(models),
-          [...batch.values()].sort((a, b) => (a.row._id < b.row._id ? -1 : 1)),
-          (t) => t.row.span,
-          (model, tallies) =>
-            model.bulkWrite(
-              tallies.map(({ row: { _id, ...fields }, created, opened, invalidated }) => ({
-                updateOne: { filter: { _id }, update: { $setOnInsert: fields, $inc: { created, opened, invalidated } }, upsert: true },
-              })),
-              { ordered: false },
-            ),
+        inTurn(models, 'invitation-counts', () =>
+          writeSplit(
+            countCollections(models),
+            [...batch.values()].sort((a, b) => (a.row._id < b.row._id ? -1 : 1)),
+            (t) => t.row.span,
+            (model, tallies) =>
+              model.bulkWrite(
+                tallies.map(({ row: { _id, ...fields }, created, opened, invalidated }) => ({
+                  updateOne: { filter: { _id }, update: { $setOnInsert: fields, $inc: { created, opened, invalidated } }, upsert: true },
+                })),
+                { ordered: false },
+              ),
+          ),
         ),
     );
     writers.set(models, writer);

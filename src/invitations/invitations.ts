@@ -286,6 +286,7 @@ export class Invitations implements InvitationOpener {
     const existing = await Invitation.findOne(same).lean();
     if (existing) return { created: false, view: await this.reprint(existing) };
     const now = this.now();
+    let inv: InvitationDoc & { _id: Types.ObjectId };
     for (let attempt = 0; ; attempt++) {
       try {
         const doc = await Invitation.create({
@@ -296,10 +297,8 @@ export class Invitations implements InvitationOpener {
           createdAt: new Date(now),
           expiresAt: new Date(now + campaign.invitationLifetimeDays * 86_400_000),
         });
-        const inv = doc.toObject();
-        await this.o.copies.put(copyOf(inv), this.now());
-        if (inv.kind !== 'agency') await countInvitation(this.o.models, inv, 'created', campaign.timezone);
-        return { created: true, view: this.view(inv) };
+        inv = doc.toObject();
+        break;
       } catch (err) {
         if ((err as { code?: number }).code !== 11000 || attempt >= 5) throw err;
         // Either the same case was created concurrently (return it) or a code collided (draw again).
@@ -307,6 +306,10 @@ export class Invitations implements InvitationOpener {
         if (raced) return { created: false, view: await this.reprint(raced) };
       }
     }
+    // Outside the retry: a duplicate key from these writes is not a code collision, and the invitation is created.
+    await this.o.copies.put(copyOf(inv), this.now());
+    if (inv.kind !== 'agency') await countInvitation(this.o.models, inv, 'created', campaign.timezone);
+    return { created: true, view: this.view(inv) };
   }
 
   private async reprint(inv: InvitationDoc & { _id: Types.ObjectId }): Promise<InvitationView> {

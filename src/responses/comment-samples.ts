@@ -8,6 +8,7 @@
 // COMMENT_LIMIT at most. An invalidated ballot leaves the samples, making room.
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
+import { inTurn } from '../write-turns.js';
 
 export const COMMENT_LIMIT = 2000;
 
@@ -71,7 +72,10 @@ export async function sampleComments(models: Models, flows: FlowRegistry, b: Com
       if ((err as { code?: number }).code === 11000) continue; // sampled before (a retried completion)
       throw err;
     }
-    await models.CommentSlot.updateOne({ _id: slot }, { $inc: { n: 1 }, $setOnInsert: { campaign: b.campaign } }, { upsert: true });
+    // In turn (see write-turns.ts): on FerretDB two completions creating or adding to one slot at once could lose one.
+    await inTurn(models, 'comment-slots', () =>
+      models.CommentSlot.updateOne({ _id: slot }, { $inc: { n: 1 }, $setOnInsert: { campaign: b.campaign } }, { upsert: true }),
+    );
   }
   return true;
 }
@@ -83,7 +87,7 @@ export async function unsampleComments(models: Models, ballot: { invitationId: s
     const { deletedCount } = await models.CommentSample.deleteOne({ _id: `${ballot.invitationId}|${scope}` });
     if (!deletedCount) continue;
     const slot = `${ballot.campaign}|${kind}|${scope}`;
-    await models.CommentSlot.updateOne({ _id: slot }, { $inc: { n: -1 } });
+    await inTurn(models, 'comment-slots', () => models.CommentSlot.updateOne({ _id: slot }, { $inc: { n: -1 } }));
     full.get(models)?.delete(slot);
   }
 }

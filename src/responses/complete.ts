@@ -8,6 +8,7 @@ import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import { MergedBatches } from '../merged-batches.js';
 import type { CompletionJob } from '../queues/jobs.js';
+import { inTurn } from '../write-turns.js';
 import { commentsOf, sampleComments } from './comment-samples.js';
 
 export class PermanentJobError extends Error {
@@ -131,8 +132,8 @@ type CounterRow = ReturnType<typeof counterRows>[number];
 
 /**
  * Adds `by` to the counter rows, creating missing ones. Counter writes of one
- * process are merged and go one batch at a time (see MergedBatches). Several
- * worker processes on FerretDB can still race: `counters:check --fix` repairs.
+ * process are merged and go one batch at a time (see MergedBatches), taking
+ * turns with the other processes (see write-turns.ts).
  * `pendingResponse`: the response whose pending mark goes once its rows are written.
  */
 export function addCounterRows(models: Models, rows: CounterRow[], by: 1 | -1, pendingResponse?: unknown): Promise<void> {
@@ -170,7 +171,7 @@ function counterWriter(models: Models): MergedBatches<CounterBatch> {
       async (batch) => {
         // In one order everywhere: two processes writing the same rows in opposite orders can deadlock the local server.
         const deltas = [...batch.deltas.values()].filter((d) => d.by !== 0).sort((a, b) => (a.row._id < b.row._id ? -1 : 1));
-        await writeCounterDeltas(models, known, deltas);
+        await inTurn(models, 'counters', () => writeCounterDeltas(models, known, deltas));
         // One update per response by _id (FerretDB scans the collection for an updateMany with $in).
         if (batch.pending.length) {
           await models.Response.bulkWrite(

@@ -91,6 +91,52 @@ describe('counter writes', () => {
   });
 });
 
+describe('counts written by two processes at the same moment', () => {
+  // Another process of the deployment: its own connection and its own batches of counts.
+  let other: TestService;
+  beforeAll(async () => {
+    other = await startTestService({ name: 'integrity', listen: false, workers: false, sameAs: t });
+  });
+  afterAll(() => other.service.close());
+
+  it('invitation counts add up when both create the same new rows, and every invitation is reported created', async () => {
+    const officer = { keyId: 't', role: 'admin' as const };
+    const created = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        (i % 2 ? other : t).service.invitations.create({ caseCode: `TWO-${i}`, unit: 'PC06', field: 'can-cuoc', respondentType: 'citizen' }, officer),
+      ),
+    );
+    expect(created.filter((c) => c.created)).toHaveLength(40);
+    const { InvitationCount, InvitationCountTotal } = t.service.db.models;
+    const rows = [...(await InvitationCount.find({ unit: 'PC06' }).lean()), ...(await InvitationCountTotal.find({ unit: 'PC06' }).lean())];
+    expect(rows.map((r) => [r.span, r.created]).sort()).toEqual([
+      ['all', 40],
+      ['day', 40],
+      ['month', 40],
+    ]);
+  });
+
+  it('report counters add up', async () => {
+    const rows = counterRows({
+      campaign: 'two-processes',
+      unit: 'PC06',
+      flow: 'citizen-satisfaction',
+      flowVersion: 1,
+      day: '2024-06-20',
+      completedAt: new Date(),
+      answers: [{ q: 'overall', value: 5, label: '5' }],
+    });
+    await Promise.all(Array.from({ length: 60 }, (_, i) => addCounterRows((i % 2 ? other : t).service.db.models, rows, 1)));
+    const { Counter, CounterTotal } = t.service.db.models;
+    const stored = [...(await Counter.find({ campaign: 'two-processes' }).lean()), ...(await CounterTotal.find({ campaign: 'two-processes' }).lean())];
+    expect(stored.map((r) => [r.span, r.n]).sort()).toEqual([
+      ['all', 60],
+      ['day', 60],
+      ['month', 60],
+    ]);
+  });
+});
+
 describe('counters left pending by a process that died', () => {
   it('are recounted, whether the write landed or not, and the marks go', async () => {
     await completeSurvey('PEND-1', '3');
