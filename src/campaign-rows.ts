@@ -17,6 +17,9 @@ export interface SplitRows {
 /** The collection a row of `span` belongs in. */
 export const placeOf = (c: SplitRows, span: string | null | undefined) => (span === 'all' ? c.totals : c.spans);
 
+/** The collection a report's filter reads: the whole campaign's rows (day '') are the totals. */
+export const readFrom = (c: SplitRows, filter: object) => ('day' in filter && filter.day === '' ? c.totals : c.spans);
+
 /** The two collections, in the order their rows are written and read. */
 const both = (c: SplitRows) => [c.spans, c.totals];
 

@@ -7,7 +7,7 @@
 // The processes add to them one batch at a time (see MergedBatches and
 // write-turns.ts); a crash between the invitation's write and its count is
 // repaired by `counters:check --fix` (checkInvitationCounts).
-import { placeOf, readSplit, repairSplit, type SplitRows, writeSplit } from '../campaign-rows.js';
+import { readSplit, repairSplit, type SplitRows, writeSplit } from '../campaign-rows.js';
 import { dayIn } from '../days.js';
 import type { Models } from '../db.js';
 import { MergedBatches } from '../merged-batches.js';
@@ -48,9 +48,6 @@ type Tally = { row: Row } & Record<CountEvent, number>;
 
 /** The invitation counts: the campaign's rows (span 'all') in a collection of their own (see InvitationCountTotal). */
 export const countCollections = (models: Models): SplitRows => ({ spans: models.InvitationCount, totals: models.InvitationCountTotal });
-
-/** Where a count row lives. */
-export const countModel = (models: Models, span: string | null | undefined) => placeOf(countCollections(models), span);
 
 const writers = new WeakMap<Models, MergedBatches<Map<string, Tally>>>();
 

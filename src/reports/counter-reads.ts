@@ -2,8 +2,10 @@
 // query: the dashboard asks for the campaign's rows three times at once (Mẫu 01,
 // progress, the public rows), and on FerretDB each read scans the collection.
 // Nothing is kept once the query has answered, so no read is ever stale.
+
+import { readFrom } from '../campaign-rows.js';
 import type { Models } from '../db.js';
-import { counterModel } from '../responses/complete.js';
+import { counterCollections } from '../responses/complete.js';
 import type { CounterRow } from './tally.js';
 
 /** A counter row as stored. Shared between the callers of one read: never modify it. */
@@ -27,8 +29,7 @@ export function readCounters(models: Models, filter: Record<string, unknown>): P
   let read = reads.get(key);
   if (!read) {
     const own = reads;
-    // The whole campaign's rows (day '') are the campaign span's.
-    read = counterModel(models, filter.day === '' ? 'all' : undefined)
+    read = readFrom(counterCollections(models), filter)
       .find(filter)
       .lean()
       .exec()

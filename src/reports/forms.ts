@@ -6,11 +6,13 @@
 // thousand. Ballots invalidated by post-audit are counted with the invitations,
 // and the comments come from samples of bounded size kept at completion. Only
 // a date range's comments read ballots: at most 2,000, selected by equality.
+
+import { readFrom } from '../campaign-rows.js';
 import { dayIn } from '../days.js';
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import { allocateQuotas, type Campaign, unitAndBelow } from '../invitations/campaign.js';
-import { countModel } from '../invitations/counts.js';
+import { countCollections } from '../invitations/counts.js';
 import { COMMENT_LIMIT, commentsOf } from '../responses/comment-samples.js';
 import { readCounters, type StoredCounter } from './counter-reads.js';
 import { countersCovering } from './spans.js';
@@ -66,9 +68,8 @@ export class Reports {
     // A. Per field: invitations against targets (from their counts), and what came back.
     // By equality, as the counters: the unit's rows, or the campaign's (only units with fields have case invitations).
     const span = countersCovering(q.from, q.to);
-    // The whole campaign's rows (day '') are the campaign span's.
     const invitationCounts = (
-      await countModel(this.models, 'day' in span && span.day === '' ? 'all' : undefined)
+      await readFrom(countCollections(this.models), span)
         .find({ campaign: campaign.id, ...(q.unit ? { unit: q.unit } : {}), ...span })
         .lean()
     ).filter((c) => scope.includes(c.unit ?? ''));
