@@ -41,6 +41,8 @@ export const asked = citizen.questions.filter((q) => q.type === 'choice' || q.ty
 
 interface Ready {
   port: number;
+  /** Scaled out with BENCH_CHAT_AFFINE: each web process's own port (the load generator routes each chat to one). */
+  webPorts?: number[];
   starts: string[];
   createMs?: number[];
   /** After the warm-up: its records (ballots and openings) are written (and, scaled out, each process has started counting again). */
@@ -120,21 +122,31 @@ async function ours(channel: 'telegram' | 'zalo'): Promise<Ready> {
   const { starts, createMs } = await prepare(service, channel);
   service.startWorkers();
   const { port } = await service.listen(0);
+  let retries0 = 0;
   return {
     port,
     starts,
     createMs,
-    mark: async () => void (await drained(service, { openings: true })),
+    mark: async () => {
+      await drained(service, { openings: true });
+      retries0 = service.runner.casRetries;
+    },
     report: async () => {
+      const decidedAgain = service.runner.casRetries - retries0;
       const drainMs = await drained(service);
       await forget(service, stamp);
-      return { drainMs };
+      return { drainMs, decidedAgain };
     },
   };
 }
 
 /** BENCH_WEB_PROCESSES: how many ROLE=web processes (2 by default). */
 const WEB_PROCESSES = Number(process.env.BENCH_WEB_PROCESSES ?? 2);
+/**
+ * BENCH_CHAT_AFFINE=1: each web process listens on a port of its own and every update of a chat goes to the same one,
+ * as a balancer routing by chat would; otherwise round-robin over connections, as node's cluster module does.
+ */
+const CHAT_AFFINE = process.env.BENCH_CHAT_AFFINE === '1';
 
 /** WEB_PROCESSES ROLE=web processes (node's cluster module hands their connections out round-robin) and one ROLE=worker. */
 async function split(): Promise<Ready> {
@@ -143,8 +155,9 @@ async function split(): Promise<Ready> {
   const { starts, createMs } = await prepare(service, 'telegram');
   const port = await freePort();
   cluster.schedulingPolicy = cluster.SCHED_RR;
-  const children = ['worker', ...Array<string>(WEB_PROCESSES).fill('web')].map((role) =>
-    cluster.fork({ BENCH_ROLE: role, BENCH_STAMP: stamp, BENCH_PORT: String(port) }),
+  const webPorts = CHAT_AFFINE ? await Promise.all(Array.from({ length: WEB_PROCESSES }, () => freePort())) : undefined;
+  const children = ['worker', ...Array<string>(WEB_PROCESSES).fill('web')].map((role, i) =>
+    cluster.fork({ BENCH_ROLE: role, BENCH_STAMP: stamp, BENCH_PORT: String(webPorts?.[i - 1] ?? port) }),
   );
   await Promise.all(children.map((c) => new Promise((r) => c.once('message', r))));
   /** Sends `message` to every child and waits for each one's answer. */
@@ -158,6 +171,7 @@ async function split(): Promise<Ready> {
     );
   return {
     port,
+    ...(webPorts ? { webPorts } : {}),
     starts,
     createMs,
     mark: async () => {
@@ -182,6 +196,7 @@ async function split(): Promise<Ready> {
       const [workerCpuMs, ...webCpuMs] = each.map((e) => e.cpuMs ?? 0);
       return {
         drainMs,
+        decidedAgain: sum('decidedAgain'),
         childCpuMs: sum('cpuMs'),
         childRedisCalls: sum('redisCalls'),
         childRssMb: sum('rssMb'),
@@ -199,17 +214,24 @@ async function splitChild() {
   else await service.listen(Number(env('BENCH_PORT')));
   let cpu0 = process.cpuUsage();
   let calls0 = redisCalls;
+  let retries0 = 0;
   process.send!('ready');
   process.on('message', (m) => {
     if (m === 'exit') process.exit(0);
     if (m === 'mark') {
       cpu0 = process.cpuUsage();
       calls0 = redisCalls;
+      retries0 = service.runner.casRetries;
       process.send!('marked');
     }
     if (m !== 'report') return;
     const cpu = process.cpuUsage(cpu0);
-    process.send!({ cpuMs: (cpu.user + cpu.system) / 1000, redisCalls: redisCalls - calls0, rssMb: process.memoryUsage().rss / 1048576 });
+    process.send!({
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      redisCalls: redisCalls - calls0,
+      rssMb: process.memoryUsage().rss / 1048576,
+      decidedAgain: service.runner.casRetries - retries0,
+    });
   });
 }
 
@@ -282,7 +304,7 @@ else if (process.argv[2]) {
   const ready = await (kind === 'baseline' ? baseline() : kind === 'split' ? split() : ours(kind === 'zalo' ? 'zalo' : 'telegram'));
   let cpu0 = process.cpuUsage();
   let calls0 = redisCalls;
-  process.send!({ port: ready.port, starts: ready.starts, createMs: ready.createMs });
+  process.send!({ port: ready.port, webPorts: ready.webPorts, starts: ready.starts, createMs: ready.createMs });
   process.on('message', async (m) => {
     if (m === 'mark') {
       await ready.mark();

@@ -11,7 +11,9 @@
 // code typed from the slip, taps as button payloads) and reported against
 // ours on Telegram, with how many Zalo webhooks took over Zalo's 2 s. Then the
 // same Telegram load to the service scaled out (two ROLE=web processes behind
-// node's cluster module, round-robin, and one ROLE=worker), against one process.
+// node's cluster module, round-robin, and one ROLE=worker), against one process;
+// with BENCH_CHAT_AFFINE=1 each chat's updates go to one web process instead, as
+// a balancer routing by chat would (each web process on a port of its own).
 // Each server first takes BENCH_WARMUP respondents unmeasured (its code compiled,
 // their records written), and every server runs with the service's Node.js flags.
 // Each server runs BENCH_ROUNDS times per size, the servers taking turns; the
@@ -19,7 +21,7 @@
 // from run to run).
 //
 //   npm run bench    (env: BENCH_SIZES=300,800 BENCH_LATENCY_MS=50 BENCH_THINK_MS=0 BENCH_ZALO=1 BENCH_SPLIT=1
-//                     BENCH_WARMUP=100 BENCH_WEB_PROCESSES=2 BENCH_ROUNDS=3)
+//                     BENCH_WARMUP=100 BENCH_WEB_PROCESSES=2 BENCH_CHAT_AFFINE=0 BENCH_ROUNDS=3)
 
 import { fork } from 'node:child_process';
 import { Agent, request } from 'node:http';
@@ -65,6 +67,8 @@ interface Sample {
   createMs?: number[];
   /** After the last answer, until every response was written to MongoDB. */
   drainMs?: number;
+  /** Ours: updates decided a second time because the conversation changed under them (another process saved it). */
+  decidedAgain?: number;
   /** CPU of this process (emulated platform and respondents), percent of one core: near 100 means it, not the server, sets the pace. */
   generatorCpu?: number;
   /** Scaled out: each process's CPU during the run, % of one core. */
@@ -77,9 +81,6 @@ interface Sample {
 
 const REDIS_PROCESSES = ['redis-server'];
 const DATABASE_PROCESSES = ['ferretdb', 'postgres'];
-
-/** Telegram's side: POSTs over a pool of 40 connections to the webhook. */
-const connectionPool = () => new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
 
 function poster(agent: Agent) {
   return (url: string, headers: Record<string, string>, body: string) =>
@@ -266,34 +267,40 @@ async function run(kind: Kind, round: number, users: number, emus: Platforms, ur
       ...zaloConfig,
     },
   });
-  const ready = await new Promise<{ port: number; starts: string[]; createMs?: number[] }>((resolve, reject) => {
+  const ready = await new Promise<{ port: number; webPorts?: number[]; starts: string[]; createMs?: number[] }>((resolve, reject) => {
     child.once('message', (m) => resolve(m as { port: number; starts: string[] }));
     child.once('exit', (code) => reject(new Error(`${kind} target exited with ${code}`)));
   });
-  const url = `http://127.0.0.1:${ready.port}/webhooks/${kind === 'zalo' ? 'zalo' : 'telegram'}`;
+  // Where each respondent's updates go: the server, or with BENCH_CHAT_AFFINE the web process of its chat.
+  const ports = ready.webPorts ?? [ready.port];
+  const urlOf = (i: number) => `http://127.0.0.1:${ports[i % ports.length]}/webhooks/${kind === 'zalo' ? 'zalo' : 'telegram'}`;
+  /** The 40 connections, shared among the ports. */
+  const connections = () => ports.map(() => new Agent({ keepAlive: true, maxSockets: Math.ceil(CONNECTIONS / ports.length) }));
   const s = emptySample();
   if (ready.createMs) s.createMs = ready.createMs;
   // Chat ids of their own per server, size and round (the emulator keeps each chat's messages).
   const base = { ours: 1_000_000, baseline: 2_000_000, zalo: 3_000_000, split: 4_000_000 }[kind] + round * 100_000 + users * 10;
-  const respondent = (i: number, post: ReturnType<typeof poster>) =>
-    kind === 'zalo' ? zaloUser(emus.zalo, url, post, `900719925474${base + i}`) : telegramUser(emus.telegram, { url, secret: SECRET, post }, base + i);
+  const respondent = (i: number, pools: Agent[]) => {
+    const [url, post] = [urlOf(i), poster(pools[i % ports.length]!)];
+    return kind === 'zalo' ? zaloUser(emus.zalo, url, post, `900719925474${base + i}`) : telegramUser(emus.telegram, { url, secret: SECRET, post }, base + i);
+  };
   // Warm-up: the first respondents run through the server unmeasured, so that each process's code is compiled
   // (JIT) before the run, as in a service that has been up for a while; its records drain before the run starts.
   // The run opens connections of its own: the warm-up's sit idle while its records drain, and the server closing one
   // idle past its keep-alive timeout as the run reuses it would count as a refused update.
-  const warmupPool = connectionPool();
+  const warmupPools = connections();
   const warmup = ready.starts.slice(0, WARMUP);
-  await Promise.all(warmup.map((start, i) => survey(respondent(i, poster(warmupPool)), start, emptySample())));
-  warmupPool.destroy();
+  await Promise.all(warmup.map((start, i) => survey(respondent(i, warmupPools), start, emptySample())));
+  for (const pool of warmupPools) pool.destroy();
   child.send('mark');
   await new Promise((r) => child.once('message', r));
-  const post = poster(connectionPool());
+  const pools = connections();
   const c0 = await commandsProcessed(redis);
   const cpu0 = process.cpuUsage();
   const redisCpu0 = processCpuMs(REDIS_PROCESSES);
   const databaseCpu0 = processCpuMs(DATABASE_PROCESSES);
   const t0 = performance.now();
-  await Promise.all(ready.starts.slice(WARMUP).map((start, i) => survey(respondent(WARMUP + i, post), start, s)));
+  await Promise.all(ready.starts.slice(WARMUP).map((start, i) => survey(respondent(WARMUP + i, pools), start, s)));
   s.wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   s.generatorCpu = ((cpu.user + cpu.system) / 1000 / s.wallMs) * 100;
@@ -303,7 +310,13 @@ async function run(kind: Kind, round: number, users: number, emus: Platforms, ur
   s.redisCommands = (await commandsProcessed(redis)) - c0;
   child.send('report');
   const report = await new Promise<Record<string, number>>((resolve) => child.once('message', (m) => resolve(m as Record<string, number>)));
-  Object.assign(s, { rssMb: report.rssMb!, cpuMs: report.cpuMs!, redisCalls: report.redisCalls!, drainMs: report.drainMs ?? 0 });
+  Object.assign(s, {
+    rssMb: report.rssMb!,
+    cpuMs: report.cpuMs!,
+    redisCalls: report.redisCalls!,
+    drainMs: report.drainMs ?? 0,
+    decidedAgain: report.decidedAgain ?? 0,
+  });
   if (kind === 'split') {
     s.cpuSplit = Object.fromEntries(
       Object.entries(report)
@@ -344,6 +357,7 @@ const ROWS: Row[] = [
   ['server CPU per update (ms)', (s) => s.cpuMs / s.updates, 'lower'],
   ['Redis calls per update (client)', (s) => s.redisCalls / s.updates, 'lower'],
   ['Redis commands per update (server)', (s) => s.redisCommands / s.updates, 'lower'],
+  ['updates decided again (%)', (s) => ((s.decidedAgain ?? 0) / s.updates) * 100, 'none'],
   ['server RSS after run (MB)', (s) => s.rssMb, 'lower'],
   ['load generator CPU (% of one core)', (s) => s.generatorCpu ?? 0, 'none'],
   ['Redis server CPU (% of one core)', (s) => ((s.redisCpuMs ?? 0) / s.wallMs) * 100, 'none'],
@@ -406,7 +420,8 @@ async function main() {
       );
     }
     if (split) {
-      table(`scaled out: ${WEB_PROCESSES} web + 1 worker processes, ${users}`, ours, split, ROWS, ['1 process', `${WEB_PROCESSES}web+1wk`]);
+      const routing = process.env.BENCH_CHAT_AFFINE === '1' ? ', by chat' : '';
+      table(`scaled out: ${WEB_PROCESSES} web + 1 worker processes${routing}, ${users}`, ours, split, ROWS, ['1 process', `${WEB_PROCESSES}web+1wk`]);
       say(`responses all in MongoDB (scaled out) ${((split.drainMs ?? 0) / 1000).toFixed(1)} s after the last answer`);
       say(
         `CPU split during the run (% of one core): ${Object.entries(split.cpuSplit ?? {})
@@ -421,6 +436,8 @@ async function main() {
   say('Ours against the baseline: the baseline answers the webhook before it has saved the session; ours answers after the');
   say('compare-and-set save, and also writes responses and counters to MongoDB (through jobs) and schedules reminders. Client calls are');
   say('the commands the server process sends (a Lua script is one); server commands also count those run inside scripts and BullMQ.');
+  say("Decided again: the process's copy of the conversation was behind (the chat's last update went to another process), so");
+  say('its save was refused and the update decided again on the stored one: one more Redis round trip.');
   console.log(`\nwritten to ${saveResults('webhook', lines)}`);
   redis.disconnect();
   await Promise.all([emus.telegram.stop(), emus.zalo.stop()]);

@@ -245,10 +245,12 @@ export class ConversationRunner {
       const saved = await store.save(key, cur.version, decision.conversation, eventId, decision.outputs.length ? owesReplyAt : undefined);
       if (saved.ok) return { decision, ...(saved.heldBehind ? { heldBehind: saved.heldBehind } : {}) };
       if (saved.duplicate) return undefined;
-      // Another process wrote first: recompute on its state (the decision is pure), after a short jittered pause.
+      // Another process wrote first: recompute on its state (the decision is pure). At once the first time: that is
+      // nearly always this process's cached copy being behind (the chat's last update went to another web process),
+      // and a pause would hold the webhook for nothing. After that, writers are racing: a short jittered pause.
       this.casRetries++;
       cur = saved.current;
-      await new Promise((r) => setTimeout(r, Math.random() * 2 * (attempt + 1)));
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 2 * attempt));
     }
     throw new ConflictError(`conversation ${key}: too many concurrent writers`);
   }
