@@ -495,11 +495,15 @@ export class Invitations implements InvitationOpener {
 
   /** Marks invitations past their lifetime as expired. Returns how many. */
   async expireDue(): Promise<number> {
-    const r = await this.o.models.Invitation.updateMany(
-      { status: { $in: ['created', 'opened'] }, expiresAt: { $lte: new Date(this.now()) } },
-      { $set: { status: 'expired' } },
-    );
-    return r.modifiedCount;
+    const due = { status: { $in: ['created', 'opened'] as Array<InvitationDoc['status']> }, expiresAt: { $lte: new Date(this.now()) } };
+    let expired = 0;
+    // One by one, each under its invitation's lock (see write()), not one updateMany: an opening or a completion
+    // written at the same moment is kept whole.
+    for (const { _id } of await this.o.models.Invitation.find(due, { _id: 1 }).lean()) {
+      const r = await this.write(String(_id), () => this.o.models.Invitation.updateOne({ _id, ...due }, { $set: { status: 'expired' } }));
+      expired += r.modifiedCount;
+    }
+    return expired;
   }
 
   async statusOf(ref: string): Promise<string | undefined> {

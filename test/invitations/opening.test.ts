@@ -49,6 +49,17 @@ describe('opening an invitation', () => {
     expect((await checkInvitationCounts(t.service.db.models, campaign.id, campaign.timezone)).mismatches).toEqual([]);
   });
 
+  it('an expiry and ZNS deliveries recorded at the same moment both stay', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) ids.push((await t.service.invitations.create({ caseCode: `LATE-${i}`, unit: 'PC06', field: 'can-cuoc' }, admin)).view.id);
+    await t.service.db.models.Invitation.updateMany({ _id: { $in: ids } }, { $set: { expiresAt: new Date(Date.now() - 1000) } });
+    const at = Date.now();
+    const [expired] = await Promise.all([t.service.invitations.expireDue(), ...ids.map((id) => t.service.invitations.recordZnsDelivered(id, at))]);
+    expect(expired).toBe(30);
+    const invs = await t.service.db.models.Invitation.find({ _id: { $in: ids } }).lean();
+    expect(invs.map((inv) => [inv.status, Boolean(inv.znsDeliveredAt)])).toEqual(ids.map(() => ['expired', true]));
+  });
+
   it('the winner can open it again (resume), and it stays claimed for the others', async () => {
     const { view } = await t.service.invitations.create({ caseCode: 'CLAIM-1', unit: 'PC06', field: 'can-cuoc' }, admin);
     await start('claimer', view.token);
