@@ -171,14 +171,18 @@ function counterWriter(models: Models): MergedBatches<CounterBatch> {
       async (batch) => {
         // In one order everywhere: two processes writing the same rows in opposite orders can deadlock the local server.
         const deltas = [...batch.deltas.values()].filter((d) => d.by !== 0).sort((a, b) => (a.row._id < b.row._id ? -1 : 1));
-        await inTurn(models, 'counters', () => writeCounterDeltas(models, known, deltas));
-        // One update per response by _id (FerretDB scans the collection for an updateMany with $in).
-        if (batch.pending.length) {
-          await models.Response.bulkWrite(
-            batch.pending.map((_id) => ({ updateOne: { filter: { _id }, update: { $unset: { countersPendingAt: 1 } } } })),
-            { ordered: false },
-          );
-        }
+        // The marks go in the same turn as the rows: the repair, in its turn, sees a ballot either written and
+        // confirmed or still to be written (see repairPendingCounters).
+        await inTurn(models, 'counters', async () => {
+          await writeCounterDeltas(models, known, deltas);
+          // One update per response by _id (FerretDB scans the collection for an updateMany with $in).
+          if (batch.pending.length) {
+            await models.Response.bulkWrite(
+              batch.pending.map((_id) => ({ updateOne: { filter: { _id }, update: { $unset: { countersPendingAt: 1 } } } })),
+              { ordered: false },
+            );
+          }
+        });
       },
     );
     counterWriters.set(models, writer);

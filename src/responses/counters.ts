@@ -3,6 +3,7 @@
 import { readSplit, repairSplit } from '../campaign-rows.js';
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
+import { inTurn } from '../write-turns.js';
 import { commentsOf } from './comment-samples.js';
 import { type CountedResponse, counterCollections, counterModel, counterRows, withCountersPaused } from './complete.js';
 
@@ -58,60 +59,65 @@ export async function checkCounters(models: Models, campaign: string, fix = fals
  * their process died between the claim and the write, which may or may not
  * have landed. Each slice of counters they touch (campaign, unit, field,
  * questionnaire version, span: the day, its month, the campaign; respondent
- * type, procedure) is recounted from its ballots and set, between this
- * process's own counter writes. Returns how many responses it settled.
+ * type, procedure) is recounted from its ballots and set, between the counter
+ * writes of every process (this one's paused, the others' in turn). A ballot
+ * claimed by a live writer (marked since `before`) is left out of the recount:
+ * its writer adds it afterwards. Returns how many responses it settled.
  */
 export async function repairPendingCounters(models: Models, before: Date): Promise<number> {
   const { Response } = models;
   const pending = await Response.find({ countersPendingAt: { $lt: before } }).lean();
   if (!pending.length) return 0;
-  return withCountersPaused(models, async () => {
-    // A slice at each span: the ballot's day, its month, the whole campaign (each recounted from the ballots it covers).
-    const slices = new Map<string, { r: CountedResponse; row: ReturnType<typeof counterRows>[number] }>();
-    for (const r of pending) {
-      for (const row of counterRows(r as CountedResponse)) {
-        slices.set([row.campaign, row.unit, row.field, row.flow, row.span, row.day, row.rtype, row.proc].join('|'), { r: r as CountedResponse, row });
+  return withCountersPaused(models, () =>
+    inTurn(models, 'counters', async () => {
+      // A slice at each span: the ballot's day, its month, the whole campaign (each recounted from the ballots it covers).
+      const slices = new Map<string, { r: CountedResponse; row: ReturnType<typeof counterRows>[number] }>();
+      for (const r of pending) {
+        for (const row of counterRows(r as CountedResponse)) {
+          slices.set([row.campaign, row.unit, row.field, row.flow, row.span, row.day, row.rtype, row.proc].join('|'), { r: r as CountedResponse, row });
+        }
       }
-    }
-    for (const { r, row } of slices.values()) {
-      const days = row.span === 'day' ? row.day : row.span === 'month' ? { $gte: `${row.day}-01`, $lte: `${row.day}-31` } : undefined;
-      const ballots = await Response.find({
-        campaign: r.campaign,
-        unit: r.unit,
-        field: r.field ?? null,
-        flow: r.flow,
-        flowVersion: r.flowVersion,
-        ...(days ? { day: days } : {}),
-        rtype: r.rtype ?? null,
-        procedureCode: r.procedureCode ?? null,
-        status: 'valid',
-        countersApplied: true,
-      }).lean();
-      const expected = new Map([...recount(ballots as Array<CountedResponse>)].filter(([, e]) => e.row.span === row.span));
-      const Counter = counterModel(models, row.span);
-      const stored = await Counter.find({
-        campaign: row.campaign,
-        unit: row.unit,
-        field: row.field,
-        flow: row.flow,
-        day: row.day,
-        rtype: row.rtype,
-        proc: row.proc,
-      }).lean();
-      const ops = [
-        ...[...expected.values()].map(({ row: { _id, ...fields }, n }) => ({
-          updateOne: { filter: { _id }, update: { $set: { ...fields, n } }, upsert: true },
-        })),
-        ...stored.filter((c) => !expected.has(String(c._id))).map((c) => ({ updateOne: { filter: { _id: c._id }, update: { $set: { n: 0 } } } })),
-      ];
-      if (ops.length) await Counter.bulkWrite(ops, { ordered: false });
-    }
-    await Response.bulkWrite(
-      pending.map((r) => ({ updateOne: { filter: { _id: r._id }, update: { $unset: { countersPendingAt: 1 } } } })),
-      { ordered: false },
-    );
-    return pending.length;
-  });
+      for (const { r, row } of slices.values()) {
+        const days = row.span === 'day' ? row.day : row.span === 'month' ? { $gte: `${row.day}-01`, $lte: `${row.day}-31` } : undefined;
+        const ballots = await Response.find({
+          campaign: r.campaign,
+          unit: r.unit,
+          field: r.field ?? null,
+          flow: r.flow,
+          flowVersion: r.flowVersion,
+          ...(days ? { day: days } : {}),
+          rtype: r.rtype ?? null,
+          procedureCode: r.procedureCode ?? null,
+          status: 'valid',
+          countersApplied: true,
+          $or: [{ countersPendingAt: { $exists: false } }, { countersPendingAt: { $lt: before } }],
+        }).lean();
+        const expected = new Map([...recount(ballots as Array<CountedResponse>)].filter(([, e]) => e.row.span === row.span));
+        const Counter = counterModel(models, row.span);
+        const stored = await Counter.find({
+          campaign: row.campaign,
+          unit: row.unit,
+          field: row.field,
+          flow: row.flow,
+          day: row.day,
+          rtype: row.rtype,
+          proc: row.proc,
+        }).lean();
+        const ops = [
+          ...[...expected.values()].map(({ row: { _id, ...fields }, n }) => ({
+            updateOne: { filter: { _id }, update: { $set: { ...fields, n } }, upsert: true },
+          })),
+          ...stored.filter((c) => !expected.has(String(c._id))).map((c) => ({ updateOne: { filter: { _id: c._id }, update: { $set: { n: 0 } } } })),
+        ];
+        if (ops.length) await Counter.bulkWrite(ops, { ordered: false });
+      }
+      await Response.bulkWrite(
+        pending.map((r) => ({ updateOne: { filter: { _id: r._id }, update: { $unset: { countersPendingAt: 1 } } } })),
+        { ordered: false },
+      );
+      return pending.length;
+    }),
+  );
 }
 
 /**

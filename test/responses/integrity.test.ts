@@ -156,6 +156,26 @@ describe('counters left pending by a process that died', () => {
     const three = await Counter.findOne({ campaign: 'soc-trang-2024', unit: 'PA08', q: 'overall', value: '3' }).lean();
     expect(three!.n).toBe(2);
   });
+
+  it('a ballot a live writer claimed as the repair runs is counted once', async () => {
+    await completeSurvey('PEND-3', '3');
+    await completeSurvey('PEND-4', '3');
+    const { models } = t.service.db;
+    const [crashed, live] = await models.Response.find({ caseCode: { $in: ['PEND-3', 'PEND-4'] } })
+      .sort({ caseCode: 1 })
+      .lean();
+    // PEND-3: its process died after the increments, before the confirmation. PEND-4, in the same slice: claimed
+    // by a live writer a moment ago, its increments not written yet.
+    await models.Response.updateOne({ _id: crashed!._id }, { $set: { countersPendingAt: new Date(Date.now() - 60_000) } });
+    await addCounterRows(models, counterRows(live as never), -1);
+    await models.Response.updateOne({ _id: live!._id }, { $set: { countersPendingAt: new Date() } });
+
+    expect(await repairPendingCounters(models, new Date(Date.now() - 30_000))).toBe(1);
+    // The live writer's batch lands after the repair.
+    await addCounterRows(models, counterRows(live as never), 1, live!._id);
+    // Every row as its ballots say: the live ballot is not counted twice (the repair left it to its writer).
+    expect((await checkCounters(models, 'soc-trang-2024')).mismatches).toEqual([]);
+  });
 });
 
 describe('flow versions', () => {
