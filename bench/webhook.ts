@@ -42,6 +42,8 @@ const ZALO = process.env.BENCH_ZALO !== '0';
 const SPLIT = process.env.BENCH_SPLIT !== '0';
 /** ROLE=web processes when scaled out (BENCH_WEB_PROCESSES; the bench/target.ts child reads the same variable). */
 const WEB_PROCESSES = Number(process.env.BENCH_WEB_PROCESSES ?? 2);
+/** Scaled out, each chat's updates to one web process (BENCH_CHAT_AFFINE; the bench/target.ts child reads it too). */
+const CHAT_AFFINE = process.env.BENCH_CHAT_AFFINE === '1';
 /** Respondents run through each server before it is measured (BENCH_WARMUP). */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 100);
 /** Runs of each server per size (BENCH_ROUNDS), taking turns. */
@@ -267,8 +269,9 @@ async function run(kind: Kind, round: number, users: number, emus: Platforms, ur
       ...zaloConfig,
     },
   });
-  const ready = await new Promise<{ port: number; webPorts?: number[]; starts: string[]; createMs?: number[] }>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as { port: number; starts: string[] }));
+  type TargetReady = { port: number; webPorts?: number[]; starts: string[]; createMs?: number[] };
+  const ready = await new Promise<TargetReady>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as TargetReady));
     child.once('exit', (code) => reject(new Error(`${kind} target exited with ${code}`)));
   });
   // Where each respondent's updates go: the server, or with BENCH_CHAT_AFFINE the web process of its chat.
@@ -420,8 +423,10 @@ async function main() {
       );
     }
     if (split) {
-      const routing = process.env.BENCH_CHAT_AFFINE === '1' ? ', by chat' : '';
-      table(`scaled out: ${WEB_PROCESSES} web + 1 worker processes${routing}, ${users}`, ours, split, ROWS, ['1 process', `${WEB_PROCESSES}web+1wk`]);
+      table(`scaled out: ${WEB_PROCESSES} web + 1 worker processes${CHAT_AFFINE ? ', by chat' : ''}, ${users}`, ours, split, ROWS, [
+        '1 process',
+        `${WEB_PROCESSES}web+1wk`,
+      ]);
       say(`responses all in MongoDB (scaled out) ${((split.drainMs ?? 0) / 1000).toFixed(1)} s after the last answer`);
       say(
         `CPU split during the run (% of one core): ${Object.entries(split.cpuSplit ?? {})

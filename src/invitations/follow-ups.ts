@@ -39,7 +39,7 @@ export async function processFollowUp(job: Job, deps: FollowUpDeps, token?: stri
   const status = await invitations.statusOf(f.ref);
   const closed = status !== 'created' && status !== 'opened';
   if (f.kind === 'expire' || closed) {
-    if (f.kind === 'expire') await invitations.expireDue();
+    if (f.kind === 'expire') await invitations.expire(f.ref);
     // Cancelled or expired: close the conversation silently; completed: nothing to do.
     const applied = status === 'completed' ? false : await runner.nudge(who, f.ref, 'expire');
     return applied ? 'expired' : 'stale';

@@ -493,16 +493,24 @@ export class Invitations implements InvitationOpener {
     await this.o.copies.setStatus(ref, 'completed');
   }
 
-  /** Marks invitations past their lifetime as expired. Returns how many. */
+  /** Marks the invitation expired if it is past its lifetime and still open. Returns whether it did. */
+  async expire(ref: string): Promise<boolean> {
+    const r = await this.write(ref, () => this.o.models.Invitation.updateOne({ _id: ref, ...this.pastLifetime() }, { $set: { status: 'expired' } }));
+    return r.modifiedCount === 1;
+  }
+
+  /** Still open, and past its lifetime. */
+  private pastLifetime() {
+    return { status: { $in: ['created', 'opened'] as Array<InvitationDoc['status']> }, expiresAt: { $lte: new Date(this.now()) } };
+  }
+
+  /** Marks every invitation past its lifetime as expired (the periodic sweep). Returns how many. */
   async expireDue(): Promise<number> {
-    const due = { status: { $in: ['created', 'opened'] as Array<InvitationDoc['status']> }, expiresAt: { $lte: new Date(this.now()) } };
+    const due = await this.o.models.Invitation.find(this.pastLifetime(), { _id: 1 }).lean();
     let expired = 0;
-    // One by one, each under its invitation's lock (see write()), not one updateMany: an opening or a completion
-    // written at the same moment is kept whole.
-    for (const { _id } of await this.o.models.Invitation.find(due, { _id: 1 }).lean()) {
-      const r = await this.write(String(_id), () => this.o.models.Invitation.updateOne({ _id, ...due }, { $set: { status: 'expired' } }));
-      expired += r.modifiedCount;
-    }
+    // One by one under each invitation's lock (see write()), not one updateMany: an opening, a completion or a ZNS
+    // record written at the same moment is kept whole.
+    for (const { _id } of due) if (await this.expire(String(_id))) expired++;
     return expired;
   }
 
