@@ -24,7 +24,8 @@ const [command, ...args] = process.argv.slice(2);
 // A command may take one plain argument (a file) before its flags.
 const [arg, rest] = args[0] && !args[0].startsWith('--') ? [args[0], args.slice(1)] : [undefined, args];
 const f = flags(rest);
-const { db, config } = await connectForCli();
+// counters:check takes its turns with the service's counter writers (a recount between two of their batches).
+const { db, config, redis } = await connectForCli({ turns: command === 'counters:check' });
 let exit = 0;
 try {
   const campaign = async (): Promise<Campaign> => {
@@ -135,5 +136,6 @@ try {
   exit = 2;
 } finally {
   await db.close();
+  redis?.disconnect();
 }
 process.exit(exit);

@@ -2,8 +2,14 @@
 import { ConfigError, loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db.js';
 import { ensureLocalServices, localMongoUri } from '../src/local/servers.js';
+import { createRedis, type RedisClient, SERVICE_KEY_PREFIX } from '../src/redis.js';
+import { shareWriteTurns, turnsThrough } from '../src/write-turns.js';
 
-export async function connectForCli() {
+/**
+ * `turns`: the script writes rows the service's processes add to (report counters, invitation counts), so it takes
+ * its turns with them through their Redis.
+ */
+export async function connectForCli(o: { turns?: boolean } = {}) {
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig();
@@ -14,9 +20,14 @@ export async function connectForCli() {
     }
     throw err;
   }
-  const local = await ensureLocalServices({ redis: false, mongo: !config.mongodbUri });
+  const local = await ensureLocalServices({ redis: !!o.turns && !config.redisUrl, mongo: !config.mongodbUri });
   const db = await openDatabase(config.mongodbUri ?? localMongoUri(local.mongo!));
-  return { config, db };
+  let redis: RedisClient | undefined;
+  if (o.turns) {
+    redis = createRedis(config.redisUrl ?? local.redis!.url);
+    shareWriteTurns(db.models, turnsThrough(redis, SERVICE_KEY_PREFIX));
+  }
+  return { config, db, redis };
 }
 
 /** `--name value` pairs after the command. */

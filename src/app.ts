@@ -34,13 +34,13 @@ import { SendLimiter } from './outbound/rate-limit.js';
 import type { Outlet } from './outbound/send-ops.js';
 import { IntakePressure } from './queues/intake-pressure.js';
 import { Queues } from './queues/queues.js';
-import { createRedis, type RedisClient } from './redis.js';
+import { createRedis, type RedisClient, SERVICE_KEY_PREFIX } from './redis.js';
 import { Alerts, type NotifyPv01 } from './reports/alerts.js';
 import { Reports } from './reports/forms.js';
 import { Progress } from './reports/progress.js';
 import { startCounterRepair } from './responses/counters.js';
 import { startWorkers } from './workers.js';
-import { shareWriteTurns } from './write-turns.js';
+import { shareWriteTurns, turnsThrough } from './write-turns.js';
 
 export interface AppOptions {
   /** See App: how long a reply may be owed before it counts as lost (default 20 s). */
@@ -200,7 +200,7 @@ export class App {
 
 export async function createApp(o: AppOptions): Promise<App> {
   const { config, log } = o;
-  const prefix = o.prefix ?? 'tthc:';
+  const prefix = o.prefix ?? SERVICE_KEY_PREFIX;
   const clock = o.now ?? Date.now;
   const flows = loadFlows(o.flowsDir ?? join(projectRoot, 'flows'));
 
@@ -210,9 +210,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   redis.on('error', () => {}); // reconnects by itself; readiness reports it
   await redis.connect();
   const db = await openDatabase(o.mongoUrl, o.dbName);
-  // A batch may wait behind another process's, which may be slow on a loaded database: minutes before it gives up.
-  const turns = new KeyedLock(redis, `${prefix}turn:`, 60_000);
-  shareWriteTurns(db.models, (kind, fn) => turns.hold(kind, fn, 120_000));
+  shareWriteTurns(db.models, turnsThrough(redis, prefix));
   const queues = new Queues(o.redisUrl, prefix, (err) => log.debug({ err: err.message }, 'queue connection error'));
   await queues.ready();
 

@@ -1,9 +1,11 @@
 // A short lock per key in Redis, held across processes: taken with SET NX PX,
-// released only by its owner, and expiring on its own if the holder dies.
+// kept alive by its holder while it works, released only by its owner, and
+// expiring on its own if the holder dies.
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from './redis.js';
 
 const DELETE_IF = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+const EXTEND_IF = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 
 /** Deletes `key` only while it still holds `value` (a lock or mark taken over by someone else stays). */
 export async function deleteIfValue(redis: RedisClient, key: string, value: string): Promise<void> {
@@ -38,9 +40,13 @@ export class KeyedLock {
       if (Date.now() > deadline) throw new LockBusyError(`${key} is held by another writer`);
       await new Promise((r) => setTimeout(r, 20));
     }
+    // A holder slower than the lifetime (a recount of a large campaign) keeps its lock: renewed every third of it.
+    const renew = setInterval(() => void this.redis.eval(EXTEND_IF, 1, this.prefix + key, owner, this.ttlMs).catch(() => {}), this.ttlMs / 3);
+    renew.unref();
     try {
       return await fn();
     } finally {
+      clearInterval(renew);
       await this.release(key, owner);
     }
   }

@@ -58,6 +58,9 @@ export interface ClientOptions {
 }
 
 /** A client for REDIS_URL: a Cluster for redis-cluster://, else one connection. */
+/** The service's Redis keys begin with it (tests give each file a prefix of its own). */
+export const SERVICE_KEY_PREFIX = 'tthc:';
+
 export function createRedis(url: string, o: ClientOptions = {}): RedisClient {
   const cluster = clusterTarget(url);
   if (!cluster) return new Redis(url, o);

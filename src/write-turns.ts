@@ -7,6 +7,8 @@
 // the turn, one Redis lock per kind of row, extends that across processes. It
 // costs two Redis round trips per batch, and a batch merges many additions.
 import type { Models } from './db.js';
+import { KeyedLock } from './keyed-lock.js';
+import type { RedisClient } from './redis.js';
 
 /** Runs `fn` while no other process writes rows of `kind`. */
 export type WriteTurn = <T>(kind: string, fn: () => Promise<T>) => Promise<T>;
@@ -22,4 +24,11 @@ export function shareWriteTurns(models: Models, turn: WriteTurn): void {
 export function inTurn<T>(models: Models, kind: string, fn: () => Promise<T>): Promise<T> {
   const turn = turns.get(models);
   return turn ? turn(kind, fn) : fn();
+}
+
+/** Turns held as Redis locks under `${prefix}turn:`: what the service's processes and the admin scripts share. */
+export function turnsThrough(redis: RedisClient, prefix: string): WriteTurn {
+  // A batch may wait behind another process's, which may be slow on a loaded database: minutes before it gives up.
+  const locks = new KeyedLock(redis, `${prefix}turn:`, 60_000);
+  return (kind, fn) => locks.hold(kind, fn, 120_000);
 }

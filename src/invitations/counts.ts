@@ -98,7 +98,20 @@ const EVENTS: CountEvent[] = ['created', 'opened', 'invalidated'];
  * compares with the stored counts (created/opened/invalidated); `fix` rewrites
  * those that differ.
  */
-export async function checkInvitationCounts(models: Models, campaign: string, timezone: string, fix = false) {
+export function checkInvitationCounts(models: Models, campaign: string, timezone: string, fix = false): Promise<InvitationCountCheck> {
+  // Between count batches (this process's and, in turn, the others'): no batch is half written while rows are read.
+  // A count still in a batch not yet written is not: an invitation created during a fix may be counted twice.
+  const recount = () => inTurn(models, 'invitation-counts', () => recountInvitations(models, campaign, timezone, fix));
+  const writer = writers.get(models);
+  return writer ? writer.exclusive(recount) : recount();
+}
+
+export interface InvitationCountCheck {
+  rows: number;
+  mismatches: Array<{ id: string; expected: number[]; actual: number[] }>;
+}
+
+async function recountInvitations(models: Models, campaign: string, timezone: string, fix: boolean): Promise<InvitationCountCheck> {
   const expected = new Map<string, Tally>();
   const add = (rows: Row[], event: CountEvent) => {
     for (const row of rows) {
@@ -120,7 +133,7 @@ export async function checkInvitationCounts(models: Models, campaign: string, ti
   }
   const c = countCollections(models);
   const { where, placed } = await readSplit<Row & Partial<Record<CountEvent, number>>>(c, campaign);
-  const mismatches: Array<{ id: string; expected: number[]; actual: number[] }> = [];
+  const mismatches: InvitationCountCheck['mismatches'] = [];
   for (const id of new Set([...expected.keys(), ...where.keys()])) {
     const e = expected.get(id);
     const a = placed.get(id);

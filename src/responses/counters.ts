@@ -26,9 +26,20 @@ export function recount(responses: Iterable<CountedResponse>, into = new Map<str
   return into;
 }
 
-export async function checkCounters(models: Models, campaign: string, fix = false): Promise<CounterCheck> {
+/**
+ * Recounts the campaign's counters from its valid ballots and compares. It runs between the counter writes of every
+ * process (this one's paused, the others' in turn), so each ballot is either written and confirmed or not written
+ * yet; a ballot still marked pending is left out (its writer adds it, or the repair if its writer died).
+ * `fix`: rewrites the rows that differ.
+ */
+export function checkCounters(models: Models, campaign: string, fix = false): Promise<CounterCheck> {
+  return withCountersPaused(models, () => inTurn(models, 'counters', () => recountCampaign(models, campaign, fix)));
+}
+
+async function recountCampaign(models: Models, campaign: string, fix: boolean): Promise<CounterCheck> {
   const expected = new Map<string, { n: number; row: Row }>();
-  for await (const r of models.Response.find({ campaign, status: 'valid' }).lean().cursor()) recount([r as CountedResponse], expected);
+  const counted = { campaign, status: 'valid' as const, countersPendingAt: { $exists: false } };
+  for await (const r of models.Response.find(counted).lean().cursor()) recount([r as CountedResponse], expected);
   // A row in the wrong collection counts as missing (and moves with --fix).
   const c = counterCollections(models);
   const { where, placed } = await readSplit<Row & { n?: number }>(c, campaign);
@@ -49,7 +60,8 @@ export async function checkCounters(models: Models, campaign: string, fix = fals
         return e && { span: e.row.span, set: { ...e.row, n: e.n } };
       },
     );
-    await models.Response.updateMany({ campaign, status: 'valid', countersApplied: false }, { $set: { countersApplied: true } });
+    // Ballots of an earlier version, stored before their counters were claimed: counted now.
+    await models.Response.updateMany({ ...counted, countersApplied: false }, { $set: { countersApplied: true } });
   }
   return { rows: expected.size, mismatches };
 }

@@ -178,6 +178,29 @@ describe('counters left pending by a process that died', () => {
   });
 });
 
+describe('the recount (counters:check --fix)', () => {
+  it('counts a ballot once when its writer adds it after the recount', async () => {
+    await completeSurvey('FIX-1', '4');
+    await completeSurvey('FIX-2', '4');
+    const { models } = t.service.db;
+    const live = await models.Response.findOne({ caseCode: 'FIX-2' }).lean();
+    const four = () => models.Counter.findOne({ campaign: 'soc-trang-2024', unit: 'PA08', q: 'overall', value: '4', span: 'day' }).lean();
+    const counted = (await four())!.n;
+    // The row damaged; FIX-2 claimed by a live writer a moment ago, its increments not written yet.
+    await models.Counter.updateOne({ _id: (await four())!._id }, { $inc: { n: 5 } });
+    await addCounterRows(models, counterRows(live as never), -1);
+    await models.Response.updateOne({ _id: live!._id }, { $set: { countersPendingAt: new Date() } });
+
+    const fixed = await checkCounters(models, 'soc-trang-2024', true);
+    expect(fixed.mismatches).toContainEqual({ id: (await four())!._id, expected: counted - 1, actual: counted + 4 });
+    expect((await four())!.n).toBe(counted - 1);
+    // The live writer's batch lands after the recount: FIX-2 is counted once, by its writer.
+    await addCounterRows(models, counterRows(live as never), 1, live!._id);
+    expect((await four())!.n).toBe(counted);
+    expect((await checkCounters(models, 'soc-trang-2024')).mismatches).toEqual([]);
+  });
+});
+
 describe('flow versions', () => {
   it('refuse to start when a used flow version was edited', async () => {
     const { FlowVersion } = t.service.db.models;
