@@ -8,7 +8,7 @@ import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import { MergedBatches } from '../merged-batches.js';
 import type { CompletionJob } from '../queues/jobs.js';
-import { inTurn } from '../write-turns.js';
+import { inTurn, takenOver } from '../write-turns.js';
 import { commentsOf, sampleComments } from './comment-samples.js';
 
 export class PermanentJobError extends Error {
@@ -144,7 +144,7 @@ export function addCounterRows(models: Models, rows: CounterRow[], by: 1 | -1, p
       if (cur) cur.by += by;
       else batch.deltas.set(row._id, { row, by });
     }
-    if (pendingResponse !== undefined) batch.pending.push(pendingResponse);
+    if (pendingResponse !== undefined) batch.pending.push({ id: pendingResponse, rows, by });
   });
 }
 
@@ -155,8 +155,8 @@ export function withCountersPaused<T>(models: Models, fn: () => Promise<T>): Pro
 
 interface CounterBatch {
   deltas: Map<string, { row: CounterRow; by: number }>;
-  /** Responses whose pending mark goes once the batch is written. */
-  pending: unknown[];
+  /** Claimed responses, whose pending mark goes once the batch is written. */
+  pending: Array<{ id: unknown; rows: CounterRow[]; by: number }>;
 }
 
 const counterWriters = new WeakMap<Models, MergedBatches<CounterBatch>>();
@@ -168,22 +168,29 @@ function counterWriter(models: Models): MergedBatches<CounterBatch> {
     const known = new Set<string>();
     writer = new MergedBatches<CounterBatch>(
       () => ({ deltas: new Map(), pending: [] }),
-      async (batch) => {
-        // In one order everywhere: two processes writing the same rows in opposite orders can deadlock the local server.
-        const deltas = [...batch.deltas.values()].filter((d) => d.by !== 0).sort((a, b) => (a.row._id < b.row._id ? -1 : 1));
-        // The marks go in the same turn as the rows: the repair, in its turn, sees a ballot either written and
-        // confirmed or still to be written (see repairPendingCounters).
-        await inTurn(models, 'counters', async () => {
+      // The marks go in the same turn as the rows: the repair, in its turn, sees a ballot either written and
+      // confirmed or still to be written (see repairPendingCounters).
+      (batch) =>
+        inTurn(models, 'counters', async () => {
+          // A claim the repair counted while this batch waited (it took the wait for a dead writer's) is left out.
+          const taken = await takenOver(
+            models,
+            'counters',
+            batch.pending.map((p) => String(p.id)),
+          );
+          const mine = batch.pending.filter((p) => !taken.has(String(p.id)));
+          for (const p of batch.pending) if (taken.has(String(p.id))) for (const row of p.rows) batch.deltas.get(row._id)!.by -= p.by;
+          // In one order everywhere: two processes writing the same rows in opposite orders can deadlock the local server.
+          const deltas = [...batch.deltas.values()].filter((d) => d.by !== 0).sort((a, b) => (a.row._id < b.row._id ? -1 : 1));
           await writeCounterDeltas(models, known, deltas);
           // One update per response by _id (FerretDB scans the collection for an updateMany with $in).
-          if (batch.pending.length) {
+          if (mine.length) {
             await models.Response.bulkWrite(
-              batch.pending.map((_id) => ({ updateOne: { filter: { _id }, update: { $unset: { countersPendingAt: 1 } } } })),
+              mine.map(({ id }) => ({ updateOne: { filter: { _id: id }, update: { $unset: { countersPendingAt: 1 } } } })),
               { ordered: false },
             );
           }
-        });
-      },
+        }),
     );
     counterWriters.set(models, writer);
   }

@@ -3,7 +3,7 @@
 import { readSplit, repairSplit } from '../campaign-rows.js';
 import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
-import { inTurn } from '../write-turns.js';
+import { inTurn, takeOver } from '../write-turns.js';
 import { commentsOf } from './comment-samples.js';
 import { type CountedResponse, counterCollections, counterModel, counterRows, withCountersPaused } from './complete.js';
 
@@ -73,8 +73,10 @@ async function recountCampaign(models: Models, campaign: string, fix: boolean): 
  * questionnaire version, span: the day, its month, the campaign; respondent
  * type, procedure) is recounted from its ballots and set, between the counter
  * writes of every process (this one's paused, the others' in turn). A ballot
- * claimed by a live writer (marked since `before`) is left out of the recount:
- * its writer adds it afterwards. Returns how many responses it settled.
+ * claimed since `before` is left out of the recount: its writer adds it
+ * afterwards. One claimed earlier is counted here, and its writer, if it was
+ * only slow, leaves it out (see write-turns.ts). Returns how many responses it
+ * settled.
  */
 export async function repairPendingCounters(models: Models, before: Date): Promise<number> {
   const { Response } = models;
@@ -82,6 +84,13 @@ export async function repairPendingCounters(models: Models, before: Date): Promi
   if (!pending.length) return 0;
   return withCountersPaused(models, () =>
     inTurn(models, 'counters', async () => {
+      // First: a writer that was only slow, not dead, then leaves its claim out when its turn comes (also if this
+      // repair stops half way: the next one recounts the slices).
+      await takeOver(
+        models,
+        'counters',
+        pending.map((r) => String(r._id)),
+      );
       // A slice at each span: the ballot's day, its month, the whole campaign (each recounted from the ballots it covers).
       const slices = new Map<string, { r: CountedResponse; row: ReturnType<typeof counterRows>[number] }>();
       for (const r of pending) {

@@ -176,6 +176,22 @@ describe('counters left pending by a process that died', () => {
     // Every row as its ballots say: the live ballot is not counted twice (the repair left it to its writer).
     expect((await checkCounters(models, 'soc-trang-2024')).mismatches).toEqual([]);
   });
+  it('a writer slower than the bound, not dead, finds its ballot counted by the repair and leaves it out', async () => {
+    await completeSurvey('PEND-5', '3');
+    const { models } = t.service.db;
+    const slow = await models.Response.findOne({ caseCode: 'PEND-5' }).lean();
+    const three = () => models.Counter.findOne({ campaign: 'soc-trang-2024', unit: 'PA08', q: 'overall', value: '3', span: 'day' }).lean();
+    const counted = (await three())!.n;
+    // Claimed a minute ago; its writer is still waiting for its turn (a loaded database), its increments not written.
+    await addCounterRows(models, counterRows(slow as never), -1);
+    await models.Response.updateOne({ _id: slow!._id }, { $set: { countersPendingAt: new Date(Date.now() - 60_000) } });
+    expect(await repairPendingCounters(models, new Date(Date.now() - 20_000))).toBe(1);
+    expect((await three())!.n).toBe(counted);
+    // Its turn comes: the batch leaves the ballot out, and the rows stay as its ballots say.
+    await addCounterRows(models, counterRows(slow as never), 1, slow!._id);
+    expect((await three())!.n).toBe(counted);
+    expect((await checkCounters(models, 'soc-trang-2024')).mismatches).toEqual([]);
+  });
 });
 
 describe('the recount (counters:check --fix)', () => {
