@@ -13,19 +13,24 @@ import { loadFlows } from '../src/engine/load.js';
 import { createApiKey, type Role } from '../src/http/auth.js';
 import { allocateQuotas, type Campaign, unitAndBelow, unitOf } from '../src/invitations/campaign.js';
 import { checkInvitationCounts } from '../src/invitations/counts.js';
+import { invitationWriteLock } from '../src/invitations/invitations.js';
 import { importUnits } from '../src/invitations/unit-import.js';
 import { projectRoot } from '../src/local/paths.js';
+import { SERVICE_KEY_PREFIX } from '../src/redis.js';
 import { rebuildCommentSamples } from '../src/responses/comment-samples.js';
 import { checkCounters, markCommented } from '../src/responses/counters.js';
 import { resolveKeys } from '../src/secrets.js';
+import { shareWriteTurns, turnsThrough } from '../src/write-turns.js';
 import { connectForCli, flags } from './cli.js';
 
 const [command, ...args] = process.argv.slice(2);
 // A command may take one plain argument (a file) before its flags.
 const [arg, rest] = args[0] && !args[0].startsWith('--') ? [args[0], args.slice(1)] : [undefined, args];
 const f = flags(rest);
-// counters:check takes its turns with the service's counter writers (a recount between two of their batches).
-const { db, config, redis } = await connectForCli({ turns: command === 'counters:check' });
+// These write what the service writes, and take its locks: counters:check its turns (a recount between two counter
+// batches), data:reencrypt each invitation's write lock.
+const { db, config, redis } = await connectForCli({ redis: command === 'counters:check' || command === 'data:reencrypt' });
+if (command === 'counters:check') shareWriteTurns(db.models, turnsThrough(redis!, SERVICE_KEY_PREFIX));
 let exit = 0;
 try {
   const campaign = async (): Promise<Campaign> => {
@@ -112,7 +117,8 @@ try {
       const { encryptionKey } = resolveKeys(config, (m) => console.warn(m));
       if (!config.previousDataEncryptionKey) console.warn('DATA_ENCRYPTION_KEY_PREVIOUS is not set: only data already sealed with the current key can be read');
       acceptPreviousKeys(config.previousDataEncryptionKey ? [config.previousDataEncryptionKey] : []);
-      const counts = await reencryptAll(db.models, db.conn, encryptionKey);
+      const lock = invitationWriteLock(redis!, SERVICE_KEY_PREFIX);
+      const counts = await reencryptAll(db.models, db.conn, encryptionKey, (ref, write) => lock.hold(ref, write));
       await db.models.AuditLog.create({ at: new Date(), actor: 'cli', role: 'admin', action: 'data.reencrypt', target: 'all', details: counts });
       console.log(
         `re-encrypted with the current key: ${counts.phones} phones, ${counts.addressees} addressees, ${counts.contacts} contacts, ${counts.zaloTokens} Zalo token pairs; DATA_ENCRYPTION_KEY_PREVIOUS can now be removed`,

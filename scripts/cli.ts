@@ -2,14 +2,10 @@
 import { ConfigError, loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db.js';
 import { ensureLocalServices, localMongoUri } from '../src/local/servers.js';
-import { createRedis, type RedisClient, SERVICE_KEY_PREFIX } from '../src/redis.js';
-import { shareWriteTurns, turnsThrough } from '../src/write-turns.js';
+import { createRedis, type RedisClient } from '../src/redis.js';
 
-/**
- * `turns`: the script writes rows the service's processes add to (report counters, invitation counts), so it takes
- * its turns with them through their Redis.
- */
-export async function connectForCli(o: { turns?: boolean } = {}) {
+/** `redis`: the script writes what the service's processes write too, and takes their locks (in the service's Redis). */
+export async function connectForCli(o: { redis?: boolean } = {}) {
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig();
@@ -20,13 +16,9 @@ export async function connectForCli(o: { turns?: boolean } = {}) {
     }
     throw err;
   }
-  const local = await ensureLocalServices({ redis: !!o.turns && !config.redisUrl, mongo: !config.mongodbUri });
+  const local = await ensureLocalServices({ redis: !!o.redis && !config.redisUrl, mongo: !config.mongodbUri });
   const db = await openDatabase(config.mongodbUri ?? localMongoUri(local.mongo!));
-  let redis: RedisClient | undefined;
-  if (o.turns) {
-    redis = createRedis(config.redisUrl ?? local.redis!.url);
-    shareWriteTurns(db.models, turnsThrough(redis, SERVICE_KEY_PREFIX));
-  }
+  const redis: RedisClient | undefined = o.redis ? createRedis(config.redisUrl ?? local.redis!.url) : undefined;
   return { config, db, redis };
 }
 

@@ -22,7 +22,7 @@ import { AgencyBallots } from './invitations/agency-ballots.js';
 import { periodOver } from './invitations/campaign.js';
 import { InvitationCopies } from './invitations/copies.js';
 import { GuessLimiter } from './invitations/guess-limit.js';
-import { Invitations } from './invitations/invitations.js';
+import { Invitations, invitationWriteLock } from './invitations/invitations.js';
 import { KeyedLock } from './keyed-lock.js';
 import { projectRoot } from './local/paths.js';
 import type { Logger } from './log.js';
@@ -219,7 +219,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   const invitations = new Invitations({
     models: db.models,
     copies: new InvitationCopies(redis, prefix),
-    writeLock: new KeyedLock(redis, `${prefix}invlock:`, 10_000),
+    writeLock: invitationWriteLock(redis, prefix),
     limiter: guessLimiter,
     queues,
     config,

@@ -13,7 +13,13 @@ export interface ReencryptCounts {
   zaloTokens: number;
 }
 
-export async function reencryptAll(models: Models, conn: Connection, key: Buffer): Promise<ReencryptCounts> {
+/** `writeInvitation`: runs an invitation's write under the lock the service's writers of that invitation hold. */
+export async function reencryptAll(
+  models: Models,
+  conn: Connection,
+  key: Buffer,
+  writeInvitation: <T>(ref: string, write: () => Promise<T>) => Promise<T> = (_ref, write) => write(),
+): Promise<ReencryptCounts> {
   const counts: ReencryptCounts = { phones: 0, addressees: 0, contacts: 0, zaloTokens: 0 };
   const move = (sealed: string) => (sealedWith(key, sealed) ? undefined : encrypt(key, decrypt(key, sealed)));
   for await (const inv of models.Invitation.find(
@@ -25,7 +31,9 @@ export async function reencryptAll(models: Models, conn: Connection, key: Buffer
     const phone = inv.phoneEnc ? move(inv.phoneEnc) : undefined;
     const addressee = inv.addresseeEnc ? move(inv.addresseeEnc) : undefined;
     if (!phone && !addressee) continue;
-    await models.Invitation.updateOne({ _id: inv._id }, { $set: { ...(phone ? { phoneEnc: phone } : {}), ...(addressee ? { addresseeEnc: addressee } : {}) } });
+    await writeInvitation(String(inv._id), () =>
+      models.Invitation.updateOne({ _id: inv._id }, { $set: { ...(phone ? { phoneEnc: phone } : {}), ...(addressee ? { addresseeEnc: addressee } : {}) } }),
+    );
     if (phone) counts.phones++;
     if (addressee) counts.addressees++;
   }

@@ -12,8 +12,9 @@ import { decrypt, encrypt, pseudonym } from '../crypto.js';
 import { calendarDay, dayIn, dmy } from '../days.js';
 import type { Models } from '../db.js';
 import { DomainError, type DomainErrorKind } from '../errors.js';
-import type { KeyedLock } from '../keyed-lock.js';
+import { KeyedLock } from '../keyed-lock.js';
 import type { Queues } from '../queues/queues.js';
+import type { RedisClient } from '../redis.js';
 import type { Campaign } from './campaign.js';
 import { unitAndBelow, unitOf } from './campaign.js';
 import { findCode, formatCode, newCode, newToken, TOKEN_PATTERN } from './codes.js';
@@ -117,6 +118,9 @@ export interface InvitationsOptions {
   encryptionKey: Buffer;
   now?: () => number;
 }
+
+/** The lock each invitation's writes hold (see Invitations.write); an admin script rewriting invitations holds it too. */
+export const invitationWriteLock = (redis: RedisClient, prefix: string) => new KeyedLock(redis, `${prefix}invlock:`, 10_000);
 
 export class Invitations implements InvitationOpener {
   private campaignCache?: { at: number; campaign: Campaign };
@@ -491,6 +495,20 @@ export class Invitations implements InvitationOpener {
       this.o.models.Invitation.updateOne({ _id: ref, status: { $in: ['created', 'opened'] } }, { $set: { status: 'completed', completedAt: new Date(at) } }),
     );
     await this.o.copies.setStatus(ref, 'completed');
+  }
+
+  /** Forgets the phones and agency addressees of the campaign's invitations (its retention is over), each under its lock. */
+  async forgetContacts(campaign: string): Promise<number> {
+    const { Invitation } = this.o.models;
+    let forgotten = 0;
+    for await (const inv of Invitation.find({ campaign, $or: [{ phoneEnc: { $exists: true } }, { addresseeEnc: { $exists: true } }] }, { _id: 1 })
+      .lean()
+      .cursor()) {
+      const ref = String(inv._id);
+      const r = await this.write(ref, () => Invitation.updateOne({ _id: ref }, { $unset: { phoneEnc: 1, addresseeEnc: 1 } }));
+      forgotten += r.modifiedCount;
+    }
+    return forgotten;
   }
 
   /** Marks the invitation expired if it is past its lifetime and still open. Returns whether it did. */

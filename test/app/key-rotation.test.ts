@@ -1,9 +1,11 @@
 // DATA_ENCRYPTION_KEY rotation: the old key still reads, data:reencrypt moves
 // every sealed value (phones, agency addressees, respondents' contacts, the
 // Zalo token pair) to the new key, after which the old key is not needed.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { acceptPreviousKeys, decrypt, encrypt, sealedWith } from '../../src/crypto.js';
 import { reencryptAll } from '../../src/data-keys.js';
+import { invitationWriteLock } from '../../src/invitations/invitations.js';
 import { api, startTestService, type TestService } from '../helpers/context.js';
 
 const OLD = Buffer.alloc(32, 7); // the test service's key
@@ -41,7 +43,21 @@ describe('data key rotation', () => {
     acceptPreviousKeys([OLD]);
     expect(decrypt(NEW, phoneEnc)).toBe('84912345678');
 
-    expect(await reencryptAll(t.service.db.models, t.service.db.conn, NEW)).toEqual({ phones: 1, addressees: 0, contacts: 1, zaloTokens: 1 });
+    // Each invitation under the lock its writers hold (the admin script passes it): it waits for one at work.
+    const redis = new Redis(inject('redisUrl'));
+    const lock = invitationWriteLock(redis, t.prefix);
+    const order: string[] = [];
+    const writer = lock.hold(inv.id, async () => {
+      await new Promise((r) => setTimeout(r, 400));
+      order.push('writer');
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const moved = await reencryptAll(t.service.db.models, t.service.db.conn, NEW, (ref, write) => lock.hold(ref, write));
+    order.push('re-encrypted');
+    await writer;
+    redis.disconnect();
+    expect(order).toEqual(['writer', 're-encrypted']);
+    expect(moved).toEqual({ phones: 1, addressees: 0, contacts: 1, zaloTokens: 1 });
     // Run again: nothing left to move.
     expect(await reencryptAll(t.service.db.models, t.service.db.conn, NEW)).toEqual({ phones: 0, addressees: 0, contacts: 0, zaloTokens: 0 });
 

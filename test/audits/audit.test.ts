@@ -5,10 +5,12 @@
 // list; invalidation reflected in the index and equal to a recount; an
 // override; the reports; the deadline flag; the purge of contacts.
 import ExcelJS from 'exceljs';
+import { Redis } from 'ioredis';
 import { Types } from 'mongoose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { encrypt } from '../../src/crypto.js';
 import { checkInvitationCounts } from '../../src/invitations/counts.js';
+import { invitationWriteLock } from '../../src/invitations/invitations.js';
 import { persistCompletion } from '../../src/responses/complete.js';
 import { checkCounters } from '../../src/responses/counters.js';
 import { api, eventually, startTestService, TEST_SECRET, type TestService } from '../helpers/context.js';
@@ -333,7 +335,25 @@ describe('post-audit', () => {
     clock.t = vn('2024-10-30T09:00:00');
     expect(await t.service.audits.purgeContacts()).toBe(0);
     clock.t = vn('2024-11-01T09:00:00');
-    expect(await t.service.audits.purgeContacts()).toBeGreaterThanOrEqual(8);
+    // An invitation's other writer at work (a ZNS delivery report): the purge waits for it, and both writes stay.
+    const { Invitation } = t.service.db.models;
+    const busy = (await Invitation.findOne({ phoneEnc: { $exists: true } }).lean())!;
+    const redis = new Redis(inject('redisUrl'));
+    const order: string[] = [];
+    const delivered = new Date();
+    const writer = invitationWriteLock(redis, t.prefix).hold(String(busy._id), async () => {
+      await new Promise((r) => setTimeout(r, 500));
+      await Invitation.updateOne({ _id: busy._id }, { $set: { znsDeliveredAt: delivered } });
+      order.push('delivery recorded');
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const purged = await t.service.audits.purgeContacts();
+    order.push('purged');
+    await writer;
+    redis.disconnect();
+    expect(order).toEqual(['delivery recorded', 'purged']);
+    expect(purged).toBeGreaterThanOrEqual(8);
+    expect(await Invitation.findById(busy._id).lean()).toMatchObject({ znsDeliveredAt: delivered });
     expect(await models().Response.countDocuments({ contactEnc: { $exists: true } })).toBe(0);
     expect(await t.service.db.models.Invitation.countDocuments({ phoneEnc: { $exists: true } })).toBe(0);
   });
