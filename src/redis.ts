@@ -57,10 +57,10 @@ export interface ClientOptions {
   enableAutoPipelining?: boolean;
 }
 
-/** A client for REDIS_URL: a Cluster for redis-cluster://, else one connection. */
 /** The service's Redis keys begin with it (tests give each file a prefix of its own). */
 export const SERVICE_KEY_PREFIX = 'tthc:';
 
+/** A client for REDIS_URL: a Cluster for redis-cluster://, else one connection. */
 export function createRedis(url: string, o: ClientOptions = {}): RedisClient {
   const cluster = clusterTarget(url);
   if (!cluster) return new Redis(url, o);
