@@ -30,7 +30,7 @@ const f = flags(rest);
 // These write what the service writes, and take its locks: counters:check its turns (a recount between two counter
 // batches), data:reencrypt each invitation's write lock.
 const { db, config, redis } = await connectForCli({ redis: command === 'counters:check' || command === 'data:reencrypt' });
-if (command === 'counters:check') shareWriteTurns(db.models, turnsThrough(redis!, SERVICE_KEY_PREFIX));
+if (redis) shareWriteTurns(db.models, turnsThrough(redis, SERVICE_KEY_PREFIX));
 let exit = 0;
 try {
   const campaign = async (): Promise<Campaign> => {

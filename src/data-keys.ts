@@ -5,6 +5,7 @@
 import type { Connection } from 'mongoose';
 import { decrypt, encrypt, sealedWith } from './crypto.js';
 import type { Models } from './db.js';
+import { WITH_CONTACTS } from './invitations/models.js';
 
 export interface ReencryptCounts {
   phones: number;
@@ -22,12 +23,7 @@ export async function reencryptAll(
 ): Promise<ReencryptCounts> {
   const counts: ReencryptCounts = { phones: 0, addressees: 0, contacts: 0, zaloTokens: 0 };
   const move = (sealed: string) => (sealedWith(key, sealed) ? undefined : encrypt(key, decrypt(key, sealed)));
-  for await (const inv of models.Invitation.find(
-    { $or: [{ phoneEnc: { $exists: true } }, { addresseeEnc: { $exists: true } }] },
-    { phoneEnc: 1, addresseeEnc: 1 },
-  )
-    .lean()
-    .cursor()) {
+  for await (const inv of models.Invitation.find(WITH_CONTACTS, { phoneEnc: 1, addresseeEnc: 1 }).lean().cursor()) {
     const phone = inv.phoneEnc ? move(inv.phoneEnc) : undefined;
     const addressee = inv.addresseeEnc ? move(inv.addresseeEnc) : undefined;
     if (!phone && !addressee) continue;

@@ -21,7 +21,7 @@ import { findCode, formatCode, newCode, newToken, TOKEN_PATTERN } from './codes.
 import type { InvitationCopies, InvitationCopy } from './copies.js';
 import { countInvitation } from './counts.js';
 import type { GuessLimiter } from './guess-limit.js';
-import type { InvitationDoc } from './models.js';
+import { type InvitationDoc, WITH_CONTACTS } from './models.js';
 import { outsideQuietHours } from './schedule.js';
 
 /** A request the caller can fix, in domain terms (mapped to 400/403/404/409 at the HTTP edge). */
@@ -501,7 +501,7 @@ export class Invitations implements InvitationOpener {
   async forgetContacts(campaign: string): Promise<number> {
     const { Invitation } = this.o.models;
     let forgotten = 0;
-    for await (const inv of Invitation.find({ campaign, $or: [{ phoneEnc: { $exists: true } }, { addresseeEnc: { $exists: true } }] }, { _id: 1 })
+    for await (const inv of Invitation.find({ campaign, ...WITH_CONTACTS }, { _id: 1 })
       .lean()
       .cursor()) {
       const ref = String(inv._id);

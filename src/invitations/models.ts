@@ -15,6 +15,9 @@ export const INVITATION_STATUSES = ['created', 'opened', 'completed', 'expired',
 
 export const INVITATION_KINDS = ['citizen', 'agency'] as const;
 
+/** Invitations still holding a way to reach someone (a phone, an agency addressee): what a purge or a re-encryption rewrites. */
+export const WITH_CONTACTS = { $or: [{ phoneEnc: { $exists: true } }, { addresseeEnc: { $exists: true } }] };
+
 const invitationSchema = new Schema(
   {
     /** A citizen's case (the slip), or an agency's opinion ballot (the letter). */

@@ -173,13 +173,13 @@ function counterWriter(models: Models): MergedBatches<CounterBatch> {
       (batch) =>
         inTurn(models, 'counters', async () => {
           // A claim the repair counted while this batch waited (it took the wait for a dead writer's) is left out.
-          const taken = await takenOver(
-            models,
-            'counters',
-            batch.pending.map((p) => String(p.id)),
-          );
-          const mine = batch.pending.filter((p) => !taken.has(String(p.id)));
-          for (const p of batch.pending) if (taken.has(String(p.id))) for (const row of p.rows) batch.deltas.get(row._id)!.by -= p.by;
+          const claims = batch.pending.map((p) => String(p.id));
+          const taken = await takenOver(models, 'counters', claims);
+          const mine: CounterBatch['pending'] = [];
+          for (const [i, p] of batch.pending.entries()) {
+            if (!taken.has(claims[i]!)) mine.push(p);
+            else for (const row of p.rows) batch.deltas.get(row._id)!.by -= p.by;
+          }
           // In one order everywhere: two processes writing the same rows in opposite orders can deadlock the local server.
           const deltas = [...batch.deltas.values()].filter((d) => d.by !== 0).sort((a, b) => (a.row._id < b.row._id ? -1 : 1));
           await writeCounterDeltas(models, known, deltas);
