@@ -9,7 +9,7 @@ if (!config.telegram) {
 }
 if (!config.publicBaseUrl.startsWith('https://')) console.warn(`warning: Telegram requires an https:// URL; PUBLIC_BASE_URL is ${config.publicBaseUrl}`);
 const url = `${config.publicBaseUrl}/webhooks/telegram`;
-const telegram = createTelegramClient(config.telegram.token, config.telegram.apiRoot);
+const telegram = createTelegramClient(config.telegram.token, config.telegram.apiRoot, config.telegram.sendTimeoutMs);
 try {
   await telegram.setWebhook(url, { secret_token: config.telegram.webhookSecret, allowed_updates: ['message', 'callback_query'], max_connections: 40 });
   const info = await telegram.getWebhookInfo();

@@ -46,7 +46,12 @@ describe('opening an invitation', () => {
     const invs = await t.service.db.models.Invitation.find({ _id: { $in: ids } }).lean();
     expect(invs.map((inv) => [inv.status, Boolean(inv.openedAt), Boolean(inv.znsDeliveredAt)])).toEqual(ids.map(() => ['completed', true, true]));
     const campaign = await t.service.invitations.currentCampaign();
-    expect((await checkInvitationCounts(t.service.db.models, campaign.id, campaign.timezone)).mismatches).toEqual([]);
+    // The first test's openings are recorded by jobs a second later: one may be written but not yet counted. A count
+    // lost for good still fails here.
+    await eventually(
+      async () => (await checkInvitationCounts(t.service.db.models, campaign.id, campaign.timezone)).mismatches.length === 0,
+      'the counts equal to the invitations',
+    );
   });
 
   it('an expiry and ZNS deliveries recorded at the same moment both stay', async () => {

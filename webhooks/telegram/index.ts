@@ -18,7 +18,7 @@ export const telegram: ChannelPlugin<'telegram'> = {
   create({ config, redis, prefix }) {
     const tg = config.telegram;
     if (!tg) return { disabled: config.telegramDisabledReason ?? 'not configured' };
-    const sender = new TelegramSender(createTelegramClient(tg.token, tg.apiRoot), redis, prefix, tg.sendTimeoutMs);
+    const sender = new TelegramSender(createTelegramClient(tg.token, tg.apiRoot, tg.sendTimeoutMs), redis, prefix);
     return {
       name: 'telegram',
       opSchema: telegramOp,

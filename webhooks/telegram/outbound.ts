@@ -1,8 +1,9 @@
 // Telegram operations over telegraf's API client, with Telegram's errors mapped
 // to what the outbound worker does about them.
-import { Telegram, TelegramError } from 'telegraf';
+import { type Telegram, TelegramError } from 'telegraf';
 import { type SendResult, TransientSendError } from '../../src/channels/channel.js';
 import type { RedisClient } from '../../src/redis.js';
+import { TelegramApiClient } from './api-client.js';
 import type { TelegramOp } from './ops.js';
 
 export class TelegramSender {
@@ -10,7 +11,6 @@ export class TelegramSender {
     private readonly telegram: Telegram,
     private readonly redis: RedisClient,
     private readonly prefix: string,
-    private readonly timeoutMs: number,
   ) {}
 
   /** The last message with a live keyboard in a chat, so a typed answer can retire it. */
@@ -19,7 +19,7 @@ export class TelegramSender {
   }
 
   private call<T>(method: string, payload: Record<string, unknown>): Promise<T> {
-    return this.telegram.callApi(method as never, payload as never, { signal: AbortSignal.timeout(this.timeoutMs) } as never) as Promise<T>;
+    return this.telegram.callApi(method as never, payload as never) as Promise<T>;
   }
 
   async send(chat: string, op: TelegramOp): Promise<SendResult> {
@@ -76,6 +76,7 @@ export function mapTelegramError(err: unknown, op: TelegramOp): SendResult {
   throw new TransientSendError(err instanceof Error ? err.message : String(err));
 }
 
-export function createTelegramClient(token: string, apiRoot: string): Telegram {
-  return new Telegram(token, { apiRoot, webhookReply: false });
+/** `timeoutMs`: a Bot API call with no answer by then fails (and a send is retried from the outbound queue). */
+export function createTelegramClient(token: string, apiRoot: string, timeoutMs: number): Telegram {
+  return new TelegramApiClient(token, apiRoot, timeoutMs);
 }
