@@ -183,6 +183,7 @@ export class ConversationRunner {
   async recoverUnsent(before: number): Promise<number> {
     const { store, effects } = this.deps;
     const convs = await store.unsent(before);
+    const settled: Promise<void>[] = [];
     for (const conv of convs) {
       const who = respondentOf(conv);
       if (!effects.delivers(who.channel)) continue;
@@ -192,8 +193,9 @@ export class ConversationRunner {
       if (s?.status === 'completed' && s.completedAt) await effects.completed(completionOf(s, who));
       const owed = outputs.length || !s ? outputs : lastWords(this.deps.flows.get(s.flow), s);
       if (owed.length) await effects.deliver(who, owed, { reply: false });
-      await store.replySettled(conv, Number.MAX_SAFE_INTEGER);
+      settled.push(store.replySettled(conv, Number.MAX_SAFE_INTEGER));
     }
+    await Promise.all(settled);
     return convs.length;
   }
 

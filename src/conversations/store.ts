@@ -5,6 +5,7 @@
 // process wrote in between, the script refuses and returns the fresh state.
 import { heldKey } from '../outbound/held.js';
 import type { RedisClient } from '../redis.js';
+import { VarKeysScript } from '../redis-script.js';
 import { allChatTags, chatTag } from '../slots.js';
 import type { Conversation } from './conversation.js';
 
@@ -27,12 +28,15 @@ if KEYS[3] ~= '' then redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6]) end
 return {v + 1, redis.call('GET', KEYS[4])}
 `;
 
-// Settles a reply: removes the mark unless a newer save owes another reply.
-const SETTLE = `
-local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if at and tonumber(at) <= tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1], ARGV[1]) end
+// Settles replies: KEYS[i] owes ARGV[2i-1] (a conversation) saved at ARGV[2i]; each mark goes unless a newer save owes
+// another reply.
+const SETTLE = new VarKeysScript(`
+for i = 1, #KEYS do
+  local at = redis.call('ZSCORE', KEYS[i], ARGV[2 * i - 1])
+  if at and tonumber(at) <= tonumber(ARGV[2 * i]) then redis.call('ZREM', KEYS[i], ARGV[2 * i - 1]) end
+end
 return 0
-`;
+`);
 
 interface Scripts {
   convRead(conv: string): Promise<[number, string | null]>;
@@ -48,7 +52,6 @@ interface Scripts {
     at: number,
     member: string,
   ): Promise<[number, (number | string | null)?, (string | null)?]>;
-  convSettle(unsent: string, member: string, at: number): Promise<number>;
 }
 
 export interface Versioned {
@@ -101,7 +104,6 @@ export class ConversationStore {
     if (!('convSave' in redis)) {
       redis.defineCommand('convRead', { numberOfKeys: 1, lua: READ });
       redis.defineCommand('convSave', { numberOfKeys: 4, lua: SAVE });
-      redis.defineCommand('convSettle', { numberOfKeys: 1, lua: SETTLE });
     }
     this.redis = redis as RedisClient & Scripts;
     this.dedupeTtlMs = opts.dedupeTtlMs ?? 24 * 3600_000;
@@ -161,18 +163,36 @@ export class ConversationStore {
     return { ok: true, version: code, ...(typeof version === 'string' ? { heldBehind: version } : {}) };
   }
 
-  /** Replies settled since the last flush: written together, one round trip for many (this runs once per update). */
+  /**
+   * Replies settled since the last flush, written together (this runs once per update): one script call for the
+   * batch, or on a cluster one per chat bucket in it (a script's keys share a slot). The marks matter only to the
+   * recovery, which waits far longer than a flush.
+   */
   private settling: Array<[string, number]> = [];
   private settleFlush?: Promise<void>;
 
   replySettled(conv: string, savedAt: number): Promise<void> {
     this.settling.push([conv, savedAt]);
-    this.settleFlush ??= new Promise<void>((r) => setTimeout(r, 10)).then(async () => {
+    this.settleFlush ??= new Promise<void>((r) => setTimeout(r, 50)).then(async () => {
       const batch = this.settling;
       this.settling = [];
       this.settleFlush = undefined;
-      // Issued in one turn: auto-pipelining writes them together (per node on a cluster).
-      await Promise.all(batch.map(([c, at]) => this.redis.convSettle(unsentKey(this.opts.prefix, c), c, at)));
+      const groups = new Map<string, Array<[string, number]>>();
+      for (const item of batch) {
+        const slot = this.redis.isCluster ? chatTag(item[0]) : '';
+        const group = groups.get(slot);
+        if (group) group.push(item);
+        else groups.set(slot, [item]);
+      }
+      await Promise.all(
+        [...groups.values()].map((g) =>
+          SETTLE.run(
+            this.redis,
+            g.map(([c]) => unsentKey(this.opts.prefix, c)),
+            g.flatMap(([c, at]) => [c, at]),
+          ),
+        ),
+      );
     });
     return this.settleFlush;
   }

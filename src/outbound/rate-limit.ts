@@ -1,28 +1,46 @@
-// Send pacing in one Redis round trip: a global limit for the bot and a
-// per-chat limit with a small burst (GCRA: each key holds the theoretical
-// arrival time of the next message). A blocked chat is refused outright.
+// Send pacing: a global limit for the bot and a per-chat limit with a small
+// burst (GCRA: each key holds the theoretical arrival time of the next
+// message). A blocked chat is refused outright. The sends of one turn of the
+// event loop take their slots in one script call (under load, many replies
+// start in one turn).
 import type { RedisClient } from '../redis.js';
+import { VarKeysScript } from '../redis-script.js';
 
-const TAKE = `
-if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
-local now = tonumber(ARGV[1])
-local function wait(key, interval, burst)
+// Takes slots for a batch of sends, in order: KEYS[1] the global limit, then per send its chat's limit and unreachable
+// mark; ARGV the limits, then per send its time and whether it is paced. Returns per send 0 (go), the milliseconds to
+// wait, or -1 (unreachable). A refused send takes nothing.
+const TAKE = new VarKeysScript(`
+local gi, gb, ci, cb = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local function wait(key, now, interval, burst)
   local tat = tonumber(redis.call('GET', key) or '0')
   if tat < now then tat = now end
   local w = tat - now - interval * (burst - 1)
   if w < 0 then w = 0 end
   return w, tat
 end
-local gw, gtat = wait(KEYS[1], tonumber(ARGV[2]), tonumber(ARGV[3]))
-local cw, ctat = 0, now
-if ARGV[6] == '1' then cw, ctat = wait(KEYS[2], tonumber(ARGV[4]), tonumber(ARGV[5])) end
-if gw > 0 or cw > 0 then return math.ceil(math.max(gw, cw)) end
-redis.call('SET', KEYS[1], gtat + tonumber(ARGV[2]), 'PX', 60000)
-local chatTat = tonumber(redis.call('GET', KEYS[2]) or '0')
-if chatTat < now then chatTat = now end
-redis.call('SET', KEYS[2], chatTat + tonumber(ARGV[4]), 'PX', 3600000)
-return 0
-`;
+local out = {}
+for i = 1, (#KEYS - 1) / 2 do
+  local chatKey, blocked = KEYS[2 * i], KEYS[2 * i + 1]
+  local now, paced = tonumber(ARGV[3 + 2 * i]), ARGV[4 + 2 * i] == '1'
+  if redis.call('EXISTS', blocked) == 1 then
+    out[i] = -1
+  else
+    local gw, gtat = wait(KEYS[1], now, gi, gb)
+    local cw = 0
+    if paced then cw = wait(chatKey, now, ci, cb) end
+    if gw > 0 or cw > 0 then
+      out[i] = math.ceil(math.max(gw, cw))
+    else
+      redis.call('SET', KEYS[1], gtat + gi, 'PX', 60000)
+      local chatTat = tonumber(redis.call('GET', chatKey) or '0')
+      if chatTat < now then chatTat = now end
+      redis.call('SET', chatKey, chatTat + ci, 'PX', 3600000)
+      out[i] = 0
+    end
+  end
+end
+return out
+`);
 
 const PAUSE = `
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -41,9 +59,16 @@ export interface RateLimits {
 }
 
 type WithScripts = RedisClient & {
-  sendTake(g: string, c: string, b: string, now: number, gi: number, gb: number, ci: number, cb: number, paced: string): Promise<number>;
   sendPause(c: string, until: number, now: number): Promise<number>;
 };
+
+interface PendingTake {
+  chat: string;
+  paced: boolean;
+  now: number;
+  resolve: (wait: number) => void;
+  reject: (err: Error) => void;
+}
 
 // One slot per channel (the script reads all three keys): the global limit serializes the channel's sends anyway.
 const limitPrefix = (prefix: string, channel: string) => `${prefix}{rl:${channel}}:`;
@@ -60,10 +85,7 @@ export class SendLimiter {
     private readonly channel: string,
     private readonly limits: RateLimits,
   ) {
-    if (!('sendTake' in redis)) {
-      redis.defineCommand('sendTake', { numberOfKeys: 3, lua: TAKE });
-      redis.defineCommand('sendPause', { numberOfKeys: 1, lua: PAUSE });
-    }
+    if (!('sendPause' in redis)) redis.defineCommand('sendPause', { numberOfKeys: 1, lua: PAUSE });
     this.redis = redis as WithScripts;
   }
 
@@ -72,26 +94,42 @@ export class SendLimiter {
     return { global: `${p}global`, chat: `${p}chat:${chat}`, blocked: unreachableKey(this.prefix, this.channel, chat) };
   }
 
+  /** Takes asked for since the last flush: sent as one script call (every reply takes one). */
+  private pending: PendingTake[] = [];
+
   /**
    * Takes a send slot: 0 when the message may go now, the milliseconds to wait
    * otherwise, or -1 when the chat is unreachable. A reply to the respondent's own
    * input (`paced` false) is not held by the per-chat spacing but still uses it up.
+   * The takes asked for in one turn of the event loop go to Redis together, in order, at the next.
    */
-  async take(chat: string, paced: boolean, now = Date.now()): Promise<number> {
-    const k = this.keys(chat);
+  take(chat: string, paced: boolean, now = Date.now()): Promise<number> {
+    return new Promise((resolve, reject) => {
+      if (this.pending.push({ chat, paced, now, resolve, reject }) === 1) setImmediate(() => this.flushTakes());
+    });
+  }
+
+  private flushTakes(): void {
+    const batch = this.pending;
+    this.pending = [];
     const l = this.limits;
-    return this.redis.sendTake(
-      k.global,
-      k.chat,
-      k.blocked,
-      now,
+    const keys = [this.keys('').global];
+    const args: Array<string | number> = [
       1000 / l.globalPerSec,
       // No burst beyond what one millisecond holds (the clock's step): at the steady rate no second then holds more than
       // globalPerSec + 1 sends, so the rate can sit just under the platform's (a 30/s limit gets 29.5/s, burst 1).
       Math.max(1, Math.ceil(l.globalPerSec / 1000)),
       l.chatIntervalMs,
       l.chatBurst,
-      paced ? '1' : '0',
+    ];
+    for (const t of batch) {
+      const k = this.keys(t.chat);
+      keys.push(k.chat, k.blocked);
+      args.push(t.now, t.paced ? '1' : '0');
+    }
+    TAKE.run(this.redis, keys, args).then(
+      (waits) => batch.forEach((t, i) => t.resolve((waits as number[])[i]!)),
+      (err: Error) => batch.forEach((t) => t.reject(err)),
     );
   }
 

@@ -63,4 +63,15 @@ describe('ConversationStore', () => {
     expect((await s.read('web:c1')).version).toBe(7); // evicted: read from Redis
     expect((await s.read('web:c3')).version).toBe(1);
   });
+
+  it('settles the replies sent, together, and keeps the mark of a reply owed by a newer save', async () => {
+    const s = newStore();
+    const convs = Array.from({ length: 20 }, (_, i) => `telegram:owed-${i}`);
+    for (const [i, conv] of convs.entries()) expect((await s.save(conv, 0, {}, `owed-${i}`, 1_000)).ok).toBe(true);
+    // The last one was saved again (another answer) before its first reply went out: it still owes the second.
+    expect((await s.save(convs[19]!, 1, {}, 'owed-again', 1_500)).ok).toBe(true);
+    expect((await s.unsent(2_000)).sort()).toEqual([...convs].sort());
+    await Promise.all(convs.map((c) => s.replySettled(c, 1_000)));
+    expect(await s.unsent(2_000)).toEqual([convs[19]]);
+  });
 });
