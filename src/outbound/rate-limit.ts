@@ -65,7 +65,8 @@ type WithScripts = RedisClient & {
 interface PendingTake {
   chat: string;
   paced: boolean;
-  now: number;
+  /** Given by a test; else the time of the flush (a slot is not granted for a moment already past). */
+  now?: number;
   resolve: (wait: number) => void;
   reject: (err: Error) => void;
 }
@@ -103,15 +104,16 @@ export class SendLimiter {
    * input (`paced` false) is not held by the per-chat spacing but still uses it up.
    * The takes asked for in one turn of the event loop go to Redis together, in order, at the next.
    */
-  take(chat: string, paced: boolean, now = Date.now()): Promise<number> {
+  take(chat: string, paced: boolean, now?: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      if (this.pending.push({ chat, paced, now, resolve, reject }) === 1) setImmediate(() => this.flushTakes());
+      if (this.pending.push({ chat, paced, ...(now === undefined ? {} : { now }), resolve, reject }) === 1) setImmediate(() => this.flushTakes());
     });
   }
 
   private flushTakes(): void {
     const batch = this.pending;
     this.pending = [];
+    const now = Date.now();
     const l = this.limits;
     const keys = [this.keys('').global];
     const args: Array<string | number> = [
@@ -125,7 +127,7 @@ export class SendLimiter {
     for (const t of batch) {
       const k = this.keys(t.chat);
       keys.push(k.chat, k.blocked);
-      args.push(t.now, t.paced ? '1' : '0');
+      args.push(t.now ?? now, t.paced ? '1' : '0');
     }
     TAKE.run(this.redis, keys, args).then(
       (waits) => batch.forEach((t, i) => t.resolve((waits as number[])[i]!)),
