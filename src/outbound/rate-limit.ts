@@ -90,9 +90,12 @@ export class SendLimiter {
     this.redis = redis as WithScripts;
   }
 
+  private get globalKey() {
+    return `${limitPrefix(this.prefix, this.channel)}global`;
+  }
+
   private keys(chat: string) {
-    const p = limitPrefix(this.prefix, this.channel);
-    return { global: `${p}global`, chat: `${p}chat:${chat}`, blocked: unreachableKey(this.prefix, this.channel, chat) };
+    return { chat: `${limitPrefix(this.prefix, this.channel)}chat:${chat}`, blocked: unreachableKey(this.prefix, this.channel, chat) };
   }
 
   /** Takes asked for since the last flush: sent as one script call (every reply takes one). */
@@ -115,7 +118,7 @@ export class SendLimiter {
     this.pending = [];
     const now = Date.now();
     const l = this.limits;
-    const keys = [this.keys('').global];
+    const keys = [this.globalKey];
     const args: Array<string | number> = [
       1000 / l.globalPerSec,
       // No burst beyond what one millisecond holds (the clock's step): at the steady rate no second then holds more than

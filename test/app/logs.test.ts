@@ -47,7 +47,10 @@ describe('logs', () => {
     const tu = new TelegramUser(tg, { url: `${t.baseUrl}/webhooks/telegram`, secret: TEST_SECRET }, 73_100_421);
     await tu.send(`/start ${a.token}`);
     await tu.waitForText('Kính chào');
+    const consented = tu.mark();
     await tu.tap('Đồng ý tham gia');
+    // The reply goes out after the webhook's answer: the first question, asked in place of the consent.
+    await tu.waitFor(() => tu.since(consented).some((m) => m.buttons.some((b) => b.text === 'Hài lòng')), 'the first question');
     await tu.send('ABCD2345');
     // A blocked chat and an unknown command, so the error paths log too.
     tg.blocked.add(73_100_421);

@@ -1,9 +1,10 @@
 // One Zalo API call with the OA's access token: an invalid or expired token
 // is refreshed (at most once across processes) and the call retried once.
 // Errors arrive as HTTP 200 with error != 0; the caller maps the code.
-import axios, { type AxiosInstance } from 'axios';
+import type { AxiosInstance } from 'axios';
 import type { ChannelDeps } from '../../src/channels/channel.js';
 import { TransientSendError } from '../../src/channels/channel.js';
+import { zaloHttp } from './http.js';
 import { ZaloTokenRefused, ZaloTokens } from './tokens.js';
 
 /** What a call ended with: Zalo's error code (0 = success), or the tokens refused (sends are stopped). */
@@ -18,7 +19,7 @@ export class ZaloApi {
     /** Error codes that mean "token invalid or expired" on this API. */
     private readonly tokenErrors: ReadonlySet<number>,
   ) {
-    this.http = axios.create({ baseURL: baseUrl.replace(/\/+$/, ''), timeout: 15_000, validateStatus: () => true });
+    this.http = zaloHttp(baseUrl);
   }
 
   /** Throws TransientSendError for what a retry may fix (network, 5xx). */

@@ -4,11 +4,15 @@
 // once), the new pair is stored in MongoDB (encrypted) before it is used, and a
 // process that finds a newer pair there uses it instead of refreshing again. A
 // refresh token Zalo refuses stops Zalo sends with one clear error, not a retry storm.
-import axios from 'axios';
+
 import { type Connection, type Model, Schema } from 'mongoose';
 import { decrypt, encrypt } from '../../src/crypto.js';
 import type { Logger } from '../../src/log.js';
 import type { RedisClient } from '../../src/redis.js';
+import { zaloHttp } from './http.js';
+
+/** Zalo's OAuth server (the refresh of the OA's tokens). */
+const oauthHttp = zaloHttp();
 
 const tokenSchema = new Schema(
   {
@@ -128,10 +132,10 @@ export class ZaloTokens {
         return stored.access;
       }
       const refreshToken = stored?.refresh ?? this.o.initial.refresh;
-      const res = await axios.post(
+      const res = await oauthHttp.post(
         `${this.o.oauthBase}/v4/oa/access_token`,
         new URLSearchParams({ app_id: this.o.appId, grant_type: 'refresh_token', refresh_token: refreshToken }).toString(),
-        { headers: { secret_key: this.o.appSecret, 'content-type': 'application/x-www-form-urlencoded' }, timeout: 15_000, validateStatus: () => true },
+        { headers: { secret_key: this.o.appSecret, 'content-type': 'application/x-www-form-urlencoded' } },
       );
       const data = res.data as { access_token?: string; refresh_token?: string; error?: number; error_name?: string; error_description?: string };
       if (res.status >= 500) throw new Error(`Zalo OAuth answered ${res.status}`);
