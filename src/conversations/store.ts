@@ -189,7 +189,7 @@ export class ConversationStore {
           SETTLE.run(
             this.redis,
             g.map(([c]) => unsentKey(this.opts.prefix, c)),
-            g.flatMap(([c, at]) => [c, at]),
+            g.flat(),
           ),
         ),
       );

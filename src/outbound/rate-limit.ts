@@ -133,8 +133,12 @@ export class SendLimiter {
       args.push(t.now ?? now, t.paced ? '1' : '0');
     }
     TAKE.run(this.redis, keys, args).then(
-      (waits) => batch.forEach((t, i) => t.resolve((waits as number[])[i]!)),
-      (err: Error) => batch.forEach((t) => t.reject(err)),
+      (waits) => {
+        for (const [i, t] of batch.entries()) t.resolve((waits as number[])[i]!);
+      },
+      (err: Error) => {
+        for (const t of batch) t.reject(err);
+      },
     );
   }
 
