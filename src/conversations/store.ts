@@ -73,6 +73,18 @@ export interface StoreOptions {
   cacheSize?: number;
 }
 
+/** The settlements grouped by chat bucket (a script's keys must share a cluster slot). */
+function byChatBucket(batch: Array<[string, number]>): Array<Array<[string, number]>> {
+  const groups = new Map<string, Array<[string, number]>>();
+  for (const item of batch) {
+    const tag = chatTag(item[0]);
+    const group = groups.get(tag);
+    if (group) group.push(item);
+    else groups.set(tag, [item]);
+  }
+  return [...groups.values()];
+}
+
 /** Where a chat's conversation is kept. */
 export const conversationKey = (prefix: string, conv: string) => `${prefix}conv:${chatTag(conv)}:${conv}`;
 
@@ -177,15 +189,8 @@ export class ConversationStore {
       const batch = this.settling;
       this.settling = [];
       this.settleFlush = undefined;
-      const groups = new Map<string, Array<[string, number]>>();
-      for (const item of batch) {
-        const slot = this.redis.isCluster ? chatTag(item[0]) : '';
-        const group = groups.get(slot);
-        if (group) group.push(item);
-        else groups.set(slot, [item]);
-      }
       await Promise.all(
-        [...groups.values()].map((g) =>
+        (this.redis.isCluster ? byChatBucket(batch) : [batch]).map((g) =>
           SETTLE.run(
             this.redis,
             g.map(([c]) => unsentKey(this.opts.prefix, c)),

@@ -2,14 +2,20 @@
 // burst (GCRA: each key holds the theoretical arrival time of the next
 // message). A blocked chat is refused outright. The sends of one turn of the
 // event loop take their slots in one script call (under load, many replies
-// start in one turn).
+// start in one turn). The time is Redis's own (TIME): every process paces on
+// one clock, so a process whose clock is ahead cannot hold the others back.
 import type { RedisClient } from '../redis.js';
 import { VarKeysScript } from '../redis-script.js';
 
+// Redis's time in milliseconds.
+const CLOCK = `local function clock() local t = redis.call('TIME') return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end`;
+
 // Takes slots for a batch of sends, in order: KEYS[1] the global limit, then per send its chat's limit and unreachable
-// mark; ARGV the limits, then per send its time and whether it is paced. Returns per send 0 (go), the milliseconds to
-// wait, or -1 (unreachable). A refused send takes nothing.
+// mark; ARGV the limits, then per send its time ('' for Redis's) and whether it is paced. Returns per send 0 (go), the
+// milliseconds to wait, or -1 (unreachable). A refused send takes nothing.
 const TAKE = new VarKeysScript(`
+${CLOCK}
+local serverNow = clock()
 local gi, gb, ci, cb = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local function wait(key, now, interval, burst)
   local tat = tonumber(redis.call('GET', key) or '0')
@@ -21,7 +27,7 @@ end
 local out = {}
 for i = 1, (#KEYS - 1) / 2 do
   local chatKey, blocked = KEYS[2 * i], KEYS[2 * i + 1]
-  local now, paced = tonumber(ARGV[3 + 2 * i]), ARGV[4 + 2 * i] == '1'
+  local now, paced = tonumber(ARGV[3 + 2 * i]) or serverNow, ARGV[4 + 2 * i] == '1'
   if redis.call('EXISTS', blocked) == 1 then
     out[i] = -1
   else
@@ -42,10 +48,13 @@ end
 return out
 `);
 
+// Holds the chat's paced sends for ARGV[1] ms from ARGV[2] ('' for Redis's time).
 const PAUSE = `
+${CLOCK}
+local now = tonumber(ARGV[2]) or clock()
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-local until_ = tonumber(ARGV[1])
-if tat < until_ then redis.call('SET', KEYS[1], until_, 'PX', math.max(1, until_ - tonumber(ARGV[2])) + 60000) end
+local until_ = now + tonumber(ARGV[1])
+if tat < until_ then redis.call('SET', KEYS[1], until_, 'PX', math.max(0, tonumber(ARGV[1])) + 60000) end
 return 1
 `;
 
@@ -59,13 +68,13 @@ export interface RateLimits {
 }
 
 type WithScripts = RedisClient & {
-  sendPause(c: string, until: number, now: number): Promise<number>;
+  sendPause(c: string, forMs: number, now: number | ''): Promise<number>;
 };
 
 interface PendingTake {
   chat: string;
   paced: boolean;
-  /** Given by a test; else the time of the flush (a slot is not granted for a moment already past). */
+  /** Given by a test; else Redis's time at the flush (a slot is not granted for a moment already past). */
   now?: number;
   resolve: (wait: number) => void;
   reject: (err: Error) => void;
@@ -116,7 +125,6 @@ export class SendLimiter {
   private flushTakes(): void {
     const batch = this.pending;
     this.pending = [];
-    const now = Date.now();
     const l = this.limits;
     const keys = [this.globalKey];
     const args: Array<string | number> = [
@@ -130,7 +138,7 @@ export class SendLimiter {
     for (const t of batch) {
       const k = this.keys(t.chat);
       keys.push(k.chat, k.blocked);
-      args.push(t.now ?? now, t.paced ? '1' : '0');
+      args.push(t.now ?? '', t.paced ? '1' : '0');
     }
     TAKE.run(this.redis, keys, args).then(
       (waits) => {
@@ -142,9 +150,9 @@ export class SendLimiter {
     );
   }
 
-  /** Honours a platform "retry after": no paced message goes to this chat before then. */
-  async pause(chat: string, untilMs: number, now = Date.now()): Promise<void> {
-    await this.redis.sendPause(this.keys(chat).chat, untilMs, now);
+  /** Honours a platform "retry after": no paced message goes to this chat for `forMs`. */
+  async pause(chat: string, forMs: number, now?: number): Promise<void> {
+    await this.redis.sendPause(this.keys(chat).chat, forMs, now ?? '');
   }
 
   /** Permanently unreachable (blocked the bot): reminders and audits stop. */

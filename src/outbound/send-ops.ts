@@ -82,7 +82,7 @@ export async function sendOps(t: SendTarget, ops: readonly unknown[], from = 0):
       if (result.ok) continue;
       if (result.kind === 'retry_after') {
         t.log.warn({ retryAfterMs: result.ms }, 'rate limited by the platform');
-        await t.limiter.pause(t.chat, Date.now() + result.ms);
+        await t.limiter.pause(t.chat, result.ms);
         return { kind: 'defer', from: i, untilMs: Date.now() + result.ms };
       }
       if (result.kind === 'window_closed') {

@@ -4,6 +4,9 @@
 import axios, { type AxiosAdapter, AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import { httpCall } from '../../src/channels/http-call.js';
 
+/** A call with no answer by then fails (axios's 0, "no timeout", is not honoured: a call held forever holds its job). */
+const DEFAULT_TIMEOUT_MS = 15_000;
+
 /** axios's request (its body already serialized by axios), sent by httpCall; the status is judged by validateStatus. */
 const adapter: AxiosAdapter = async (config) => {
   const headers: Record<string, string> = {};
@@ -15,7 +18,7 @@ const adapter: AxiosAdapter = async (config) => {
       url: axios.getUri(config),
       headers,
       ...(config.data === undefined || config.data === null ? {} : { body: String(config.data) }),
-      timeoutMs: config.timeout || 15_000,
+      timeoutMs: config.timeout || DEFAULT_TIMEOUT_MS,
     });
   } catch (err) {
     throw new AxiosError((err as Error).message, AxiosError.ERR_NETWORK, config);
@@ -28,5 +31,5 @@ const adapter: AxiosAdapter = async (config) => {
 };
 
 /** Every status is an answer (the callers read Zalo's error codes); a call with no answer in `timeoutMs` fails. */
-export const zaloHttp = (baseURL?: string, timeoutMs = 15_000): AxiosInstance =>
+export const zaloHttp = (baseURL?: string, timeoutMs = DEFAULT_TIMEOUT_MS): AxiosInstance =>
   axios.create({ ...(baseURL ? { baseURL: baseURL.replace(/\/+$/, '') } : {}), timeout: timeoutMs, validateStatus: () => true, adapter });
