@@ -38,16 +38,17 @@ export async function reencryptAll(
     .cursor()) {
     const contact = move(r.contactEnc!);
     if (!contact) continue;
-    await models.Response.updateOne({ _id: r._id }, { $set: { contactEnc: contact } });
-    counts.contacts++;
+    // Only if it is still there as read: a contact purged meanwhile (its retention over) must not come back.
+    const written = await models.Response.updateOne({ _id: r._id, contactEnc: r.contactEnc }, { $set: { contactEnc: contact } });
+    if (written.modifiedCount) counts.contacts++;
   }
   const tokens = conn.collection<{ _id: unknown; sealed?: string }>('zalo_tokens');
   for (const doc of await tokens.find({ sealed: { $exists: true } }).toArray()) {
     const sealed = move(doc.sealed!);
     if (!sealed) continue;
     // Only if the pair did not rotate meanwhile.
-    await tokens.updateOne({ _id: doc._id, sealed: doc.sealed } as never, { $set: { sealed } });
-    counts.zaloTokens++;
+    const written = await tokens.updateOne({ _id: doc._id, sealed: doc.sealed } as never, { $set: { sealed } });
+    if (written.modifiedCount) counts.zaloTokens++;
   }
   return counts;
 }
