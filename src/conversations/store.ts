@@ -73,6 +73,9 @@ export interface StoreOptions {
   cacheSize?: number;
 }
 
+/** Flushes of settlements tried again after the first fails (100 ms, doubling: about 12 s in all). */
+const SETTLE_RETRIES = 7;
+
 /** The settlements grouped by chat bucket (a script's keys must share a cluster slot). */
 function byChatBucket(batch: Array<[string, number]>): Array<Array<[string, number]>> {
   const groups = new Map<string, Array<[string, number]>>();
@@ -185,21 +188,41 @@ export class ConversationStore {
 
   replySettled(conv: string, savedAt: number): Promise<void> {
     this.settling.push([conv, savedAt]);
-    this.settleFlush ??= new Promise<void>((r) => setTimeout(r, 50)).then(async () => {
+    return this.flushSettling(50, 0);
+  }
+
+  /**
+   * Writes the settlements waiting after `delayMs`. When Redis cannot be reached (a failover, a blip) they wait for
+   * the next flush, tried again with a growing pause for about 12 s: a mark left standing would have the recovery ask a
+   * question the respondent already has.
+   */
+  private flushSettling(delayMs: number, failures: number): Promise<void> {
+    // A retry's pause does not hold the process open (the recovery covers a process that exits meanwhile).
+    this.settleFlush ??= new Promise<void>((r) => (failures ? setTimeout(r, delayMs).unref() : setTimeout(r, delayMs))).then(async () => {
       const batch = this.settling;
       this.settling = [];
       this.settleFlush = undefined;
-      await Promise.all(
-        (this.redis.isCluster ? byChatBucket(batch) : [batch]).map((g) =>
-          SETTLE.run(
-            this.redis,
-            g.map(([c]) => unsentKey(this.opts.prefix, c)),
-            g.flat(),
-          ),
-        ),
-      );
+      await this.writeSettled(batch).catch((err: Error) => {
+        if (failures < SETTLE_RETRIES) {
+          this.settling.push(...batch);
+          void this.flushSettling(100 * 2 ** failures, failures + 1).catch(() => {});
+        }
+        throw err;
+      });
     });
     return this.settleFlush;
+  }
+
+  private async writeSettled(batch: Array<[string, number]>): Promise<void> {
+    await Promise.all(
+      (this.redis.isCluster ? byChatBucket(batch) : [batch]).map((g) =>
+        SETTLE.run(
+          this.redis,
+          g.map(([c]) => unsentKey(this.opts.prefix, c)),
+          g.flat(),
+        ),
+      ),
+    );
   }
 
   /** Writes the settlements still waiting for their batch (at shutdown: a reply sent must not stay owed). */

@@ -4,6 +4,7 @@
 // queue hop. Whatever cannot go at once (pacing, retry_after, a network error)
 // is handed to the outbound queue, which retries it durably. Sends we start
 // ourselves (reminders) always go through the queue.
+import { randomUUID } from 'node:crypto';
 import type { BackgroundTasks } from '../background.js';
 import type { Respondent } from '../conversations/conversation.js';
 import { KeyedSerializer } from '../conversations/serializer.js';
@@ -23,6 +24,15 @@ export interface DeliverHow {
   settled?: () => void;
   /** A reply job of this chat still waiting in the queue (known from the save): this reply goes after it. */
   heldBehind?: string;
+}
+
+/** How long a reply keeps trying to be sent or queued in this process before it is left to the recovery (which waits longer). */
+const REPLY_RETRY_MS = 8_000;
+
+/** How far a reply got: the ops before `from` are sent; `queue`, once set, is the job that must be queued. */
+interface ReplyLeft {
+  from: number;
+  queue?: { job: Parameters<Queues['addOutbound']>[0]; until: number; id: string };
 }
 
 export class Dispatcher {
@@ -57,36 +67,59 @@ export class Dispatcher {
     return this.queues.addOutbound({ channel: to.channel, chat: to.userKey, reply: false, ops: ok, ...(about ? { about } : {}) });
   }
 
-  /** A reply: starts sending now and returns at once (the webhook never waits on the platform). */
+  /**
+   * A reply: starts sending now and returns at once (the webhook never waits on the platform). When neither sending nor
+   * queueing works (Redis unreachable: a failover, a blip), it tries again here for a few seconds, from where it
+   * stopped, the chat's later replies waiting behind it; after that the recovery asks the question again.
+   */
   private reply(outlet: Outlet, to: Respondent, ops: unknown[], how: DeliverHow): void {
-    const { channel, userKey: chat } = to;
-    const key = `${channel}:${chat}`;
     // Starts on the next turn of the event loop: the webhook's answer is written first.
-    const task = this.serial.run(key, async () => {
+    const task = this.serial.run(`${to.channel}:${to.userKey}`, async () => {
       await new Promise((r) => setImmediate(r));
-      const local = this.held.get(key);
-      const behind = local && local.until > Date.now() ? local.jobId : how.heldBehind;
-      if (behind) {
-        // Queue behind the reply that is waiting (the worker runs it once that one is done).
-        const until = Math.max(Date.now(), (local?.until ?? 0) + 1);
-        await this.queue(key, { channel, chat, reply: true, ops, after: behind }, until);
-      } else {
-        this.held.delete(key);
-        const stop = await sendOps({ chat, paced: false, ...outlet, log: this.log, maxInlineWaitMs: 500 }, ops);
-        if (stop.kind === 'defer' || stop.kind === 'failed') {
-          const until = stop.kind === 'defer' ? stop.untilMs : Date.now() + 1_000;
-          await this.queue(key, { channel, chat, reply: true, ops, done: stop.from }, until);
+      const left: ReplyLeft = { from: 0 };
+      const started = Date.now();
+      for (let pause = 250; ; pause *= 2) {
+        try {
+          await this.sendOrQueue(outlet, to, ops, how.heldBehind, left);
+          break;
+        } catch (err) {
+          if (Date.now() - started + pause > REPLY_RETRY_MS) throw err;
+          this.log.debug({ err: (err as Error).message }, 'reply neither sent nor queued; trying again');
+          await new Promise((r) => setTimeout(r, pause));
         }
       }
       // Sent, or durably queued: the reply no longer depends on this process.
       how.settled?.();
     });
-    this.background.run(`reply to ${channel}`, task);
+    this.background.run(`reply to ${to.channel}`, task);
   }
 
-  /** Queues a reply that must wait, and marks the chat held by it (here and in Redis). */
-  private async queue(key: string, job: Parameters<Queues['addOutbound']>[0], until: number) {
-    const added = await this.queues.addOutbound(job, Math.max(0, until - Date.now()));
+  /** Sends the reply from `left.from`, or queues it (behind a waiting reply, or what could not go at once); `left` records how far it got. */
+  private async sendOrQueue(outlet: Outlet, to: Respondent, ops: unknown[], heldBehind: string | undefined, left: ReplyLeft): Promise<void> {
+    const { channel, userKey: chat } = to;
+    const key = `${channel}:${chat}`;
+    if (!left.queue) {
+      const local = this.held.get(key);
+      const behind = local && local.until > Date.now() ? local.jobId : heldBehind;
+      if (behind) {
+        // Queue behind the reply that is waiting (the worker runs it once that one is done).
+        const until = Math.max(Date.now(), (local?.until ?? 0) + 1);
+        left.queue = { job: { channel, chat, reply: true, ops, after: behind }, until, id: randomUUID() };
+      } else {
+        this.held.delete(key);
+        const stop = await sendOps({ chat, paced: false, ...outlet, log: this.log, maxInlineWaitMs: 500 }, ops, left.from);
+        if (stop.kind !== 'defer' && stop.kind !== 'failed') return;
+        left.from = stop.from;
+        const until = stop.kind === 'defer' ? stop.untilMs : Date.now() + 1_000;
+        left.queue = { job: { channel, chat, reply: true, ops, done: stop.from }, until, id: randomUUID() };
+      }
+    }
+    await this.queue(key, left.queue);
+  }
+
+  /** Queues a reply that must wait (once, whatever the tries: the job's id is the reply's), and marks the chat held by it (here and in Redis). */
+  private async queue(key: string, { job, until, id }: NonNullable<ReplyLeft['queue']>) {
+    const added = await this.queues.addOutbound(job, Math.max(0, until - Date.now()), id);
     this.held.set(key, { until, jobId: added.id! });
     // A chat that never writes again would keep its entry: past ones go once there are many (at most once a second).
     if (this.held.size > 1_000 && Date.now() - this.prunedAt > 1_000) {

@@ -69,7 +69,8 @@ export async function sendOps(t: SendTarget, ops: readonly unknown[], from = 0):
       }
       let result: SendResult | undefined;
       for (let tries = t.retryOnce ? 2 : 1; !result; tries--) {
-        const stop = await takeSlot(t, i);
+        // Redis unreachable (a failover): nothing was sent; the caller tries again from here.
+        const stop = await takeSlot(t, i).catch((err: Error): SendStop => ({ kind: 'failed', from: i, error: err }));
         if (stop) return stop;
         try {
           result = await t.channel.send(t.chat, op);
@@ -82,7 +83,8 @@ export async function sendOps(t: SendTarget, ops: readonly unknown[], from = 0):
       if (result.ok) continue;
       if (result.kind === 'retry_after') {
         t.log.warn({ retryAfterMs: result.ms }, 'rate limited by the platform');
-        await t.limiter.pause(t.chat, result.ms);
+        // Advisory (the deferral below holds this send back anyway): a pause that cannot be written is not a failure.
+        await t.limiter.pause(t.chat, result.ms).catch((err: Error) => t.log.debug({ err: err.message }, 'pause not recorded'));
         return { kind: 'defer', from: i, untilMs: Date.now() + result.ms };
       }
       if (result.kind === 'window_closed') {

@@ -152,10 +152,12 @@ export class Queues {
     });
   }
 
-  addOutbound(job: Omit<OutboundJob, 'done'> & { done?: number }, delayMs = 0) {
+  /** `jobId`: given when the add may be tried again (a second add with it adds nothing). */
+  addOutbound(job: Omit<OutboundJob, 'done'> & { done?: number }, delayMs = 0, jobId?: string) {
     const data = outboundJob.parse(job);
     // Replies to a respondent's own input go before bursts we start (reminders, audits).
     return this.outbound.add('send', data, {
+      ...(jobId ? { jobId } : {}),
       priority: data.reply ? 1 : 10,
       delay: delayMs,
       attempts: SEND_ATTEMPTS,
