@@ -35,8 +35,9 @@ afterAll(async () => {
 
 /** A respondent at the survey's first question, whose replies from now on take 800 ms to reach Telegram. */
 async function respondent(chat: number) {
-  const inv = (await api(t.baseUrl, officerKey, 'POST', '/api/invitations', { caseCode: `BLIP-${chat}`, unit: 'PC06', field: 'can-cuoc', respondentType: 'citizen' }))
-    .body as { token: string };
+  const inv = (
+    await api(t.baseUrl, officerKey, 'POST', '/api/invitations', { caseCode: `BLIP-${chat}`, unit: 'PC06', field: 'can-cuoc', respondentType: 'citizen' })
+  ).body as { token: string };
   const u = new TelegramUser(emu, { url: `${t.baseUrl}/webhooks/telegram`, secret: TEST_SECRET }, chat);
   expect((await u.send(`/start ${inv.token}`)).status).toBe(200);
   await u.waitFor((msgs) => msgs.some((m) => m.buttons.some((b) => b.text === 'Đồng ý tham gia')), 'the consent question');
