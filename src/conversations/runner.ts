@@ -178,25 +178,38 @@ export class ConversationRunner {
    * Replies saved but never sent (the process died in between, see
    * ConversationStore.unsent): the current question is asked again through
    * the durable outbound queue, or the thanks if the lost reply ended the
-   * survey. Returns how many conversations it recovered.
+   * survey. Returns how many conversations it recovered. One that cannot be
+   * recovered now (unreadable, its Redis node down) keeps its mark and does not
+   * hold back the others: its error goes to `onError`, or is thrown once the
+   * others are done.
    */
-  async recoverUnsent(before: number): Promise<number> {
-    const { store, effects } = this.deps;
-    const convs = await store.unsent(before);
+  async recoverUnsent(before: number, onError?: (err: Error) => void): Promise<number> {
+    const convs = await this.deps.store.unsent(before);
     const settled: Promise<void>[] = [];
+    const failed: Error[] = [];
     for (const conv of convs) {
-      const who = respondentOf(conv);
-      if (!effects.delivers(who.channel)) continue;
-      const { conversation, outputs } = await this.current(who);
-      const s = conversation.s;
-      // Queued again in case its queueing was lost; a ballot already queued or recorded is not queued twice (its job id).
-      if (s?.status === 'completed' && s.completedAt) await effects.completed(completionOf(s, who));
-      const owed = outputs.length || !s ? outputs : lastWords(this.deps.flows.get(s.flow), s);
-      if (owed.length) await effects.deliver(who, owed, { reply: false });
-      settled.push(store.replySettled(conv, Number.MAX_SAFE_INTEGER));
+      await this.recoverOne(conv, settled).catch((err: Error) => {
+        failed.push(err);
+        onError?.(err);
+      });
     }
     await Promise.all(settled);
-    return convs.length;
+    if (failed.length && !onError) throw failed[0];
+    return convs.length - failed.length;
+  }
+
+  /** Asks again what `conv` is owed (see recoverUnsent); its settlement is added to `settled`. */
+  private async recoverOne(conv: string, settled: Promise<void>[]): Promise<void> {
+    const { store, effects } = this.deps;
+    const who = respondentOf(conv);
+    if (!effects.delivers(who.channel)) return;
+    const { conversation, outputs } = await this.current(who);
+    const s = conversation.s;
+    // Queued again in case its queueing was lost; a ballot already queued or recorded is not queued twice (its job id).
+    if (s?.status === 'completed' && s.completedAt) await effects.completed(completionOf(s, who));
+    const owed = outputs.length || !s ? outputs : lastWords(this.deps.flows.get(s.flow), s);
+    if (owed.length) await effects.deliver(who, owed, { reply: false });
+    settled.push(store.replySettled(conv, Number.MAX_SAFE_INTEGER));
   }
 
   private recovery?: NodeJS.Timeout;
@@ -204,7 +217,7 @@ export class ConversationRunner {
   /** Looks for replies never sent every `everyMs`, taking those owed for longer than `afterMs` (a send in flight is not one). */
   startRecovery(everyMs: number, afterMs: number, onError: (err: Error) => void): void {
     this.stopRecovery();
-    this.recovery = setInterval(() => void this.recoverUnsent(this.now() - afterMs).catch(onError), everyMs);
+    this.recovery = setInterval(() => void this.recoverUnsent(this.now() - afterMs, onError).catch(onError), everyMs);
     this.recovery.unref();
   }
 

@@ -73,6 +73,20 @@ export interface StoreOptions {
   cacheSize?: number;
 }
 
+/** A stored conversation that is not JSON (damaged by hand or by a bug). The message never quotes it: it holds answers. */
+export class UnreadableConversationError extends Error {
+  override name = 'UnreadableConversationError';
+}
+
+function parseConversation(data: string | null | undefined): Conversation {
+  if (!data) return {};
+  try {
+    return JSON.parse(data) as Conversation;
+  } catch {
+    throw new UnreadableConversationError(`a stored conversation is not valid JSON (${data.length} characters)`);
+  }
+}
+
 /** Flushes of settlements tried again after the first fails (100 ms, doubling: about 12 s in all). */
 const SETTLE_RETRIES = 7;
 
@@ -147,7 +161,7 @@ export class ConversationStore {
     const cached = this.cache.get(conv);
     if (cached) return cached;
     const [version, data] = await this.redis.convRead(this.key(conv));
-    return { version, conversation: data ? (JSON.parse(data) as Conversation) : {} };
+    return { version, conversation: parseConversation(data) };
   }
 
   /**
@@ -170,7 +184,7 @@ export class ConversationStore {
     );
     if (code === -2) return { ok: false, duplicate: true };
     if (code === -1) {
-      const current = { version: version as number, conversation: data ? (JSON.parse(data) as Conversation) : {} };
+      const current = { version: version as number, conversation: parseConversation(data) };
       this.remember(conv, current);
       return { ok: false, duplicate: false, current };
     }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ConversationRunner, type Effects, type InboundEvent } from '../../src/conversations/runner.js';
-import { ConversationStore } from '../../src/conversations/store.js';
+import { ConversationStore, conversationKey, UnreadableConversationError } from '../../src/conversations/store.js';
 import { loadFlows } from '../../src/engine/load.js';
 import { deleteKeys, eventually, isolation, startTestService, type TestService } from '../helpers/context.js';
 
@@ -218,6 +218,36 @@ describe('a reply lost with its process', () => {
     expect(queued).toEqual(['r-lost']);
     // The recovery cannot tell that the thanks was sent: it is said again (the price of not losing the ballot).
     expect(sent.filter((x) => x === 'Xong.')).toHaveLength(2);
+    await deleteKeys(inject('redisUrl'), prefix);
+    redis.disconnect();
+  });
+});
+
+describe('the recovery of replies owed', () => {
+  it('recovers the others when one conversation cannot be read, and reports it', async () => {
+    const { prefix } = isolation('unreadable');
+    const redis = new Redis(inject('redisUrl'));
+    const runner = (deliver: Effects['deliver']) =>
+      new ConversationRunner({
+        store: new ConversationStore(redis, { prefix, sessionTtlMs: 60_000 }),
+        flows: loadFlows(join(import.meta.dirname, '../fixtures/flows')),
+        opener: { codeIn: () => undefined, open: async () => ({ ok: true as const, start: { ref: 'r-owed', flow: 'stress-text@1', ctx: {} } }) },
+        effects: { deliver, completed: async () => {}, opened: async () => {}, delivers: () => true },
+      });
+    // Two replies owed (their process died before sending them); the older one's conversation is then damaged.
+    const dying = runner(async () => {});
+    for (const chat of ['owed-damaged', 'owed-fine']) await dying.handle(web(chat, { kind: 'start', token: 'x'.repeat(22) }));
+    await redis.hset(conversationKey(prefix, 'telegram:owed-damaged'), 'd', '{"s":{');
+    const sent: string[] = [];
+    const recovering = runner(async (to) => void sent.push(to.userKey));
+    const errors: Error[] = [];
+    expect(await recovering.recoverUnsent(Date.now() + 1, (err) => errors.push(err))).toBe(1);
+    expect(sent).toEqual(['owed-fine']);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(UnreadableConversationError);
+    expect(errors[0]!.message).not.toContain('{');
+    // Without a handler the error is thrown, once the others are done; the damaged one keeps its mark.
+    await expect(recovering.recoverUnsent(Date.now() + 1)).rejects.toThrow(UnreadableConversationError);
     await deleteKeys(inject('redisUrl'), prefix);
     redis.disconnect();
   });
