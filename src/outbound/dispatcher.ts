@@ -69,8 +69,8 @@ export class Dispatcher {
 
   /**
    * A reply: starts sending now and returns at once (the webhook never waits on the platform). When neither sending nor
-   * queueing works (Redis unreachable: a failover, a blip), it tries again here for a few seconds, from where it
-   * stopped, the chat's later replies waiting behind it; after that the recovery asks the question again.
+   * queueing works (Redis unreachable: a failover, a blip), it tries again here, at least once a second, for a few
+   * seconds, from where it stopped, the chat's later replies waiting behind it; after that the recovery asks again.
    */
   private reply(outlet: Outlet, to: Respondent, ops: unknown[], how: DeliverHow): void {
     // Starts on the next turn of the event loop: the webhook's answer is written first.
@@ -78,7 +78,7 @@ export class Dispatcher {
       await new Promise((r) => setImmediate(r));
       const left: ReplyLeft = { from: 0 };
       const started = Date.now();
-      for (let pause = 250; ; pause *= 2) {
+      for (let pause = 250; ; pause = Math.min(2 * pause, 1_000)) {
         try {
           await this.sendOrQueue(outlet, to, ops, how.heldBehind, left);
           break;

@@ -83,6 +83,9 @@ interface PendingTake {
 // One slot per channel (the script reads all three keys): the global limit serializes the channel's sends anyway.
 const limitPrefix = (prefix: string, channel: string) => `${prefix}{rl:${channel}}:`;
 
+/** The channel's global limit (the time its next send may go, in Redis's milliseconds). */
+export const globalRateKey = (prefix: string, channel: string) => `${limitPrefix(prefix, channel)}global`;
+
 /** The mark of a chat that blocked the bot. */
 export const unreachableKey = (prefix: string, channel: string, chat: string) => `${limitPrefix(prefix, channel)}unreachable:${chat}`;
 
@@ -100,7 +103,7 @@ export class SendLimiter {
   }
 
   private get globalKey() {
-    return `${limitPrefix(this.prefix, this.channel)}global`;
+    return globalRateKey(this.prefix, this.channel);
   }
 
   private keys(chat: string) {

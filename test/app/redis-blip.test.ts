@@ -1,10 +1,12 @@
 // Redis out of reach for two seconds (a failover, the network between blinking)
-// just as a reply is on its way: the respondent gets the next question once, a
-// few seconds later, not twice and not only when the recovery of replies owed
-// (15 s here) would have asked it again.
+// around a reply: once while it is on its way to Telegram, once before it could
+// take its pacing slot. The respondent gets the next question once, within
+// seconds, not twice and not only when the recovery of replies owed (15 s
+// here) would have asked it again.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { unsentKey } from '../../src/conversations/store.js';
+import { globalRateKey } from '../../src/outbound/rate-limit.js';
 import { api, eventually, startTestService, TEST_SECRET, type TestService } from '../helpers/context.js';
 import { RedisLink } from '../helpers/redis-link.js';
 import { TelegramEmulator, TelegramUser } from '../helpers/telegram-emulator.js';
@@ -33,7 +35,7 @@ afterAll(async () => {
   await link.close();
 });
 
-/** A respondent at the survey's first question, whose replies from now on take 800 ms to reach Telegram. */
+/** A respondent at the survey's first question, whose replies from now on take 800 ms to reach Telegram (their edits recorded then). */
 async function respondent(chat: number) {
   const inv = (
     await api(t.baseUrl, officerKey, 'POST', '/api/invitations', { caseCode: `BLIP-${chat}`, unit: 'PC06', field: 'can-cuoc', respondentType: 'citizen' })
@@ -45,13 +47,15 @@ async function respondent(chat: number) {
   return u;
 }
 
-/** Taps consent, and cuts Redis for 2 s as soon as the webhook has answered (the reply is then on its way). */
-async function tapThroughBlip(u: TelegramUser) {
+/** Taps consent, then cuts Redis for 2 s, `afterMs` after the webhook has answered. */
+async function tapThroughBlip(u: TelegramUser, afterMs: number) {
   expect((await u.tap('Đồng ý tham gia')).status).toBe(200);
   const tappedAt = Date.now();
+  await new Promise((r) => setTimeout(r, afterMs));
   link.down();
+  const restoredAt = Date.now() + 2_000;
   setTimeout(() => link.restore(), 2_000);
-  return tappedAt;
+  return { tappedAt, restoredAt };
 }
 
 /** The next question arrives once, and no reply is left owed (so no recovery asks it again). */
@@ -67,23 +71,25 @@ async function expectAskedOnce(u: TelegramUser, before: number) {
 }
 
 describe('Redis out of reach while a reply is sent', () => {
-  it('the question sent meanwhile is settled once Redis is back, and is not asked again', async () => {
+  it('a question sent while Redis is cut is settled once it is back, and is not asked again', async () => {
     const u = await respondent(61_001);
     const before = u.mark();
-    await tapThroughBlip(u);
-    await u.waitForText(NEXT_QUESTION, before, 10_000);
+    // The reply has its pacing slot and is on its way to Telegram (800 ms) when Redis goes.
+    const { restoredAt } = await tapThroughBlip(u, 300);
+    await u.waitForText(NEXT_QUESTION, before, 14_000);
+    expect(emu.callsOf('editMessageText', u.chatId)[0]!.at).toBeLessThan(restoredAt);
     await expectAskedOnce(u, before);
   });
 
-  it('a reply Telegram refused for a second (429) is queued once Redis is back, and arrives within seconds', async () => {
+  it('a reply that could not even take its pacing slot is queued once Redis is back, and arrives within seconds', async () => {
     const u = await respondent(61_002);
-    emu.failures.set(u.chatId, [{ code: 429, description: 'Too Many Requests: retry after 1', retryAfter: 1 }]);
     const before = u.mark();
-    const tappedAt = await tapThroughBlip(u);
-    await u.waitForText(NEXT_QUESTION, before, 10_000);
-    // Redis was back 2 s after the tap: the reply tried again meanwhile (the recovery would have taken 15 s).
-    expect(Date.now() - tappedAt).toBeLessThan(8_000);
-    expect(emu.callsOf('editMessageText', u.chatId).length + emu.callsOf('sendMessage', u.chatId).length).toBeGreaterThan(1);
+    // The bot's next send slot is 500 ms away: the reply waits for it, and takes it again once Redis is cut.
+    await redis.set(globalRateKey(t.prefix, 'telegram'), String(Date.now() + 500), 'PX', 60_000);
+    const { tappedAt } = await tapThroughBlip(u, 100);
+    await u.waitForText(NEXT_QUESTION, before, 14_000);
+    // Redis was back 2 s after the tap: the reply tried again meanwhile (about 4-5 s here; the recovery, 15 s at least).
+    expect(Date.now() - tappedAt).toBeLessThan(12_000);
     await expectAskedOnce(u, before);
   });
 });
