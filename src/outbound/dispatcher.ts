@@ -29,10 +29,11 @@ export interface DeliverHow {
 /** How long a reply keeps trying to be sent or queued in this process before it is left to the recovery (which waits longer). */
 const REPLY_RETRY_MS = 8_000;
 
-/** How far a reply got: the ops before `from` are sent; `queue`, once set, is the job that must be queued. */
-interface ReplyLeft {
-  from: number;
-  queue?: { job: Parameters<Queues['addOutbound']>[0]; until: number; id: string };
+/** A reply that must wait in the queue: queued once, whatever the tries (the job's id is the reply's). */
+interface WaitingReply {
+  job: Parameters<Queues['addOutbound']>[0];
+  until: number;
+  id: string;
 }
 
 export class Dispatcher {
@@ -73,14 +74,16 @@ export class Dispatcher {
    * seconds, from where it stopped, the chat's later replies waiting behind it; after that the recovery asks again.
    */
   private reply(outlet: Outlet, to: Respondent, ops: unknown[], how: DeliverHow): void {
+    const key = `${to.channel}:${to.userKey}`;
     // Starts on the next turn of the event loop: the webhook's answer is written first.
-    const task = this.serial.run(`${to.channel}:${to.userKey}`, async () => {
+    const task = this.serial.run(key, async () => {
       await new Promise((r) => setImmediate(r));
-      const left: ReplyLeft = { from: 0 };
+      let waiting: WaitingReply | undefined;
       const started = Date.now();
       for (let pause = 250; ; pause = Math.min(2 * pause, 1_000)) {
         try {
-          await this.sendOrQueue(outlet, to, ops, how.heldBehind, left);
+          waiting ??= await this.sendNow(outlet, key, to, ops, how.heldBehind);
+          if (waiting) await this.queue(key, waiting);
           break;
         } catch (err) {
           if (Date.now() - started + pause > REPLY_RETRY_MS) throw err;
@@ -94,31 +97,24 @@ export class Dispatcher {
     this.background.run(`reply to ${to.channel}`, task);
   }
 
-  /** Sends the reply from `left.from`, or queues it (behind a waiting reply, or what could not go at once); `left` records how far it got. */
-  private async sendOrQueue(outlet: Outlet, to: Respondent, ops: unknown[], heldBehind: string | undefined, left: ReplyLeft): Promise<void> {
+  /** Sends the reply: undefined once sent, else what must wait in the queue (behind a waiting reply, or from the op that could not go at once). */
+  private async sendNow(outlet: Outlet, key: string, to: Respondent, ops: unknown[], heldBehind: string | undefined): Promise<WaitingReply | undefined> {
     const { channel, userKey: chat } = to;
-    const key = `${channel}:${chat}`;
-    if (!left.queue) {
-      const local = this.held.get(key);
-      const behind = local && local.until > Date.now() ? local.jobId : heldBehind;
-      if (behind) {
-        // Queue behind the reply that is waiting (the worker runs it once that one is done).
-        const until = Math.max(Date.now(), (local?.until ?? 0) + 1);
-        left.queue = { job: { channel, chat, reply: true, ops, after: behind }, until, id: randomUUID() };
-      } else {
-        this.held.delete(key);
-        const stop = await sendOps({ chat, paced: false, ...outlet, log: this.log, maxInlineWaitMs: 500 }, ops, left.from);
-        if (stop.kind !== 'defer' && stop.kind !== 'failed') return;
-        left.from = stop.from;
-        const until = stop.kind === 'defer' ? stop.untilMs : Date.now() + 1_000;
-        left.queue = { job: { channel, chat, reply: true, ops, done: stop.from }, until, id: randomUUID() };
-      }
+    const local = this.held.get(key);
+    const behind = local && local.until > Date.now() ? local.jobId : heldBehind;
+    if (behind) {
+      // Queue behind the reply that is waiting (the worker runs it once that one is done).
+      return { job: { channel, chat, reply: true, ops, after: behind }, until: Math.max(Date.now(), (local?.until ?? 0) + 1), id: randomUUID() };
     }
-    await this.queue(key, left.queue);
+    this.held.delete(key);
+    const stop = await sendOps({ chat, paced: false, ...outlet, log: this.log, maxInlineWaitMs: 500 }, ops);
+    if (stop.kind !== 'defer' && stop.kind !== 'failed') return undefined;
+    const until = stop.kind === 'defer' ? stop.untilMs : Date.now() + 1_000;
+    return { job: { channel, chat, reply: true, ops, done: stop.from }, until, id: randomUUID() };
   }
 
-  /** Queues a reply that must wait (once, whatever the tries: the job's id is the reply's), and marks the chat held by it (here and in Redis). */
-  private async queue(key: string, { job, until, id }: NonNullable<ReplyLeft['queue']>) {
+  /** Queues a reply that must wait, and marks the chat held by it (here and in Redis). */
+  private async queue(key: string, { job, until, id }: WaitingReply) {
     const added = await this.queues.addOutbound(job, Math.max(0, until - Date.now()), id);
     this.held.set(key, { until, jobId: added.id! });
     // A chat that never writes again would keep its entry: past ones go once there are many (at most once a second).

@@ -48,10 +48,10 @@ end
 return out
 `);
 
-// Holds the chat's paced sends for ARGV[1] ms from ARGV[2] ('' for Redis's time).
+// Holds the chat's paced sends for ARGV[1] ms from now (Redis's time).
 const PAUSE = `
 ${CLOCK}
-local now = tonumber(ARGV[2]) or clock()
+local now = clock()
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 local until_ = now + tonumber(ARGV[1])
 if tat < until_ then redis.call('SET', KEYS[1], until_, 'PX', math.max(0, tonumber(ARGV[1])) + 60000) end
@@ -68,7 +68,7 @@ export interface RateLimits {
 }
 
 type WithScripts = RedisClient & {
-  sendPause(c: string, forMs: number, now: number | ''): Promise<number>;
+  sendPause(c: string, forMs: number): Promise<number>;
 };
 
 interface PendingTake {
@@ -154,8 +154,8 @@ export class SendLimiter {
   }
 
   /** Honours a platform "retry after": no paced message goes to this chat for `forMs`. */
-  async pause(chat: string, forMs: number, now?: number): Promise<void> {
-    await this.redis.sendPause(this.keys(chat).chat, forMs, now ?? '');
+  async pause(chat: string, forMs: number): Promise<void> {
+    await this.redis.sendPause(this.keys(chat).chat, forMs);
   }
 
   /** Permanently unreachable (blocked the bot): reminders and audits stop. */

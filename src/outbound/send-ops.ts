@@ -69,8 +69,13 @@ export async function sendOps(t: SendTarget, ops: readonly unknown[], from = 0):
       }
       let result: SendResult | undefined;
       for (let tries = t.retryOnce ? 2 : 1; !result; tries--) {
-        // Redis unreachable (a failover): nothing was sent; the caller tries again from here.
-        const stop = await takeSlot(t, i).catch((err: Error): SendStop => ({ kind: 'failed', from: i, error: err }));
+        let stop: SendStop | undefined;
+        try {
+          stop = await takeSlot(t, i);
+        } catch (err) {
+          // Redis unreachable (a failover): nothing was sent; the caller tries again from here.
+          return { kind: 'failed', from: i, error: err as Error };
+        }
         if (stop) return stop;
         try {
           result = await t.channel.send(t.chat, op);
