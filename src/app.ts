@@ -214,7 +214,11 @@ export async function createApp(o: AppOptions): Promise<App> {
   const queues = new Queues(o.redisUrl, prefix, (err) => log.debug({ err: err.message }, 'queue connection error'));
   await queues.ready();
 
-  const store = new ConversationStore(redis, { prefix, sessionTtlMs: o.sessionTtlMs ?? 7 * 86_400_000 });
+  const store = new ConversationStore(redis, {
+    prefix,
+    sessionTtlMs: o.sessionTtlMs ?? 7 * 86_400_000,
+    onDamaged: (err, keptAs) => log.error({ err: err.message, keptAs }, 'a stored conversation could not be read: set aside, the chat starts afresh'),
+  });
   const guessLimiter = new GuessLimiter(redis, prefix);
   const invitations = new Invitations({
     models: db.models,

@@ -179,23 +179,23 @@ export class ConversationRunner {
    * ConversationStore.unsent): the current question is asked again through
    * the durable outbound queue, or the thanks if the lost reply ended the
    * survey. Returns how many conversations it recovered. One that cannot be
-   * recovered now (unreadable, its Redis node down) keeps its mark and does not
-   * hold back the others: its error goes to `onError`, or is thrown once the
-   * others are done.
+   * recovered now (not sent, its Redis node down) keeps its mark and does not
+   * hold back the others, nor does a bucket of marks that cannot be read: the
+   * error goes to `onError`, or is thrown once the others are done.
    */
   async recoverUnsent(before: number, onError?: (err: Error) => void): Promise<number> {
-    const convs = await this.deps.store.unsent(before);
     const settled: Promise<void>[] = [];
     const failed: Error[] = [];
-    for (const conv of convs) {
-      await this.recoverOne(conv, settled).catch((err: Error) => {
-        failed.push(err);
-        onError?.(err);
-      });
-    }
+    const fail = (err: Error) => {
+      failed.push(err);
+      onError?.(err);
+    };
+    const convs = await this.deps.store.unsent(before, undefined, fail);
+    let recovered = 0;
+    for (const conv of convs) await this.recoverOne(conv, settled).then(() => recovered++, fail);
     await Promise.all(settled);
     if (failed.length && !onError) throw failed[0];
-    return convs.length - failed.length;
+    return recovered;
   }
 
   /** Asks again what `conv` is owed (see recoverUnsent); its settlement is added to `settled`. */

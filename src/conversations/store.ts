@@ -3,6 +3,7 @@
 // id, in one Lua script. This process keeps the conversations it saved last in
 // memory, so an update normally costs a single Redis round trip; when another
 // process wrote in between, the script refuses and returns the fresh state.
+import { randomUUID } from 'node:crypto';
 import { heldKey } from '../outbound/held.js';
 import type { RedisClient } from '../redis.js';
 import { VarKeysScript } from '../redis-script.js';
@@ -71,20 +72,23 @@ export interface StoreOptions {
   dedupeTtlMs?: number;
   /** Conversations kept in memory (most recently used); 0 disables the cache. */
   cacheSize?: number;
+  /** A stored conversation could not be read: it was set aside under `keptAs` and the chat starts afresh. */
+  onDamaged?: (err: UnreadableConversationError, keptAs: string) => void;
 }
 
-/** A stored conversation that is not JSON (damaged by hand or by a bug). The message never quotes it: it holds answers. */
+/** A stored conversation that is not a JSON object (damaged by hand or by a bug). The message never quotes it: it holds answers. */
 export class UnreadableConversationError extends Error {
   override name = 'UnreadableConversationError';
 }
 
-function parseConversation(data: string | null | undefined): Conversation {
+/** The conversation stored as `data`, or an UnreadableConversationError. */
+function parseConversation(data: string | null | undefined): Conversation | UnreadableConversationError {
   if (!data) return {};
   try {
-    return JSON.parse(data) as Conversation;
-  } catch {
-    throw new UnreadableConversationError(`a stored conversation is not valid JSON (${data.length} characters)`);
-  }
+    const parsed: unknown = JSON.parse(data);
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Conversation;
+  } catch {}
+  return new UnreadableConversationError(`a stored conversation is not a JSON object (${data.length} characters)`);
 }
 
 /** Flushes of settlements tried again after the first fails (100 ms, doubling: about 12 s in all). */
@@ -161,7 +165,22 @@ export class ConversationStore {
     const cached = this.cache.get(conv);
     if (cached) return cached;
     const [version, data] = await this.redis.convRead(this.key(conv));
-    return { version, conversation: parseConversation(data) };
+    return { version, conversation: await this.readable(conv, data) };
+  }
+
+  /**
+   * The conversation stored as `data`. A damaged one is copied aside (for as long as a conversation is kept) and read
+   * as empty, so that the next save replaces it: the respondent is told how to start again (their invitation starts
+   * the survey afresh), where each update would otherwise fail, and be redelivered, for as long as the data stays.
+   */
+  private async readable(conv: string, data: string | null | undefined): Promise<Conversation> {
+    const parsed = parseConversation(data);
+    if (!(parsed instanceof UnreadableConversationError)) return parsed;
+    // Named by a random id, not the chat: the log that gives the name must not identify the respondent.
+    const keptAs = `${this.opts.prefix}damaged:${randomUUID()}`;
+    await this.redis.set(keptAs, JSON.stringify({ conv, data }), 'PX', this.sessionTtlMs);
+    this.opts.onDamaged?.(parsed, keptAs);
+    return {};
   }
 
   /**
@@ -184,7 +203,7 @@ export class ConversationStore {
     );
     if (code === -2) return { ok: false, duplicate: true };
     if (code === -1) {
-      const current = { version: version as number, conversation: parseConversation(data) };
+      const current = { version: version as number, conversation: await this.readable(conv, data) };
       this.remember(conv, current);
       return { ok: false, duplicate: false, current };
     }
@@ -244,13 +263,24 @@ export class ConversationStore {
     return this.settleFlush ?? Promise.resolve();
   }
 
-  /** Conversations owing a reply since before `before`, oldest first. */
-  async unsent(before: number, limit = 500): Promise<string[]> {
-    const buckets = await Promise.all(
+  /**
+   * Conversations owing a reply since before `before`, oldest first. A bucket that cannot be read (its cluster node
+   * down) is left out and its error given to `onError` (thrown without one): the other buckets' replies still go.
+   */
+  async unsent(before: number, limit = 500, onError?: (err: Error) => void): Promise<string[]> {
+    const buckets = await Promise.allSettled(
       allChatTags().map((tag) => this.redis.zrangebyscore(unsentKeyOf(this.opts.prefix, tag), '-inf', before, 'WITHSCORES', 'LIMIT', 0, limit)),
     );
     const owed: Array<[string, number]> = [];
-    for (const flat of buckets) for (let i = 0; i < flat.length; i += 2) owed.push([flat[i]!, Number(flat[i + 1])]);
+    for (const bucket of buckets) {
+      if (bucket.status === 'rejected') {
+        if (!onError) throw bucket.reason;
+        onError(bucket.reason as Error);
+        continue;
+      }
+      const flat = bucket.value;
+      for (let i = 0; i < flat.length; i += 2) owed.push([flat[i]!, Number(flat[i + 1])]);
+    }
     return owed
       .sort((a, b) => a[1] - b[1])
       .slice(0, limit)

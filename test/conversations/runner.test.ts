@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ConversationRunner, type Effects, type InboundEvent } from '../../src/conversations/runner.js';
 import { ConversationStore, conversationKey, UnreadableConversationError } from '../../src/conversations/store.js';
 import { loadFlows } from '../../src/engine/load.js';
+import { allChatTags, chatTag } from '../../src/slots.js';
 import { deleteKeys, eventually, isolation, startTestService, type TestService } from '../helpers/context.js';
 
 let t: TestService;
@@ -223,31 +224,89 @@ describe('a reply lost with its process', () => {
   });
 });
 
-describe('the recovery of replies owed', () => {
-  it('recovers the others when one conversation cannot be read, and reports it', async () => {
+describe('a conversation damaged in Redis', () => {
+  const tokenOpener = { codeIn: () => undefined, open: async () => ({ ok: true as const, start: { ref: 'r-owed', flow: 'stress-text@1', ctx: {} } }) };
+  const runnerWith = (redis: Redis, prefix: string, deliver: Effects['deliver'], onDamaged?: (err: Error, keptAs: string) => void) =>
+    new ConversationRunner({
+      store: new ConversationStore(redis, { prefix, sessionTtlMs: 60_000, ...(onDamaged ? { onDamaged } : {}) }),
+      flows: loadFlows(join(import.meta.dirname, '../fixtures/flows')),
+      opener: tokenOpener,
+      effects: { deliver, completed: async () => {}, opened: async () => {}, delivers: () => true },
+    });
+
+  it('is set aside and the chat starts afresh: the respondent is told how to start, where each update failed before', async () => {
+    const { prefix } = isolation('damaged');
+    const redis = new Redis(inject('redisUrl'));
+    await runnerWith(redis, prefix, async () => {}).handle(web('damaged', { kind: 'start', token: 'x'.repeat(22) }));
+    const stored = '{"s":{"ref":"r-owed","ans":{"q1":"Chờ lâu"';
+    await redis.hset(conversationKey(prefix, 'telegram:damaged'), 'd', stored);
+    const reports: Array<[Error, string]> = [];
+    // Another process (its cache empty) gets the respondent's next answer.
+    const other = runnerWith(
+      redis,
+      prefix,
+      async () => {},
+      (err, keptAs) => reports.push([err, keptAs]),
+    );
+    const r = await other.handle(web('damaged', { kind: 'text', text: 'Nhanh', eventId: 'u-1' }));
+    expect(r.outputs).toEqual([{ type: 'text', text: expect.stringContaining('quét mã QR') }]);
+    expect(reports).toHaveLength(1);
+    const [err, keptAs] = reports[0]!;
+    expect(err).toBeInstanceOf(UnreadableConversationError);
+    expect(err.message).not.toContain('Chờ lâu');
+    expect(keptAs).not.toContain('damaged:telegram');
+    // The damaged data is kept, for as long as a conversation is, under the name the log gives.
+    expect(JSON.parse((await redis.get(keptAs))!)).toEqual({ conv: 'telegram:damaged', data: stored });
+    expect(await redis.pttl(keptAs)).toBeGreaterThan(50_000);
+    // The chat works again: the invitation starts the survey.
+    const again = await other.handle(web('damaged', { kind: 'start', token: 'x'.repeat(22), eventId: 'u-2' }));
+    expect(again.outputs[0]).toMatchObject({ type: 'question' });
+    expect(reports).toHaveLength(1);
+    // Valid JSON that is not a conversation is damaged too.
+    await redis.hset(conversationKey(prefix, 'telegram:damaged'), 'd', '[1]');
+    const fresh = runnerWith(
+      redis,
+      prefix,
+      async () => {},
+      (e, k) => reports.push([e, k]),
+    );
+    expect((await fresh.handle(web('damaged', { kind: 'text', text: 'Nhanh', eventId: 'u-3' }))).outputs).toHaveLength(1);
+    expect(reports).toHaveLength(2);
+    await deleteKeys(inject('redisUrl'), prefix);
+    redis.disconnect();
+  });
+
+  it('the recovery settles a damaged conversation without a send, and recovers the others when one cannot be sent or a bucket cannot be read', async () => {
     const { prefix } = isolation('unreadable');
     const redis = new Redis(inject('redisUrl'));
-    const runner = (deliver: Effects['deliver']) =>
-      new ConversationRunner({
-        store: new ConversationStore(redis, { prefix, sessionTtlMs: 60_000 }),
-        flows: loadFlows(join(import.meta.dirname, '../fixtures/flows')),
-        opener: { codeIn: () => undefined, open: async () => ({ ok: true as const, start: { ref: 'r-owed', flow: 'stress-text@1', ctx: {} } }) },
-        effects: { deliver, completed: async () => {}, opened: async () => {}, delivers: () => true },
-      });
-    // Two replies owed (their process died before sending them); the older one's conversation is then damaged.
-    const dying = runner(async () => {});
-    for (const chat of ['owed-damaged', 'owed-fine']) await dying.handle(web(chat, { kind: 'start', token: 'x'.repeat(22) }));
+    // Three replies owed (their process died before sending them); one conversation is then damaged.
+    const dying = runnerWith(redis, prefix, async () => {});
+    for (const chat of ['owed-damaged', 'owed-refused', 'owed-fine']) await dying.handle(web(chat, { kind: 'start', token: 'x'.repeat(22) }));
     await redis.hset(conversationKey(prefix, 'telegram:owed-damaged'), 'd', '{"s":{');
+    // And a bucket of marks that cannot be read (as one whose cluster node is down): a value of the wrong type.
+    const chatTags = new Set(['owed-damaged', 'owed-refused', 'owed-fine'].map((c) => chatTag(`telegram:${c}`)));
+    const unreadable = allChatTags().find((tag) => !chatTags.has(tag))!;
+    await redis.set(`${prefix}unsent:${unreadable}`, 'not a set');
     const sent: string[] = [];
-    const recovering = runner(async (to) => void sent.push(to.userKey));
+    const damaged: string[] = [];
+    const recovering = runnerWith(
+      redis,
+      prefix,
+      async (to) => {
+        if (to.userKey === 'owed-refused') throw new Error('the outbound queue is out of reach');
+        sent.push(to.userKey);
+      },
+      (_err, keptAs) => damaged.push(keptAs),
+    );
     const errors: Error[] = [];
-    expect(await recovering.recoverUnsent(Date.now() + 1, (err) => errors.push(err))).toBe(1);
+    expect(await recovering.recoverUnsent(Date.now() + 1, (err) => errors.push(err))).toBe(2);
     expect(sent).toEqual(['owed-fine']);
-    expect(errors).toHaveLength(1);
-    expect(errors[0]).toBeInstanceOf(UnreadableConversationError);
-    expect(errors[0]!.message).not.toContain('{');
-    // Without a handler the error is thrown, once the others are done; the damaged one keeps its mark.
-    await expect(recovering.recoverUnsent(Date.now() + 1)).rejects.toThrow(UnreadableConversationError);
+    expect(damaged).toHaveLength(1);
+    expect(errors.map((e) => e.message)).toEqual([expect.stringContaining('WRONGTYPE'), 'the outbound queue is out of reach']);
+    // Without a handler the error is thrown, once the others are done; the one not sent keeps its mark, the others do not.
+    await redis.del(`${prefix}unsent:${unreadable}`);
+    await expect(recovering.recoverUnsent(Date.now() + 1)).rejects.toThrow('out of reach');
+    expect(sent).toEqual(['owed-fine']);
     await deleteKeys(inject('redisUrl'), prefix);
     redis.disconnect();
   });
