@@ -5,6 +5,7 @@
 // "split" the same as "ours" scaled out: two ROLE=web processes behind node's
 // cluster module (round-robin) and one ROLE=worker process, sharing Redis.
 import cluster from 'node:cluster';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import express from 'express';
 import { Redis } from 'ioredis';
@@ -308,6 +309,8 @@ else if (process.argv[2]) {
   process.on('message', async (m) => {
     if (m === 'mark') {
       await ready.mark();
+      // Where the measured run starts on the profile's clock (microseconds, monotonic), to cut a BENCH_PROFILE to it.
+      if (process.env.BENCH_PROFILE) writeFileSync(join(process.env.BENCH_PROFILE, `mark-${kind}-${process.pid}.txt`), String(process.hrtime.bigint() / 1000n));
       cpu0 = process.cpuUsage();
       calls0 = redisCalls;
       process.send!('marked');

@@ -22,6 +22,8 @@
 //
 //   npm run bench    (env: BENCH_SIZES=300,800 BENCH_LATENCY_MS=50 BENCH_THINK_MS=0 BENCH_ZALO=1 BENCH_SPLIT=1
 //                     BENCH_WARMUP=100 BENCH_WEB_PROCESSES=2 BENCH_CHAT_AFFINE=0 BENCH_ROUNDS=3)
+//   BENCH_PROFILE=<dir>: each server writes a CPU profile (node --cpu-prof) there, and mark-<kind>-<pid>.txt, the
+//   measured run's start on the profile's clock (microseconds), to cut the profile to the run or its opening burst.
 
 import { fork } from 'node:child_process';
 import { Agent, request } from 'node:http';

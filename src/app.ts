@@ -33,6 +33,7 @@ import { HeldReplies } from './outbound/held.js';
 import { SendLimiter } from './outbound/rate-limit.js';
 import type { Outlet } from './outbound/send-ops.js';
 import { IntakePressure } from './queues/intake-pressure.js';
+import { OpenedBatches } from './queues/opened-batches.js';
 import { Queues } from './queues/queues.js';
 import { createRedis, type RedisClient, SERVICE_KEY_PREFIX } from './redis.js';
 import { Alerts, type NotifyPv01 } from './reports/alerts.js';
@@ -253,6 +254,10 @@ export async function createApp(o: AppOptions): Promise<App> {
   const background = new BackgroundTasks(log);
   const heldReplies = new HeldReplies(redis, prefix);
   const dispatcher = new Dispatcher(outlets, queues, log, background, heldReplies);
+  const openings = new OpenedBatches(
+    (batch, jobId) => queues.addOpenings(batch, jobId),
+    (err) => log.debug({ err: err.message }, 'openings not queued; trying again'),
+  );
   const effects: Effects = {
     deliver: (to, outputs, how) => dispatcher.deliver(to, outputs, how),
     delivers: (channel) => outlets.has(channel as ChannelName),
@@ -270,7 +275,8 @@ export async function createApp(o: AppOptions): Promise<App> {
       });
     },
     async opened(ref, who) {
-      await queues.addOpened({ ref, ...who, at: clock() });
+      // After the webhook's answer (see OpenedBatches); a graceful shutdown waits for it.
+      background.run('queueing an opening', openings.add({ ref, ...who, at: clock() }));
     },
   };
   const runner = new ConversationRunner({ store, flows, opener: invitations, effects, ...(o.now ? { now: o.now } : {}) });

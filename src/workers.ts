@@ -82,7 +82,7 @@ export function startWorkers(d: WorkerDeps): Worker[] {
       if (isAuditRef(data.ref)) return d.audits.recordAnswer(data.ref, data.answers);
       try {
         const outcome = await persistCompletion(d.models, d.flows, data);
-        await d.invitations.markCompleted(data.ref, data.completedAt);
+        await d.invitations.markCompleted(data.ref, data.completedAt, { at: data.startedAt, by: data.respondent });
         // Only a ballot with a reason to alert costs a read.
         if (alertReasons(Object.entries(data.answers).map(([q, value]) => ({ q, value }))).length) await d.alerts.raise(data.ref);
         return outcome;

@@ -6,7 +6,7 @@ import { DelayedError, type Job } from 'bullmq';
 import type { Notifier } from '../channels/notifier.js';
 import { normalizePhone } from '../channels/notifier.js';
 import type { ConversationRunner } from '../conversations/runner.js';
-import { followUpJob, type OpenedJob, openedJob, znsJob } from '../queues/jobs.js';
+import { followUpJob, type Opening, openedJob, openingsOf, znsJob } from '../queues/jobs.js';
 import type { Queues } from '../queues/queues.js';
 import { type Invitations, ZNS_NIGHT } from './invitations.js';
 import { outsideQuietHours, reminderTimes } from './schedule.js';
@@ -33,7 +33,12 @@ export async function processFollowUp(job: Job, deps: FollowUpDeps, token?: stri
     await invitations.expireDue();
     return 'expired';
   }
-  if (job.name === 'opened') return recordOpening(openedJob.parse(job.data), job.attemptsMade > 0, deps);
+  if (job.name === 'opened') {
+    // One at a time: each takes its invitation's lock and writes; a batch is a burst's, not a reason to flood MongoDB.
+    let outcome: FollowUpOutcome = 'reopened';
+    for (const o of openingsOf(openedJob.parse(job.data))) if ((await recordOpening(o, job.attemptsMade > 0, deps)) === 'opened') outcome = 'opened';
+    return outcome;
+  }
   const f = followUpJob.parse(job.data);
   const who = { channel: f.channel, userKey: f.userKey };
   const status = await invitations.statusOf(f.ref);
@@ -48,7 +53,7 @@ export async function processFollowUp(job: Job, deps: FollowUpDeps, token?: stri
 }
 
 /** Only the first opening schedules: reopening the same survey does not add reminders. */
-async function recordOpening(o: OpenedJob, retried: boolean, { invitations, queues }: FollowUpDeps): Promise<FollowUpOutcome> {
+async function recordOpening(o: Opening, retried: boolean, { invitations, queues }: FollowUpDeps): Promise<FollowUpOutcome> {
   const who = { channel: o.channel, userKey: o.userKey };
   // A retry after the opening was recorded but before the reminders were queued schedules them again (their job ids dedupe).
   const inv = (await invitations.markOpened(o.ref, who, o.at)) ?? (retried ? await invitations.openedBy(o.ref, who) : null);

@@ -489,11 +489,25 @@ export class Invitations implements InvitationOpener {
     );
   }
 
-  /** A response was written: the invitation is used, in MongoDB and in its Redis copy. */
-  async markCompleted(ref: string, at: number): Promise<void> {
-    await this.write(ref, () =>
-      this.o.models.Invitation.updateOne({ _id: ref, status: { $in: ['created', 'opened'] } }, { $set: { status: 'completed', completedAt: new Date(at) } }),
-    );
+  /**
+   * A response was written: the invitation is used, in MongoDB and in its Redis copy. `opening`: when and by whom its
+   * survey started, recorded as its opening if none was (its job lost with a process killed before queueing it, or not
+   * run yet): the invitation is then counted opened once, whichever lands first.
+   */
+  async markCompleted(ref: string, at: number, opening?: { at: number; by: string }): Promise<void> {
+    const { Invitation } = this.o.models;
+    const open = { _id: ref, status: { $in: ['created', 'opened'] as Array<InvitationDoc['status']> } };
+    const completed = { status: 'completed' as const, completedAt: new Date(at) };
+    const unopened = await this.write(ref, async () => {
+      // Nearly always one write: the opening was recorded a second after it.
+      const done = await Invitation.updateOne({ ...open, ...(opening ? { openedAt: { $exists: true } } : {}) }, { $set: completed });
+      if (done.matchedCount || !opening) return null;
+      return Invitation.findOneAndUpdate(
+        { ...open, openedAt: { $exists: false } },
+        { $set: { ...completed, openedAt: new Date(opening.at), openedBy: opening.by } },
+      ).lean();
+    });
+    if (unopened && unopened.kind !== 'agency') await countInvitation(this.o.models, unopened, 'opened', (await this.currentCampaign()).timezone);
     await this.o.copies.setStatus(ref, 'completed');
   }
 

@@ -12,6 +12,7 @@ import type { Output } from '../engine/interpreter.js';
 import type { Logger } from '../log.js';
 import type { OutboundJob } from '../queues/jobs.js';
 import type { Queues } from '../queues/queues.js';
+import { tryAgain } from '../try-again.js';
 import type { HeldReplies } from './held.js';
 import { type Outlet, type Outlets, sendOps } from './send-ops.js';
 
@@ -79,18 +80,14 @@ export class Dispatcher {
     const task = this.serial.run(key, async () => {
       await new Promise((r) => setImmediate(r));
       let waiting: WaitingReply | undefined;
-      const started = Date.now();
-      for (let pause = 250; ; pause = Math.min(2 * pause, 1_000)) {
-        try {
+      await tryAgain(
+        async () => {
           waiting ??= await this.sendNow(outlet, key, to, ops, how.heldBehind);
           if (waiting) await this.queue(key, waiting);
-          break;
-        } catch (err) {
-          if (Date.now() - started + pause > REPLY_RETRY_MS) throw err;
-          this.log.debug({ err: (err as Error).message }, 'reply neither sent nor queued; trying again');
-          await new Promise((r) => setTimeout(r, pause));
-        }
-      }
+        },
+        REPLY_RETRY_MS,
+        (err) => this.log.debug({ err: err.message }, 'reply neither sent nor queued; trying again'),
+      );
       // Sent, or durably queued: the reply no longer depends on this process.
       how.settled?.();
     });

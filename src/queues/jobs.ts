@@ -70,5 +70,10 @@ export const AUDIT_STEPS = ['audit-ask', 'audit-remind', 'audit-timeout'] as con
 export const auditStepJob = z.strictObject({ item: z.string() });
 
 /** A survey was started from an invitation (recorded in MongoDB by a job, never on the webhook path). */
-export const openedJob = z.strictObject({ ref: z.string(), channel, userKey: z.string(), at: z.number() });
+export const opening = z.strictObject({ ref: z.string(), channel, userKey: z.string(), at: z.number() });
+export type Opening = z.infer<typeof opening>;
+/** The openings of a moment, queued together (see ./opened-batches.ts); a single one is how jobs were queued before. */
+export const openedJob = z.union([z.strictObject({ openings: z.array(opening).min(1) }), opening]);
 export type OpenedJob = z.infer<typeof openedJob>;
+/** The openings a job carries. */
+export const openingsOf = (job: OpenedJob): Opening[] => ('openings' in job ? job.openings : [job]);

@@ -11,7 +11,7 @@ import {
   completionJob,
   type FollowUpJob,
   followUpJob,
-  type OpenedJob,
+  type Opening,
   type OutboundJob,
   openedJob,
   outboundJob,
@@ -97,10 +97,10 @@ export class Queues {
     return this.completion.add('complete', completionJob.parse(job), { jobId: `complete-${job.ref}`, ...retry, removeOnComplete: 1000, removeOnFail: false });
   }
 
-  /** The first opening of a survey, recorded in MongoDB by the follow-ups worker; one job per invitation and respondent event. */
-  addOpened(job: OpenedJob) {
-    return this.followUps.add('opened', openedJob.parse(job), {
-      jobId: `opened-${job.ref}-${job.at}`,
+  /** Openings of surveys, recorded in MongoDB by the follow-ups worker; `jobId` names the batch (adding it again adds nothing). */
+  addOpenings(openings: Opening[], jobId: string) {
+    return this.followUps.add('opened', openedJob.parse({ openings }), {
+      jobId,
       delay: OPENED_DELAY_MS,
       ...retry,
       removeOnComplete: 1000,

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InboundEvent } from '../../src/conversations/runner.js';
 import { checkInvitationCounts } from '../../src/invitations/counts.js';
+import { type OpenedJob, openingsOf } from '../../src/queues/jobs.js';
 import { eventually, startTestService, type TestService } from '../helpers/context.js';
 
 let t: TestService;
@@ -63,6 +64,62 @@ describe('opening an invitation', () => {
     expect(expired).toBe(30);
     const invs = await t.service.db.models.Invitation.find({ _id: { $in: ids } }).lean();
     expect(invs.map((inv) => [inv.status, Boolean(inv.znsDeliveredAt)])).toEqual(ids.map(() => ['expired', true]));
+  });
+
+  it('a burst of openings is queued as a few jobs, and each is recorded with its reminders', async () => {
+    const views: Array<{ id: string; token: string }> = [];
+    for (let i = 0; i < 30; i++) views.push((await t.service.invitations.create({ caseCode: `BURST-${i}`, unit: 'PC06', field: 'can-cuoc' }, admin)).view);
+    const results = await Promise.all(views.map((v, i) => start(`burst-${i}`, v.token)));
+    expect(results.every((r) => r.events.some((e) => e.type === 'started'))).toBe(true);
+    const refs = new Set(views.map((v) => v.id));
+    const { Invitation } = t.service.db.models;
+    await eventually(async () => (await Invitation.countDocuments({ _id: { $in: [...refs] }, status: 'opened' })) === 30, 'the openings recorded');
+    // A BullMQ add per opening was a sixth of the CPU of an opening burst: a few jobs for the 30.
+    const jobs = (await t.service.queues.followUps.getJobs(['completed', 'active', 'delayed', 'waiting'])).filter(
+      (j) => j.name === 'opened' && openingsOf(j.data as OpenedJob).some((o) => refs.has(o.ref)),
+    );
+    expect(jobs.length).toBeLessThanOrEqual(5);
+    await eventually(
+      async () => (await Promise.all(views.map((v) => t.service.queues.followUps.getJob(`remind-${v.id}-0`)))).every(Boolean),
+      'the first reminder of each survey scheduled',
+    );
+  });
+
+  it('an opening queued alone, as before batches (a deployment upgraded with jobs waiting), is still recorded', async () => {
+    const { view } = await t.service.invitations.create({ caseCode: 'LEGACY-1', unit: 'PC06', field: 'can-cuoc' }, admin);
+    await t.service.queues.followUps.add('opened', { ref: view.id, channel: 'telegram', userKey: 'legacy', at: Date.now() });
+    await eventually(async () => (await t.service.db.models.Invitation.findById(view.id).lean())?.status === 'opened', 'the opening recorded');
+    await eventually(() => t.service.queues.followUps.getJob(`remind-${view.id}-0`), 'its first reminder scheduled');
+  });
+
+  it('a survey whose opening was never recorded (its job lost) is counted opened once, at its completion', async () => {
+    const { view } = await t.service.invitations.create({ caseCode: 'LOST-OPENING', unit: 'PC06', field: 'can-cuoc', respondentType: 'citizen' }, admin);
+    await start('lost-opening', view.token);
+    // The process that queued it died before the job ran: the job is gone.
+    const openedJob = await eventually(
+      async () =>
+        (await t.service.queues.followUps.getJobs(['delayed', 'waiting'])).find(
+          (j) => j.name === 'opened' && openingsOf(j.data as OpenedJob).some((o) => o.ref === view.id),
+        ),
+      'the opening queued',
+    );
+    await openedJob.remove();
+    for (const text of ['1', ...Array(14).fill('5'), 'không', 'không', '5', '/skip'])
+      await t.service.runner.handle({ channel: 'telegram', userKey: 'lost-opening', kind: 'text', text } as InboundEvent);
+    const { Invitation } = t.service.db.models;
+    const inv = await eventually(async () => {
+      const doc = await Invitation.findById(view.id).lean();
+      return doc?.status === 'completed' ? doc : undefined;
+    }, 'the invitation completed');
+    expect(inv.openedAt).toBeInstanceOf(Date);
+    const response = await eventually(() => t.service.db.models.Response.findOne({ invitationId: view.id }).lean(), 'the response');
+    expect(inv.openedBy).toBe(response.respondent);
+    // Counted opened once: the counts equal a recount from the invitations.
+    const campaign = await t.service.invitations.currentCampaign();
+    await eventually(
+      async () => (await checkInvitationCounts(t.service.db.models, campaign.id, campaign.timezone)).mismatches.length === 0,
+      'the counts equal to the invitations',
+    );
   });
 
   it('the winner can open it again (resume), and it stays claimed for the others', async () => {
