@@ -12,13 +12,16 @@ export class MergedBatches<B> {
   constructor(
     private readonly create: () => B,
     private readonly write: (batch: B) => Promise<void>,
+    /** How long a batch stays open to merging once the one before it is written (0: until then only). */
+    private readonly gatherMs = 0,
   ) {}
 
   /** Merges into the open batch (or a new one); resolves once that batch is written, rejects if its write failed. */
   add(merge: (batch: B) => void): Promise<void> {
     if (!this.open) {
       const batch = this.create();
-      const done = this.tail.then(() => {
+      const gathered = this.gatherMs ? this.tail.then(() => new Promise((r) => setTimeout(r, this.gatherMs))) : this.tail;
+      const done = gathered.then(() => {
         if (this.open?.batch === batch) this.open = undefined;
         return this.write(batch);
       });

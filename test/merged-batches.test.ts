@@ -74,4 +74,23 @@ describe('MergedBatches', () => {
     expect(order).toEqual(['batch 1', 'exclusive', 'batch 2']);
     expect(written).toEqual([[1], [2]]);
   });
+
+  it('with a gathering time, a batch takes what comes in that time, then the next one gathers after it is written', async () => {
+    const written: number[][] = [];
+    const batches = new MergedBatches<number[]>(
+      () => [],
+      async (b) => void written.push([...b]),
+      50,
+    );
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const first = batches.add((b) => b.push(1));
+    await sleep(20);
+    const second = batches.add((b) => b.push(2));
+    await Promise.all([first, second]);
+    expect(written).toEqual([[1, 2]]);
+    const started = Date.now();
+    await batches.add((b) => b.push(3));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    expect(written).toEqual([[1, 2], [3]]);
+  });
 });

@@ -2,12 +2,12 @@
 // webhook has answered. A BullMQ add costs about 0.2 ms of CPU (its options,
 // msgpack, a Lua script): one per /start was a sixth of the service's CPU in an
 // opening burst (everyone at once, when the first question is most awaited),
-// and the webhook waited for it. One batch is added at a time; the openings
-// that come meanwhile wait for the next, so a burst adds a few jobs and a quiet
-// hour one per opening. A batch that cannot be added (Redis out of reach) is
-// tried again under the same job id, so an add that did land is not repeated.
-// Before, an add that failed lost its opening: the platform's redelivery of the
-// webhook is a duplicate, and opens nothing.
+// and the webhook waited for it. A batch gathers the openings of 100 ms (its job
+// waits a second anyway, see OPENED_DELAY_MS) and is added once the one before
+// it is, so a burst adds a few jobs. A batch that cannot be added (Redis out of
+// reach) is tried again under the same job id, so an add that did land is not
+// repeated. Before, an add that failed lost its opening: the platform's
+// redelivery of the webhook is a duplicate, and opens nothing.
 import { randomUUID } from 'node:crypto';
 import { MergedBatches } from '../merged-batches.js';
 import { tryAgain } from '../try-again.js';
@@ -15,6 +15,8 @@ import type { Opening } from './jobs.js';
 
 /** How long a batch keeps trying to be queued (a Redis failover takes a few seconds). */
 const QUEUE_RETRY_MS = 10_000;
+/** How long a batch gathers openings before it is queued: in a burst, the jobs of 100 ms in one. */
+const GATHER_MS = 100;
 
 export class OpenedBatches {
   private readonly batches: MergedBatches<Opening[]>;
@@ -26,6 +28,7 @@ export class OpenedBatches {
         const jobId = `opened-${randomUUID()}`;
         await tryAgain(() => add(openings, jobId), QUEUE_RETRY_MS, onRetry);
       },
+      GATHER_MS,
     );
   }
 
