@@ -16,6 +16,11 @@ export class LockBusyError extends Error {
   override name = 'LockBusyError';
 }
 
+/** The holder can no longer count on its lock: it expired (Redis out of reach for too long) or another took it. */
+export class LockLostError extends Error {
+  override name = 'LockLostError';
+}
+
 export class KeyedLock {
   constructor(
     private readonly redis: RedisClient,
@@ -32,19 +37,43 @@ export class KeyedLock {
     await deleteIfValue(this.redis, this.prefix + key, owner);
   }
 
-  /** Runs `fn` holding the lock of `key`, waiting up to `waitMs` for it; throws LockBusyError after that. */
-  async hold<T>(key: string, fn: () => Promise<T>, waitMs = 5_000): Promise<T> {
+  /**
+   * Runs `fn` holding the lock of `key`, waiting up to `waitMs` for it; throws LockBusyError after that. `lost` is
+   * aborted (with a LockLostError) once the lock can no longer be counted on: a holder with several writes checks it
+   * between them, so that it stops before writing alongside the next holder.
+   */
+  async hold<T>(key: string, fn: (lost: AbortSignal) => Promise<T>, waitMs = 5_000): Promise<T> {
     const owner = randomUUID();
     const deadline = Date.now() + waitMs;
+    // When the lock's lifetime last started for sure: before the call that took or extended it.
+    let confirmedAt = Date.now();
     while (!(await this.acquire(key, owner))) {
       if (Date.now() > deadline) throw new LockBusyError(`${key} is held by another writer`);
       await new Promise((r) => setTimeout(r, 20));
+      confirmedAt = Date.now();
     }
-    // A holder slower than the lifetime (a recount of a large campaign) keeps its lock: renewed every third of it.
-    const renew = setInterval(() => void this.redis.eval(EXTEND_IF, 1, this.prefix + key, owner, this.ttlMs).catch(() => {}), this.ttlMs / 3);
+    const lost = new AbortController();
+    const giveUp = (why: string) => {
+      clearInterval(renew);
+      if (!lost.signal.aborted) lost.abort(new LockLostError(`${key}: the lock was lost while held (${why})`));
+    };
+    // A holder slower than the lifetime (a recount of a large campaign) keeps its lock: renewed every third of it. Not
+    // confirmed for two thirds of it (Redis out of reach, a renewal still waiting), it may expire before the next
+    // renewal: taken as lost, a third of the lifetime before it can expire.
+    const renew = setInterval(() => {
+      if (Date.now() - confirmedAt >= (2 * this.ttlMs) / 3) return giveUp('not renewed: Redis out of reach');
+      const issuedAt = Date.now();
+      this.redis.eval(EXTEND_IF, 1, this.prefix + key, owner, this.ttlMs).then(
+        (extended) => {
+          if (extended === 1) confirmedAt = Math.max(confirmedAt, issuedAt);
+          else giveUp('taken over, or expired');
+        },
+        () => {},
+      );
+    }, this.ttlMs / 3);
     renew.unref();
     try {
-      return await fn();
+      return await fn(lost.signal);
     } finally {
       clearInterval(renew);
       await this.release(key, owner);

@@ -17,8 +17,8 @@ import type { RedisClient } from './redis.js';
 
 /** How this deployment's processes take turns, and hand claims over. */
 export interface WriteTurns {
-  /** Runs `fn` while no other process writes rows of `kind`. */
-  hold<T>(kind: string, fn: () => Promise<T>): Promise<T>;
+  /** Runs `fn` while no other process writes rows of `kind`; `lost` is aborted if its turn may have ended (see KeyedLock). */
+  hold<T>(kind: string, fn: (lost: AbortSignal) => Promise<T>): Promise<T>;
   /** Records claims on `kind` that the repair counted (in its turn). */
   takeOver(kind: string, claims: string[]): Promise<void>;
   /** Of these claims, the ones the repair counted. */
@@ -32,10 +32,16 @@ export function shareWriteTurns(models: Models, t: WriteTurns): void {
   turns.set(models, t);
 }
 
-/** Runs `fn` in this process's turn for `kind` (at once where no turn is shared: a script alone on the database). */
-export function inTurn<T>(models: Models, kind: string, fn: () => Promise<T>): Promise<T> {
+/** A turn that cannot be lost: a script alone on the database. */
+const NEVER_LOST = new AbortController().signal;
+
+/**
+ * Runs `fn` in this process's turn for `kind` (at once where no turn is shared: a script alone on the database). A
+ * writer with several writes checks `lost` between them: a turn lost is given up, its claims left to the repair.
+ */
+export function inTurn<T>(models: Models, kind: string, fn: (lost: AbortSignal) => Promise<T>): Promise<T> {
   const t = turns.get(models);
-  return t ? t.hold(kind, fn) : fn();
+  return t ? t.hold(kind, fn) : fn(NEVER_LOST);
 }
 
 /** In the repair's turn: these claims are counted now, their writers must leave them out. */

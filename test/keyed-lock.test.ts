@@ -1,7 +1,8 @@
 // The Redis lock the write turns and the invitation and audit-item writers hold across processes.
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { KeyedLock } from '../src/keyed-lock.js';
+import { KeyedLock, LockLostError } from '../src/keyed-lock.js';
+import { RedisLink } from './helpers/redis-link.js';
 
 const redis = new Redis(inject('redisUrl'));
 afterAll(() => redis.disconnect());
@@ -12,9 +13,11 @@ describe('a keyed lock', () => {
     const a = new KeyedLock(redis, prefix, 300);
     const b = new KeyedLock(redis, prefix, 300);
     const order: string[] = [];
-    const slow = a.hold('counters', async () => {
+    const slow = a.hold('counters', async (lost) => {
       order.push('slow begins');
       await new Promise((r) => setTimeout(r, 1_000));
+      // Renewed all along: never taken as lost.
+      expect(lost.aborted).toBe(false);
       order.push('slow ends');
     });
     await new Promise((r) => setTimeout(r, 50));
@@ -32,5 +35,41 @@ describe('a keyed lock', () => {
     const t0 = Date.now();
     await lock.hold('counters', async () => {}, 5_000);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(200);
+  });
+
+  it("tells its holder when another took it (it expired meanwhile), and leaves the other's lock alone", async () => {
+    const prefix = `t_lock:${process.pid}:taken:`;
+    const lock = new KeyedLock(redis, prefix, 300);
+    const reason = await lock.hold('counters', async (lost) => {
+      await redis.set(`${prefix}counters`, 'another-holder', 'PX', 5_000);
+      await new Promise((r) => setTimeout(r, 250));
+      expect(lost.aborted).toBe(true);
+      expect(() => lost.throwIfAborted()).toThrow(LockLostError);
+      return lost.reason as Error;
+    });
+    expect(reason.message).toContain('taken over');
+    expect(await redis.get(`${prefix}counters`)).toBe('another-holder');
+  });
+
+  it('tells its holder when it cannot be renewed (Redis out of reach), a third of its lifetime before it could expire', async () => {
+    const link = await RedisLink.open(inject('redisUrl'));
+    const through = new Redis(link.url);
+    through.on('error', () => {}); // the cut, reported by the renewal
+    const prefix = `t_lock:${process.pid}:unreachable:`;
+    const lock = new KeyedLock(through, prefix, 600);
+    const seen = await lock.hold('counters', async (lost) => {
+      const t0 = Date.now();
+      link.down();
+      await new Promise<void>((r) => lost.addEventListener('abort', () => r()));
+      const at = Date.now() - t0;
+      link.restore();
+      return { at, reason: lost.reason as Error };
+    });
+    // Renewed at 200 ms (before the cut), then not: given up at 600 ms at the latest, while the lock lives until 800 ms.
+    expect(seen.at).toBeLessThan(600);
+    expect(seen.reason).toBeInstanceOf(LockLostError);
+    expect(seen.reason.message).toContain('Redis out of reach');
+    through.disconnect();
+    await link.close();
   });
 });

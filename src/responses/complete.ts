@@ -171,7 +171,7 @@ function counterWriter(models: Models): MergedBatches<CounterBatch> {
       // The marks go in the same turn as the rows: the repair, in its turn, sees a ballot either written and
       // confirmed or still to be written (see repairPendingCounters).
       (batch) =>
-        inTurn(models, 'counters', async () => {
+        inTurn(models, 'counters', async (lost) => {
           // A claim the repair counted while this batch waited (it took the wait for a dead writer's) is left out.
           const claims = batch.pending.map((p) => String(p.id));
           const taken = await takenOver(models, 'counters', claims);
@@ -182,7 +182,11 @@ function counterWriter(models: Models): MergedBatches<CounterBatch> {
           }
           // In one order everywhere: two processes writing the same rows in opposite orders can deadlock the local server.
           const deltas = [...batch.deltas.values()].filter((d) => d.by !== 0).sort((a, b) => (a.row._id < b.row._id ? -1 : 1));
+          // A turn lost (Redis out of reach too long) is given up before each write: the claims stay marked, and the
+          // repair recounts their rows from the ballots, whatever part of the batch was written.
+          lost.throwIfAborted();
           await writeCounterDeltas(models, known, deltas);
+          lost.throwIfAborted();
           // One update per response by _id (FerretDB scans the collection for an updateMany with $in).
           if (mine.length) {
             await models.Response.bulkWrite(

@@ -83,7 +83,7 @@ export async function repairPendingCounters(models: Models, before: Date): Promi
   const pending = await Response.find({ countersPendingAt: { $lt: before } }).lean();
   if (!pending.length) return 0;
   return withCountersPaused(models, () =>
-    inTurn(models, 'counters', async () => {
+    inTurn(models, 'counters', async (lost) => {
       // First: a writer that was only slow, not dead, then leaves its claim out when its turn comes (also if this
       // repair stops half way: the next one recounts the slices).
       await takeOver(
@@ -130,8 +130,11 @@ export async function repairPendingCounters(models: Models, before: Date): Promi
           })),
           ...stored.filter((c) => !expected.has(String(c._id))).map((c) => ({ updateOne: { filter: { _id: c._id }, update: { $set: { n: 0 } } } })),
         ];
+        // A turn lost stops the repair (its marks stay: the next one recounts these slices).
+        lost.throwIfAborted();
         if (ops.length) await Counter.bulkWrite(ops, { ordered: false });
       }
+      lost.throwIfAborted();
       await Response.bulkWrite(
         pending.map((r) => ({ updateOne: { filter: { _id: r._id }, update: { $unset: { countersPendingAt: 1 } } } })),
         { ordered: false },
