@@ -7,6 +7,17 @@ import { httpCall } from '../../src/channels/http-call.js';
 /** A call with no answer by then fails (axios's 0, "no timeout", is not honoured: a call held forever holds its job). */
 const DEFAULT_TIMEOUT_MS = 15_000;
 
+/**
+ * The call's URL, by axios's rule (a relative url joins baseURL), from the config axios already merged: its getUri
+ * merges the config with the defaults again, which was a sixth of axios's CPU per call. With params, axios builds it.
+ */
+function urlOf(config: Parameters<AxiosAdapter>[0]): string {
+  const url = config.url ?? '';
+  if (config.params) return axios.getUri(config);
+  if (!config.baseURL || /^([a-z][a-z\d+\-.]*:)?\/\//i.test(url)) return url;
+  return url ? `${config.baseURL.replace(/\/?\/$/, '')}/${url.replace(/^\/+/, '')}` : config.baseURL;
+}
+
 /** axios's request (its body already serialized by axios), sent by httpCall; the status is judged by validateStatus. */
 const adapter: AxiosAdapter = async (config) => {
   const headers: Record<string, string> = {};
@@ -15,7 +26,7 @@ const adapter: AxiosAdapter = async (config) => {
   try {
     answer = await httpCall({
       method: (config.method ?? 'get').toUpperCase(),
-      url: axios.getUri(config),
+      url: urlOf(config),
       headers,
       ...(config.data === undefined || config.data === null ? {} : { body: String(config.data) }),
       timeoutMs: config.timeout || DEFAULT_TIMEOUT_MS,
