@@ -6,12 +6,15 @@
 // ballots' own counters do).
 // The processes add to them one batch at a time (see MergedBatches and
 // write-turns.ts); a crash between the invitation's write and its count is
-// repaired by `counters:check --fix` (checkInvitationCounts).
+// repaired by `counters:check --fix` (checkInvitationCounts). An invitation's
+// event is claimed as "<id>:<event>": the fix, which counts from the
+// invitations themselves, takes over the recent ones it counted, and a batch
+// still waiting with one of them leaves it out (else it was counted twice).
 import { readSplit, repairSplit, type SplitRows, writeSplit } from '../campaign-rows.js';
 import { dayIn } from '../days.js';
 import type { Models } from '../db.js';
 import { MergedBatches } from '../merged-batches.js';
-import { inTurn } from '../write-turns.js';
+import { inTurn, takenOver, takeOver } from '../write-turns.js';
 
 export type CountEvent = 'created' | 'opened' | 'invalidated';
 export type InvitationEvent = Exclude<CountEvent, 'invalidated'>;
@@ -45,30 +48,46 @@ export const invitationCountRows = (inv: CountedInvitation, timezone: string) =>
 
 type Row = ReturnType<typeof countRowsOn>[number];
 type Tally = { row: Row } & Record<CountEvent, number>;
+/** A batch: the additions per row, and the invitation events in them (`<id>:<event>`), which the fix may take over. */
+interface CountBatch {
+  tallies: Map<string, Tally>;
+  claims: Array<{ id: string; rows: Row[]; event: CountEvent }>;
+}
+
+/** An event counted by the fix this long after it may still have its own addition waiting: far longer than a batch waits for its turn (2 min). */
+const TAKE_OVER_RECENT_MS = 15 * 60_000;
 
 /** The invitation counts: the campaign's rows (span 'all') in a collection of their own (see InvitationCountTotal). */
 export const countCollections = (models: Models): SplitRows => ({ spans: models.InvitationCount, totals: models.InvitationCountTotal });
 
-const writers = new WeakMap<Models, MergedBatches<Map<string, Tally>>>();
+const writers = new WeakMap<Models, MergedBatches<CountBatch>>();
 
 /** Adds one invitation's event to its rows; concurrent calls in this process are merged into one batch. */
-export const countInvitation = (models: Models, inv: CountedInvitation, event: InvitationEvent, timezone: string) =>
-  addToCounts(models, invitationCountRows(inv, timezone), event, 1);
+export const countInvitation = (models: Models, inv: CountedInvitation & { _id: unknown }, event: InvitationEvent, timezone: string) =>
+  addToCounts(models, invitationCountRows(inv, timezone), event, 1, `${String(inv._id)}:${event}`);
 
 /** Counts a ballot invalidated by post-audit (`by` -1: put back), on its completion day. */
 export const countInvalidated = (models: Models, ballot: CountedPlace & { day: string }, by: 1 | -1) =>
   addToCounts(models, countRowsOn(ballot, ballot.day), 'invalidated', by);
 
-function addToCounts(models: Models, rows: Row[], event: CountEvent, by: 1 | -1): Promise<void> {
+function addToCounts(models: Models, rows: Row[], event: CountEvent, by: 1 | -1, claim?: string): Promise<void> {
   let writer = writers.get(models);
   if (!writer) {
-    writer = new MergedBatches<Map<string, Tally>>(
-      () => new Map(),
+    writer = new MergedBatches<CountBatch>(
+      () => ({ tallies: new Map(), claims: [] }),
       (batch) =>
-        inTurn(models, 'invitation-counts', () =>
-          writeSplit(
+        inTurn(models, 'invitation-counts', async (lost) => {
+          // An event the fix counted while this batch waited is in the rows already: left out.
+          const taken = await takenOver(
+            models,
+            'invitation-counts',
+            batch.claims.map((c) => c.id),
+          );
+          for (const c of batch.claims) if (taken.has(c.id)) for (const row of c.rows) batch.tallies.get(row._id)![c.event] -= 1;
+          lost.throwIfAborted();
+          await writeSplit(
             countCollections(models),
-            [...batch.values()].sort((a, b) => (a.row._id < b.row._id ? -1 : 1)),
+            [...batch.tallies.values()].sort((a, b) => (a.row._id < b.row._id ? -1 : 1)),
             (t) => t.row.span,
             (model, tallies) =>
               model.bulkWrite(
@@ -77,17 +96,18 @@ function addToCounts(models: Models, rows: Row[], event: CountEvent, by: 1 | -1)
                 })),
                 { ordered: false },
               ),
-          ),
-        ),
+          );
+        }),
     );
     writers.set(models, writer);
   }
   return writer.add((batch) => {
     for (const row of rows) {
-      const cur = batch.get(row._id) ?? { row, created: 0, opened: 0, invalidated: 0 };
+      const cur = batch.tallies.get(row._id) ?? { row, created: 0, opened: 0, invalidated: 0 };
       cur[event] += by;
-      batch.set(row._id, cur);
+      batch.tallies.set(row._id, cur);
     }
+    if (claim) batch.claims.push({ id: claim, rows, event });
   });
 }
 
@@ -100,7 +120,7 @@ const EVENTS: CountEvent[] = ['created', 'opened', 'invalidated'];
  */
 export function checkInvitationCounts(models: Models, campaign: string, timezone: string, fix = false): Promise<InvitationCountCheck> {
   // Between count batches (this process's and, in turn, the others'): no batch is half written while rows are read.
-  // A count still in a batch not yet written is not: an invitation created during a fix may be counted twice.
+  // A batch still waiting leaves out the recent events the fix counted (see TAKE_OVER_RECENT_MS).
   const recount = () => inTurn(models, 'invitation-counts', () => recountInvitations(models, campaign, timezone, fix));
   const writer = writers.get(models);
   return writer ? writer.exclusive(recount) : recount();
@@ -120,12 +140,18 @@ async function recountInvitations(models: Models, campaign: string, timezone: st
       expected.set(row._id, cur);
     }
   };
+  /** The recent events counted here: their own additions may still be waiting (taken over by a fix). */
+  const recent: string[] = [];
+  const since = Date.now() - TAKE_OVER_RECENT_MS;
   for await (const inv of models.Invitation.find({ campaign, kind: { $ne: 'agency' } }, { campaign: 1, unit: 1, field: 1, createdAt: 1, openedAt: 1 })
     .lean()
     .cursor()) {
     const rows = invitationCountRows(inv as CountedInvitation, timezone);
     add(rows, 'created');
-    if (inv.openedAt) add(rows, 'opened');
+    if (inv.createdAt.getTime() >= since) recent.push(`${String(inv._id)}:created`);
+    if (!inv.openedAt) continue;
+    add(rows, 'opened');
+    if (inv.openedAt.getTime() >= since) recent.push(`${String(inv._id)}:opened`);
   }
   // Invalidated ballots are few (post-audit verdicts).
   for (const r of await models.Response.find({ campaign, status: 'invalidated', kind: { $ne: 'agency' } }, { campaign: 1, unit: 1, field: 1, day: 1 }).lean()) {
@@ -142,6 +168,8 @@ async function recountInvitations(models: Models, campaign: string, timezone: st
     if (want.some((n, i) => n !== got[i]) || (!a && where.has(id))) mismatches.push({ id, expected: want, actual: got });
   }
   if (fix && mismatches.length) {
+    // First, as the counters' repair does: a fix that stops half way leaves counts short, which the next one repairs.
+    await takeOver(models, 'invitation-counts', recent);
     await repairSplit(
       c,
       mismatches.map((m) => m.id),

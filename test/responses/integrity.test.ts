@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InboundEvent } from '../../src/conversations/runner.js';
 import { moveCampaignCounters } from '../../src/db.js';
+import { checkInvitationCounts, countInvitation, invitationCountRows } from '../../src/invitations/counts.js';
 import { checkFlowVersions } from '../../src/invitations/seed.js';
 import { projectRoot } from '../../src/local/paths.js';
 import { addCounterRows, counterRows } from '../../src/responses/complete.js';
@@ -214,6 +215,32 @@ describe('the recount (counters:check --fix)', () => {
     await addCounterRows(models, counterRows(live as never), 1, live!._id);
     expect((await four())!.n).toBe(counted);
     expect((await checkCounters(models, 'soc-trang-2024')).mismatches).toEqual([]);
+  });
+});
+
+describe('the recount of invitation counts (counters:check --fix)', () => {
+  it('counts an invitation once when its own count lands after the fix (created while the fix ran)', async () => {
+    const { models } = t.service.db;
+    const campaign = await t.service.invitations.currentCampaign();
+    const { view } = await t.service.invitations.create(
+      { caseCode: 'FIX-INV', unit: 'PA08', field: 'xnc', respondentType: 'citizen' },
+      { keyId: 't', role: 'admin' },
+    );
+    const inv = (await models.Invitation.findById(view.id).lean())!;
+    // As if its count were still waiting for its turn in another process: not in the rows yet.
+    const [day, month, all] = invitationCountRows(inv, campaign.timezone).map((r) => r._id);
+    await models.InvitationCount.updateOne({ _id: day }, { $inc: { created: -1 } });
+    await models.InvitationCount.updateOne({ _id: month }, { $inc: { created: -1 } });
+    await models.InvitationCountTotal.updateOne({ _id: all }, { $inc: { created: -1 } });
+    const fixed = await checkInvitationCounts(models, campaign.id, campaign.timezone, true);
+    expect(fixed.mismatches.map((m) => m.id).sort()).toEqual([day, month, all].sort());
+    // The waiting count lands: the fix counted the invitation already, so it is left out.
+    await countInvitation(models, inv, 'created', campaign.timezone);
+    expect((await models.InvitationCountTotal.findById(all).lean())?.created).toBe(fixed.mismatches.find((m) => m.id === all)!.expected[0]);
+    await eventually(
+      async () => (await checkInvitationCounts(models, campaign.id, campaign.timezone)).mismatches.length === 0,
+      'the counts equal to the invitations',
+    );
   });
 });
 
