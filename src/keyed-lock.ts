@@ -6,6 +6,10 @@ import type { RedisClient } from './redis.js';
 
 const DELETE_IF = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 const EXTEND_IF = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+const TAKE_OR_RESUME = `
+if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+return 0`;
 
 /** Deletes `key` only while it still holds `value` (a lock or mark taken over by someone else stays). */
 export async function deleteIfValue(redis: RedisClient, key: string, value: string): Promise<void> {
@@ -31,6 +35,14 @@ export class KeyedLock {
 
   async acquire(key: string, owner: string): Promise<boolean> {
     return (await this.redis.set(this.prefix + key, owner, 'PX', this.ttlMs, 'NX')) === 'OK';
+  }
+
+  /**
+   * Takes the lock, or keeps it when `owner` holds it already: a stable owner (a job's id) run again after its
+   * process died gets its own lock back at once, where it would otherwise wait for it to expire.
+   */
+  async acquireOrResume(key: string, owner: string): Promise<boolean> {
+    return (await this.redis.eval(TAKE_OR_RESUME, 1, this.prefix + key, owner, this.ttlMs)) === 1;
   }
 
   async release(key: string, owner: string): Promise<void> {

@@ -72,4 +72,19 @@ describe('a keyed lock', () => {
     through.disconnect();
     await link.close();
   });
+
+  it('is taken back at once by the same owner (a job run again after its process died), never by another', async () => {
+    const prefix = `t_lock:${process.pid}:resume:`;
+    const lock = new KeyedLock(redis, prefix, 60_000);
+    expect(await lock.acquireOrResume('telegram:42', 'job-7')).toBe(true);
+    // The process sending job 7 is killed; the job runs again elsewhere: its chat is not silent until the lock expires.
+    await redis.pexpire(`${prefix}telegram:42`, 5_000);
+    expect(await lock.acquireOrResume('telegram:42', 'job-7')).toBe(true);
+    expect(await redis.pttl(`${prefix}telegram:42`)).toBeGreaterThan(50_000);
+    // Another job of the chat still waits for it.
+    expect(await lock.acquireOrResume('telegram:42', 'job-8')).toBe(false);
+    await lock.release('telegram:42', 'job-7');
+    expect(await lock.acquireOrResume('telegram:42', 'job-8')).toBe(true);
+    await lock.release('telegram:42', 'job-8');
+  });
 });

@@ -12,8 +12,9 @@ export class ChatLock {
     this.lock = new KeyedLock(redis, `${prefix}outlock:`, ttlMs);
   }
 
+  /** `owner`: the job, whatever run of it (a job run again after its process died takes its lock back at once). */
   acquire(channel: string, chat: string, owner: string): Promise<boolean> {
-    return this.lock.acquire(`${channel}:${chat}`, owner);
+    return this.lock.acquireOrResume(`${channel}:${chat}`, owner);
   }
 
   release(channel: string, chat: string, owner: string): Promise<void> {

@@ -28,7 +28,9 @@ export async function processOutbound(job: Job, token: string | undefined, deps:
   const parsed = outlet.channel.opSchema.array().safeParse(data.ops);
   if (!parsed.success) throw new UnrecoverableError(`ops are not ${data.channel} operations: ${parsed.error.message}`);
   const ops = parsed.data;
-  const owner = `${job.id}:${token ?? ''}`;
+  // The job, not this run of it: run again after its process died, it takes back the chat's lock that process left
+  // (else the chat's replies waited for it to expire, a minute of silence after a crash).
+  const owner = job.id!;
   // A reply queued behind another of its chat waits for it; another job of this chat sending: come back right after it.
   if ((data.after && (await deps.isPending(data.after))) || !(await deps.locks.acquire(data.channel, data.chat, owner))) {
     await job.moveToDelayed(Date.now() + 100, token);
