@@ -256,6 +256,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   const dispatcher = new Dispatcher(outlets, queues, log, background, heldReplies);
   const openings = new OpenedBatches(
     (batch, jobId) => queues.addOpenings(batch, jobId),
+    (queued) => background.run('queueing openings', queued),
     (err) => log.debug({ err: err.message }, 'openings not queued; trying again'),
   );
   const effects: Effects = {
@@ -276,7 +277,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     },
     async opened(ref, who) {
       // After the webhook's answer (see OpenedBatches); a graceful shutdown waits for it.
-      background.run('queueing an opening', openings.add({ ref, ...who, at: clock() }));
+      openings.add({ ref, ...who, at: clock() });
     },
   };
   const runner = new ConversationRunner({ store, flows, opener: invitations, effects, ...(o.now ? { now: o.now } : {}) });

@@ -165,21 +165,20 @@ export class ConversationStore {
     const cached = this.cache.get(conv);
     if (cached) return cached;
     const [version, data] = await this.redis.convRead(this.key(conv));
-    return { version, conversation: await this.readable(conv, data) };
+    const parsed = parseConversation(data);
+    return { version, conversation: parsed instanceof UnreadableConversationError ? await this.setAside(conv, data, parsed) : parsed };
   }
 
   /**
-   * The conversation stored as `data`. A damaged one is copied aside (for as long as a conversation is kept) and read
-   * as empty, so that the next save replaces it: the respondent is told how to start again (their invitation starts
-   * the survey afresh), where each update would otherwise fail, and be redelivered, for as long as the data stays.
+   * A damaged conversation is copied aside (for as long as a conversation is kept) and read as empty, so that the next
+   * save replaces it: the respondent is told how to start again (their invitation starts the survey afresh), where
+   * each update would otherwise fail, and be redelivered, for as long as the data stays.
    */
-  private async readable(conv: string, data: string | null | undefined): Promise<Conversation> {
-    const parsed = parseConversation(data);
-    if (!(parsed instanceof UnreadableConversationError)) return parsed;
+  private async setAside(conv: string, data: string | null | undefined, err: UnreadableConversationError): Promise<Conversation> {
     // Named by a random id, not the chat: the log that gives the name must not identify the respondent.
     const keptAs = `${this.opts.prefix}damaged:${randomUUID()}`;
     await this.redis.set(keptAs, JSON.stringify({ conv, data }), 'PX', this.sessionTtlMs);
-    this.opts.onDamaged?.(parsed, keptAs);
+    this.opts.onDamaged?.(err, keptAs);
     return {};
   }
 
@@ -203,7 +202,9 @@ export class ConversationStore {
     );
     if (code === -2) return { ok: false, duplicate: true };
     if (code === -1) {
-      const current = { version: version as number, conversation: await this.readable(conv, data) };
+      const parsed = parseConversation(data);
+      const conversation = parsed instanceof UnreadableConversationError ? await this.setAside(conv, data, parsed) : parsed;
+      const current = { version: version as number, conversation };
       this.remember(conv, current);
       return { ok: false, duplicate: false, current };
     }

@@ -35,9 +35,9 @@ export async function processFollowUp(job: Job, deps: FollowUpDeps, token?: stri
   }
   if (job.name === 'opened') {
     // One at a time: each takes its invitation's lock and writes; a batch is a burst's, not a reason to flood MongoDB.
-    let outcome: FollowUpOutcome = 'reopened';
-    for (const o of openingsOf(openedJob.parse(job.data))) if ((await recordOpening(o, job.attemptsMade > 0, deps)) === 'opened') outcome = 'opened';
-    return outcome;
+    const outcomes: FollowUpOutcome[] = [];
+    for (const o of openingsOf(openedJob.parse(job.data))) outcomes.push(await recordOpening(o, job.attemptsMade > 0, deps));
+    return outcomes.includes('opened') ? 'opened' : 'reopened';
   }
   const f = followUpJob.parse(job.data);
   const who = { channel: f.channel, userKey: f.userKey };

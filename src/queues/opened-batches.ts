@@ -20,8 +20,15 @@ const GATHER_MS = 100;
 
 export class OpenedBatches {
   private readonly batches: MergedBatches<Opening[]>;
+  /** The batch last handed to `track` (every opening of a batch shares its promise). */
+  private tracked?: Promise<void>;
 
-  constructor(add: (openings: Opening[], jobId: string) => Promise<unknown>, onRetry?: (err: Error) => void) {
+  /** `track`: given each batch once, to wait for at shutdown and to report its failure. */
+  constructor(
+    add: (openings: Opening[], jobId: string) => Promise<unknown>,
+    private readonly track: (queued: Promise<void>) => void,
+    onRetry?: (err: Error) => void,
+  ) {
     this.batches = new MergedBatches<Opening[]>(
       () => [],
       async (openings) => {
@@ -32,8 +39,11 @@ export class OpenedBatches {
     );
   }
 
-  /** Resolves once the opening is queued, with the others of its batch; rejects when that could not be done in time. */
-  add(o: Opening): Promise<void> {
-    return this.batches.add((batch) => batch.push(o));
+  /** Queues the opening with the others of its batch (the batch's promise goes to `track`). */
+  add(o: Opening): void {
+    const queued = this.batches.add((batch) => batch.push(o));
+    if (queued === this.tracked) return;
+    this.tracked = queued;
+    this.track(queued);
   }
 }

@@ -22,8 +22,13 @@ describe('openings queued in batches', () => {
   it('a burst makes a few jobs, each opening in one of them once', async () => {
     const queues = new Queues(inject('redisUrl'), `${prefix}burst:`, () => {});
     await queues.ready();
-    const batches = new OpenedBatches((b, id) => queues.addOpenings(b, id));
-    await Promise.all(Array.from({ length: 50 }, (_, i) => batches.add(opening(i))));
+    const tracked: Promise<void>[] = [];
+    const batches = new OpenedBatches(
+      (b, id) => queues.addOpenings(b, id),
+      (queued) => tracked.push(queued),
+    );
+    for (let i = 0; i < 50; i++) batches.add(opening(i));
+    await Promise.all(tracked);
     const jobs = await queued(queues);
     expect(jobs.length).toBeLessThanOrEqual(2);
     expect(
@@ -39,11 +44,16 @@ describe('openings queued in batches', () => {
     const link = await RedisLink.open(inject('redisUrl'));
     const queues = new Queues(link.url, `${prefix}blip:`, () => {});
     await queues.ready();
-    const batches = new OpenedBatches((b, id) => queues.addOpenings(b, id));
+    const tracked: Promise<void>[] = [];
+    const batches = new OpenedBatches(
+      (b, id) => queues.addOpenings(b, id),
+      (queued) => tracked.push(queued),
+    );
     link.down();
     setTimeout(() => link.restore(), 1_500);
     const started = Date.now();
-    await batches.add(opening(7));
+    batches.add(opening(7));
+    await Promise.all(tracked);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
     expect(await queued(queues)).toEqual([[opening(7)]]);
     await queues.close();
