@@ -275,10 +275,8 @@ export async function createApp(o: AppOptions): Promise<App> {
         completedAt: c.completedAt,
       });
     },
-    async opened(ref, who) {
-      // After the webhook's answer (see OpenedBatches); a graceful shutdown waits for it.
-      openings.add({ ref, ...who, at: clock() });
-    },
+    // After the webhook's answer (see OpenedBatches); a graceful shutdown waits for it.
+    opened: (ref, who, at) => openings.add({ ref, ...who, at }),
   };
   const runner = new ConversationRunner({ store, flows, opener: invitations, effects, ...(o.now ? { now: o.now } : {}) });
   const reports = new Reports(db.models, flows);

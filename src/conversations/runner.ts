@@ -53,7 +53,11 @@ export interface Effects {
     how: { reply: boolean; replyTo?: unknown; about?: SendAbout; settled?: () => void; heldBehind?: string },
   ): Promise<void>;
   completed(c: Completion): Promise<void>;
-  opened(ref: string, who: Respondent): Promise<void>;
+  /**
+   * An invitation opened in this chat at `at`: resolves once the opening is durably queued, which may be a moment
+   * after the webhook's answer (nothing waits for it but the save's mark, see process).
+   */
+  opened(ref: string, who: Respondent, at: number): Promise<void>;
   /** Whether this process runs the channel (a process without it leaves that channel's unsent replies to one that has it). */
   delivers(channel: string): boolean;
 }
@@ -126,13 +130,14 @@ export class ConversationRunner {
     const { decision: d, heldBehind } = result;
     const s = d.conversation.s;
     const completed = s && d.events.some((e) => e.type === 'completed');
-    // The save's mark goes once the reply is out and, when the survey ended, its ballot is queued: a ballot that could
-    // not be queued (the queue's Redis node lost, the process killed) is queued again by the recovery (recoverUnsent).
-    let outstanding = completed ? 2 : 1;
+    // The save's mark goes once the reply is out and, when the survey ended, its ballot is queued, and when it opened
+    // an invitation, its opening is: one that could not be queued (the queue's Redis node lost, the process killed) is
+    // queued again by the recovery (recoverUnsent). The webhook does not wait for the opening (queued in batches).
+    let outstanding = 1 + (completed ? 1 : 0) + (d.opened ? 1 : 0);
     const settled = () => void (--outstanding === 0 && store.replySettled(key, savedAt).catch(() => {}));
     const after: Promise<void>[] = [effects.deliver(ev, d.outputs, { reply: true, replyTo: ev.replyTo, settled, ...(heldBehind ? { heldBehind } : {}) })];
     if (completed) after.push(effects.completed(completionOf(s, ev)).then(settled));
-    if (d.opened) after.push(effects.opened(d.opened, { channel: ev.channel, userKey: ev.userKey }));
+    if (d.opened) effects.opened(d.opened, { channel: ev.channel, userKey: ev.userKey }, savedAt).then(settled, () => {});
     await Promise.all(after);
     return { duplicate: false, outputs: d.outputs, events: d.events };
   }
@@ -207,8 +212,11 @@ export class ConversationRunner {
     const s = conversation.s;
     // Queued again in case its queueing was lost; a ballot already queued or recorded is not queued twice (its job id).
     if (s?.status === 'completed' && s.completedAt) await effects.completed(completionOf(s, who));
+    // Likewise the opening of a survey in progress (recorded once, whatever it is given: a completion records its own).
+    const opening = s?.status === 'active' ? effects.opened(s.ref, who, s.startedAt) : undefined;
     const owed = outputs.length || !s ? outputs : lastWords(this.deps.flows.get(s.flow), s);
     if (owed.length) await effects.deliver(who, owed, { reply: false });
+    await opening;
     settled.push(store.replySettled(conv, Number.MAX_SAFE_INTEGER));
   }
 

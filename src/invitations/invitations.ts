@@ -428,6 +428,8 @@ export class Invitations implements InvitationOpener {
 
   /** Records the first opening in MongoDB (a durable job). Returns the invitation when this call opened it, else null. */
   async markOpened(ref: string, who: Respondent, at: number) {
+    // A survey no invitation opened (a post-audit verification, which the recovery of a lost opening may name).
+    if (!Types.ObjectId.isValid(ref)) return null;
     const { inv, first } = await this.write(ref, () => this.writeOpening(ref, who, at));
     if (first && first.kind !== 'agency') await countInvitation(this.o.models, first, 'opened', (await this.currentCampaign()).timezone);
     return inv;

@@ -39,11 +39,13 @@ export class OpenedBatches {
     );
   }
 
-  /** Queues the opening with the others of its batch (the batch's promise goes to `track`). */
-  add(o: Opening): void {
+  /** Queues the opening with the others of its batch: resolves once they are queued (the batch's promise, also given to `track`). */
+  add(o: Opening): Promise<void> {
     const queued = this.batches.add((batch) => batch.push(o));
-    if (queued === this.tracked) return;
-    this.tracked = queued;
-    this.track(queued);
+    if (queued !== this.tracked) {
+      this.tracked = queued;
+      this.track(queued);
+    }
+    return queued;
   }
 }

@@ -157,12 +157,18 @@ describe('two runners on one conversation', () => {
 });
 
 describe('a reply lost with its process', () => {
-  const setup = (prefix: string, redis: Redis, deliver: Effects['deliver'], completed: Effects['completed'] = async () => {}) =>
+  const setup = (
+    prefix: string,
+    redis: Redis,
+    deliver: Effects['deliver'],
+    completed: Effects['completed'] = async () => {},
+    opened: Effects['opened'] = async () => {},
+  ) =>
     new ConversationRunner({
       store: new ConversationStore(redis, { prefix, sessionTtlMs: 60_000 }),
       flows: loadFlows(join(import.meta.dirname, '../fixtures/flows')),
       opener: { codeIn: () => undefined, open: async () => ({ ok: true as const, start: { ref: 'r-lost', flow: 'stress-text@1', ctx: {} } }) },
-      effects: { deliver, completed, opened: async () => {}, delivers: () => true },
+      effects: { deliver, completed, opened, delivers: () => true },
     });
 
   it.each([
@@ -184,6 +190,36 @@ describe('a reply lost with its process', () => {
     expect(sent).toEqual([expected]);
     // Said once: the mark is gone.
     await eventually(async () => (await recovering.recoverUnsent(Date.now() + 1)) === 0, 'the mark cleared');
+    await deleteKeys(inject('redisUrl'), prefix);
+    redis.disconnect();
+  });
+
+  it('an opening not yet queued when its process died is queued by the process that recovers it', async () => {
+    const { prefix } = isolation('lost-opening');
+    const redis = new Redis(inject('redisUrl'));
+    const sent: string[] = [];
+    const deliver: Effects['deliver'] = async (_to, outputs, how) => {
+      sent.push(...outputs.map((o) => ('questionId' in o ? o.questionId : o.text)));
+      how.settled?.();
+    };
+    // The first question went out; the opening waited for its batch, and the process was killed meanwhile.
+    const dying = setup(prefix, redis, deliver, undefined, () => new Promise(() => {}));
+    const before = Date.now();
+    await dying.handle(web('lost-opening', { kind: 'start', token: 'x'.repeat(22) }));
+    expect(sent).toEqual(['q01']);
+    const opened: Array<[string, string, number]> = [];
+    const recovering = setup(prefix, redis, deliver, undefined, async (ref, who, at) => void opened.push([ref, who.userKey, at]));
+    expect(await recovering.recoverUnsent(Date.now() + 1)).toBe(1);
+    // Opened at the survey's start, by that chat; the question is asked again (the recovery cannot tell it went).
+    expect(opened).toEqual([['r-lost', 'lost-opening', expect.any(Number)]]);
+    expect(opened[0]![2]).toBeGreaterThanOrEqual(before);
+    expect(sent).toEqual(['q01', 'q01']);
+    await eventually(async () => (await recovering.recoverUnsent(Date.now() + 1)) === 0, 'the mark cleared');
+    // An opening that was queued leaves no mark behind.
+    await recovering.handle(web('queued-opening', { kind: 'start', token: 'x'.repeat(22) }));
+    await new Promise((r) => setTimeout(r, 300)); // the marks are cleared in batches, every 50 ms
+    expect(await recovering.recoverUnsent(Date.now() + 1)).toBe(0);
+    expect(opened).toHaveLength(2);
     await deleteKeys(inject('redisUrl'), prefix);
     redis.disconnect();
   });

@@ -122,6 +122,10 @@ describe('opening an invitation', () => {
     );
   });
 
+  it('an opening of a survey no invitation opened (a post-audit verification, named by a recovery) records nothing', async () => {
+    expect(await t.service.invitations.markOpened('a-0123456789abcdef01234567', { channel: 'telegram', userKey: 'audited' }, Date.now())).toBeNull();
+  });
+
   it('the winner can open it again (resume), and it stays claimed for the others', async () => {
     const { view } = await t.service.invitations.create({ caseCode: 'CLAIM-1', unit: 'PC06', field: 'can-cuoc' }, admin);
     await start('claimer', view.token);
