@@ -102,7 +102,7 @@ const envSchema = z.object({
   /** The key before a rotation: still read, never written (`npm run admin -- data:reencrypt` moves the data to the new key). */
   DATA_ENCRYPTION_KEY_PREVIOUS: key32,
 
-  TELEGRAM_SEND_RATE: positiveNumber(29.5),
+  TELEGRAM_SEND_RATE: positiveNumber(29),
   TELEGRAM_SEND_CHAT_INTERVAL_MS: positiveNumber(1000),
   TELEGRAM_SEND_TIMEOUT_MS: positiveNumber(15_000),
   ZALO_SEND_RATE: positiveNumber(60),

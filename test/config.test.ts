@@ -71,7 +71,7 @@ describe('configuration', () => {
       token: '1:abc',
       webhookSecret: 's_1',
       apiRoot: 'http://127.0.0.1:9',
-      sendRate: 29.5,
+      sendRate: 29,
       chatIntervalMs: 1000,
       sendTimeoutMs: 15_000,
     });
