@@ -198,7 +198,7 @@ export class ConversationRunner {
     const convs = await this.deps.store.unsent(before, undefined, fail);
     let recovered = 0;
     for (const conv of convs) await this.recoverOne(conv, settled).then(() => recovered++, fail);
-    await Promise.all(settled);
+    for (const r of await Promise.allSettled(settled)) if (r.status === 'rejected') fail(r.reason as Error);
     if (failed.length && !onError) throw failed[0];
     return recovered;
   }
@@ -212,12 +212,12 @@ export class ConversationRunner {
     const s = conversation.s;
     // Queued again in case its queueing was lost; a ballot already queued or recorded is not queued twice (its job id).
     if (s?.status === 'completed' && s.completedAt) await effects.completed(completionOf(s, who));
-    // Likewise the opening of a survey in progress (recorded once, whatever it is given: a completion records its own).
-    const opening = s?.status === 'active' ? effects.opened(s.ref, who, s.startedAt) : undefined;
     const owed = outputs.length || !s ? outputs : lastWords(this.deps.flows.get(s.flow), s);
     if (owed.length) await effects.deliver(who, owed, { reply: false });
-    await opening;
-    settled.push(store.replySettled(conv, Number.MAX_SAFE_INTEGER));
+    // Likewise the opening of a survey in progress (recorded once, whatever it is given: a completion records its own),
+    // queued in a batch a moment later: the mark goes once it is.
+    const opening = s?.status === 'active' ? effects.opened(s.ref, who, s.startedAt) : Promise.resolve();
+    settled.push(opening.then(() => store.replySettled(conv, Number.MAX_SAFE_INTEGER)));
   }
 
   private recovery?: NodeJS.Timeout;
