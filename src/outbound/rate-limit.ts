@@ -16,11 +16,12 @@ const CLOCK = `local function clock() local t = redis.call('TIME') return tonumb
 const TAKE = new VarKeysScript(`
 ${CLOCK}
 local serverNow = clock()
-local gi, gb, ci, cb = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local function wait(key, now, interval, burst)
+local gi, gt, ci, cb = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+-- GCRA: the wait until the key's next slot, less the tolerance (how long before its slot a send may go).
+local function wait(key, now, tolerance)
   local tat = tonumber(redis.call('GET', key) or '0')
   if tat < now then tat = now end
-  local w = tat - now - interval * (burst - 1)
+  local w = tat - now - tolerance
   if w < 0 then w = 0 end
   return w, tat
 end
@@ -31,9 +32,9 @@ for i = 1, (#KEYS - 1) / 2 do
   if redis.call('EXISTS', blocked) == 1 then
     out[i] = -1
   else
-    local gw, gtat = wait(KEYS[1], now, gi, gb)
+    local gw, gtat = wait(KEYS[1], now, gt)
     local cw = 0
-    if paced then cw = wait(chatKey, now, ci, cb) end
+    if paced then cw = wait(chatKey, now, ci * (cb - 1)) end
     if gw > 0 or cw > 0 then
       out[i] = math.ceil(math.max(gw, cw))
     else
@@ -139,7 +140,7 @@ export class SendLimiter {
       // whose timer fired a little late still meets its slot. Without it each late wake-up pushed every later slot
       // back (29.5/s paced gave 28.4/s). Any second holds at most globalPerSec x (1000 + tolerance) / 1000 + 1
       // sends: 30 at 29/s, with 29.5 ms to spare for the sends' jitter on their way.
-      1 + SLOT_TOLERANCE_MS / (1000 / l.globalPerSec),
+      SLOT_TOLERANCE_MS,
       l.chatIntervalMs,
       l.chatBurst,
     ];

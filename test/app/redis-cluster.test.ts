@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConversationStore } from '../../src/conversations/store.js';
 import { type LocalCluster, startRedisCluster } from '../../src/local/redis-cluster.js';
 import { LocalServiceError } from '../../src/local/servers.js';
-import { SendLimiter } from '../../src/outbound/rate-limit.js';
+import { SendLimiter, SLOT_TOLERANCE_MS } from '../../src/outbound/rate-limit.js';
 import { IntakePressure } from '../../src/queues/intake-pressure.js';
 import { createRedis } from '../../src/redis.js';
 import { api, eventually, startTestService, TEST_SECRET, type TestService } from '../helpers/context.js';
@@ -178,9 +178,9 @@ describe('on a Redis Cluster of three masters', () => {
     const limiters = clients.map((r) => new SendLimiter(r, `${t.prefix}pace:`, 'telegram', limits));
     const now = Date.now();
     const waits = await Promise.all(Array.from({ length: 10 }, (_, i) => limiters[i % 2]!.take(`chat-${i}`, true, now)));
-    // 10/s with no burst: one send now, the others spaced 100 ms apart, whichever process asked.
+    // 10/s with no burst: one send now, the others spaced 100 ms apart (each may go 5 ms early), whichever process asked.
     expect(waits.filter((w) => w === 0)).toHaveLength(1);
-    expect(waits.filter((w) => w > 0).sort((a, b) => a - b)[0]).toBeGreaterThanOrEqual(99);
+    expect(waits.filter((w) => w > 0).sort((a, b) => a - b)[0]).toBe(100 - SLOT_TOLERANCE_MS);
     await limiters[0]!.markUnreachable('chat-x');
     expect(await limiters[1]!.isUnreachable('chat-x')).toBe(true);
     expect(await limiters[1]!.take('chat-x', true, now)).toBe(-1);
