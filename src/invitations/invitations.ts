@@ -500,6 +500,10 @@ export class Invitations implements InvitationOpener {
     const { Invitation } = this.o.models;
     const open = { _id: ref, status: { $in: ['created', 'opened'] as Array<InvitationDoc['status']> } };
     const completed = { status: 'completed' as const, completedAt: new Date(at) };
+    // The copy first (the ballot is stored by now): whoever sees the invitation completed in MongoDB then finds it so
+    // when opening it. After the write and its count (which may wait for its turn), an opening in between was told
+    // the survey was being answered on another account instead of already answered.
+    await this.o.copies.setStatus(ref, 'completed');
     const unopened = await this.write(ref, async () => {
       // Nearly always one write: the opening was recorded a second after it.
       const done = await Invitation.updateOne({ ...open, ...(opening ? { openedAt: { $exists: true } } : {}) }, { $set: completed });
@@ -510,7 +514,6 @@ export class Invitations implements InvitationOpener {
       ).lean();
     });
     if (unopened && unopened.kind !== 'agency') await countInvitation(this.o.models, unopened, 'opened', (await this.currentCampaign()).timezone);
-    await this.o.copies.setStatus(ref, 'completed');
   }
 
   /** Forgets the phones and agency addressees of the campaign's invitations (its retention is over), each under its lock. */
