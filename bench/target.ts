@@ -5,7 +5,7 @@
 // "split" the same as "ours" scaled out: two ROLE=web processes behind node's
 // cluster module (round-robin) and one ROLE=worker process, sharing Redis.
 import cluster from 'node:cluster';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import express from 'express';
 import { Redis } from 'ioredis';
@@ -201,6 +201,8 @@ async function split(): Promise<Ready> {
         childCpuMs: sum('cpuMs'),
         childRedisCalls: sum('redisCalls'),
         childRssMb: sum('rssMb'),
+        childSwitchesVoluntary: sum('switchesVoluntary'),
+        childSwitchesInvoluntary: sum('switchesInvoluntary'),
         workerCpuMs: workerCpuMs!,
         ...Object.fromEntries(webCpuMs.map((ms, i) => [`web${i + 1}CpuMs`, ms])),
       };
@@ -216,6 +218,7 @@ async function splitChild() {
   let cpu0 = process.cpuUsage();
   let calls0 = redisCalls;
   let retries0 = 0;
+  let switches0 = contextSwitches();
   process.send!('ready');
   process.on('message', (m) => {
     if (m === 'exit') process.exit(0);
@@ -223,6 +226,7 @@ async function splitChild() {
       cpu0 = process.cpuUsage();
       calls0 = redisCalls;
       retries0 = service.runner.casRetries;
+      switches0 = contextSwitches();
       process.send!('marked');
     }
     if (m !== 'report') return;
@@ -232,6 +236,7 @@ async function splitChild() {
       redisCalls: redisCalls - calls0,
       rssMb: process.memoryUsage().rss / 1048576,
       decidedAgain: service.runner.casRetries - retries0,
+      ...switchesSince(switches0),
     });
   });
 }
@@ -299,12 +304,26 @@ Redis.prototype.sendCommand = function (this: Redis, ...args: Parameters<typeof 
   return sendCommand.apply(this, args);
 };
 
+/** This process's context switches so far: waits for input (voluntary) and preemptions (involuntary, /proc on Linux). */
+function contextSwitches(): { voluntary: number; involuntary: number } {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const count = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  return { voluntary: count('voluntary_ctxt_switches'), involuntary: count('nonvoluntary_ctxt_switches') };
+}
+
+/** The switches since `from`, as report fields. */
+const switchesSince = (from: { voluntary: number; involuntary: number }) => {
+  const now = contextSwitches();
+  return { switchesVoluntary: now.voluntary - from.voluntary, switchesInvoluntary: now.involuntary - from.involuntary };
+};
+
 if (cluster.isWorker) await splitChild();
 else if (process.argv[2]) {
   const kind = process.argv[2];
   const ready = await (kind === 'baseline' ? baseline() : kind === 'split' ? split() : ours(kind === 'zalo' ? 'zalo' : 'telegram'));
   let cpu0 = process.cpuUsage();
   let calls0 = redisCalls;
+  let switches0 = contextSwitches();
   process.send!({ port: ready.port, webPorts: ready.webPorts, starts: ready.starts, createMs: ready.createMs });
   process.on('message', async (m) => {
     if (m === 'mark') {
@@ -313,13 +332,22 @@ else if (process.argv[2]) {
       if (process.env.BENCH_PROFILE) writeFileSync(join(process.env.BENCH_PROFILE, `mark-${kind}-${process.pid}.txt`), String(process.hrtime.bigint() / 1000n));
       cpu0 = process.cpuUsage();
       calls0 = redisCalls;
+      switches0 = contextSwitches();
       process.send!('marked');
     }
     if (m !== 'report') return;
     const cpu = process.cpuUsage(cpu0);
-    const { childCpuMs = 0, childRedisCalls = 0, childRssMb = 0, ...report } = await ready.report();
+    const own = switchesSince(switches0);
+    const { childCpuMs = 0, childRedisCalls = 0, childRssMb = 0, childSwitchesVoluntary = 0, childSwitchesInvoluntary = 0, ...report } = await ready.report();
     const ownCpuMs = (cpu.user + cpu.system) / 1000;
-    const extra = { cpuMs: ownCpuMs + childCpuMs, primaryCpuMs: ownCpuMs, redisCalls: redisCalls - calls0 + childRedisCalls, ...report };
+    const extra = {
+      cpuMs: ownCpuMs + childCpuMs,
+      primaryCpuMs: ownCpuMs,
+      redisCalls: redisCalls - calls0 + childRedisCalls,
+      switchesVoluntary: own.switchesVoluntary + childSwitchesVoluntary,
+      switchesInvoluntary: own.switchesInvoluntary + childSwitchesInvoluntary,
+      ...report,
+    };
     (globalThis as { gc?: () => void }).gc?.();
     process.send!({ heapMb: process.memoryUsage().heapUsed / 1048576, rssMb: process.memoryUsage().rss / 1048576 + childRssMb, ...extra }, () =>
       process.exit(0),

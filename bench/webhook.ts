@@ -75,6 +75,9 @@ interface Sample {
   decidedAgain?: number;
   /** CPU of this process (emulated platform and respondents), percent of one core: near 100 means it, not the server, sets the pace. */
   generatorCpu?: number;
+  /** The server's context switches during the run (its processes summed): waiting for input, and preempted. */
+  switchesVoluntary?: number;
+  switchesInvoluntary?: number;
   /** Scaled out: each process's CPU during the run, % of one core. */
   cpuSplit?: Record<string, number>;
   /** CPU used by redis-server during the run (ms). */
@@ -321,6 +324,8 @@ async function run(kind: Kind, round: number, users: number, emus: Platforms, ur
     redisCalls: report.redisCalls!,
     drainMs: report.drainMs ?? 0,
     decidedAgain: report.decidedAgain ?? 0,
+    switchesVoluntary: report.switchesVoluntary ?? 0,
+    switchesInvoluntary: report.switchesInvoluntary ?? 0,
   });
   if (kind === 'split') {
     s.cpuSplit = Object.fromEntries(
@@ -362,6 +367,8 @@ const ROWS: Row[] = [
   ['server CPU per update (ms)', (s) => s.cpuMs / s.updates, 'lower'],
   ['Redis calls per update (client)', (s) => s.redisCalls / s.updates, 'lower'],
   ['Redis commands per update (server)', (s) => s.redisCommands / s.updates, 'lower'],
+  ['switches per 100 updates: idle waits', (s) => ((s.switchesVoluntary ?? 0) / s.updates) * 100, 'lower'],
+  ['switches per 100 updates: preempted', (s) => ((s.switchesInvoluntary ?? 0) / s.updates) * 100, 'lower'],
   ['updates decided again (%)', (s) => ((s.decidedAgain ?? 0) / s.updates) * 100, 'none'],
   ['server RSS after run (MB)', (s) => s.rssMb, 'lower'],
   ['load generator CPU (% of one core)', (s) => s.generatorCpu ?? 0, 'none'],
@@ -445,6 +452,8 @@ async function main() {
   say('the commands the server process sends (a Lua script is one); server commands also count those run inside scripts and BullMQ.');
   say("Decided again: the process's copy of the conversation was behind (the chat's last update went to another process), so");
   say('its save was refused and the update decided again on the stored one: one more Redis round trip.');
+  say("Switches: the server's main threads leaving the CPU (/proc), to wait for input with nothing else to do (idle waits), or");
+  say('taken off it while runnable (preempted). Many per update: its processes run in short slices, taking turns on the cores.');
   console.log(`\nwritten to ${saveResults('webhook', lines)}`);
   redis.disconnect();
   await Promise.all([emus.telegram.stop(), emus.zalo.stop()]);
