@@ -7,7 +7,7 @@
 
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { ConversationStore } from '../src/conversations/store.js';
+import { ConversationStore, conversationKey } from '../src/conversations/store.js';
 import { startSession, step } from '../src/engine/interpreter.js';
 import { loadFlows } from '../src/engine/load.js';
 import { newCode, newToken } from '../src/invitations/codes.js';
@@ -70,10 +70,16 @@ async function main() {
   }
   const wallS = (performance.now() - t0) / 1000;
   const after = await usedMemory(redis);
-  const chat = String(9_007_199_254_740_993n);
-  const conv = Number(await redis.memory('USAGE', `${prefix}conv:zalo:${chat}`));
-  const seen = Number(await redis.memory('USAGE', `${prefix}seen:zalo:m${chat}_17`));
-  const inv = Number(await redis.memory('USAGE', `${prefix}inv:6756${'0'.repeat(20)}`));
+  const first = String(9_007_199_254_740_993n);
+  /** MEMORY USAGE of a key the run wrote; a key not found is an error here (a renamed key once read as 0 bytes). */
+  const usage = async (key: string) => {
+    const bytes = await redis.memory('USAGE', key);
+    if (bytes === null) throw new Error(`memory bench: no key ${key} (did its name change?)`);
+    return Number(bytes);
+  };
+  const conv = await usage(conversationKey(prefix, `zalo:${first}`));
+  const seen = await usage(store.dedupeKey(`zalo:${first}`, `zalo:m${first}_17`));
+  const inv = await usage(`${prefix}inv:6756${'0'.repeat(20)}`);
   const lines = [
     `${new Date().toISOString().slice(0, 10)}  Redis ${/redis_version:(\S+)/.exec(await redis.info('server'))![1]}, ${N} open conversations (saved in ${wallS.toFixed(1)} s)`,
     `conversation key (MEMORY USAGE)          ${conv} bytes`,
