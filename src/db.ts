@@ -47,10 +47,12 @@ export async function openDatabase(uri: string, dbName?: string): Promise<Databa
  * that does it (main.ts before the workers start, `npm run db:indexes`, the
  * tests once per database). Several processes creating every index at once
  * jammed FerretDB's metadata lock; auto-indexing is off. It also brings a
- * database an earlier version wrote up to date (moveCampaignCounters).
+ * database an earlier version wrote up to date (moveCampaignCounters,
+ * flagPendingCounters).
  */
 export async function ensureIndexes(models: Models, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  await flagPendingCounters(models);
   // Indexes an earlier version created and the schema no longer has (case codes became unique per unit).
   for (const [model, name] of [[models.Invitation, 'campaign_1_caseCode_1']] as const) {
     await model.collection.dropIndex(name).catch(() => {}); // absent: nothing to do
@@ -68,6 +70,20 @@ export async function ensureIndexes(models: Models, timeoutMs = 60_000): Promise
       ),
     ]);
   }
+}
+
+/**
+ * Counter claims an earlier version marked by their time only (`countersPendingAt`, indexed alone) get the flag the
+ * repair now looks for, once: the old index is the sign of such a database, and goes after (a process killed in
+ * between does it again at its next start).
+ */
+export async function flagPendingCounters(models: Models): Promise<void> {
+  const { Response } = models;
+  const OLD_INDEX = 'countersPendingAt_1';
+  const indexes = await Response.collection.indexes().catch(() => []); // no collection yet: nothing to upgrade
+  if (!indexes.some((i) => i.name === OLD_INDEX)) return;
+  await Response.updateMany({ countersPendingAt: { $exists: true }, countersPending: { $exists: false } }, { $set: { countersPending: true } });
+  await Response.collection.dropIndex(OLD_INDEX).catch(() => {}); // another process starting at once dropped it
 }
 
 /** Campaign rows an earlier version kept among the day rows, moved to their own collections (see moveCampaignRows). */

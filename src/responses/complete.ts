@@ -66,7 +66,7 @@ export async function persistCompletion(models: Models, flows: FlowRegistry, job
   let created: { _id: unknown } | undefined;
   try {
     // A new ballot's counters are claimed in the insert itself (one database round trip less than claiming after).
-    created = await Response.create({ ...ballot, countersApplied: true, countersPendingAt: new Date() });
+    created = await Response.create({ ...ballot, countersApplied: true, ...countersPending() });
   } catch (err) {
     if ((err as { code?: number }).code !== 11000) throw err;
     outcome = 'existed';
@@ -113,6 +113,11 @@ async function recordFlowVersion(models: Models, key: string, hash: string): Pro
   keys.add(key);
 }
 
+/** A ballot's counters claimed now: the mark a batch clears once they are written (see the Response model). */
+export const countersPending = (at = new Date()) => ({ countersPending: true as const, countersPendingAt: at });
+/** The mark cleared: `$unset` of both fields. */
+export const COUNTERS_PENDING_UNSET = { countersPending: 1, countersPendingAt: 1 } as const;
+
 /**
  * Claims the response's counters, then adds them. The claim leaves a mark until
  * the rows are written: a process that dies in between leaves it, and
@@ -121,7 +126,7 @@ async function recordFlowVersion(models: Models, key: string, hash: string): Pro
 export async function applyCounters(models: Models, invitationId: string): Promise<void> {
   const claimed = await models.Response.findOneAndUpdate(
     { invitationId, countersApplied: false, status: 'valid' },
-    { $set: { countersApplied: true, countersPendingAt: new Date() } },
+    { $set: { countersApplied: true, ...countersPending() } },
     { returnDocument: 'after' },
   ).lean();
   if (!claimed) return;
@@ -190,7 +195,7 @@ function counterWriter(models: Models): MergedBatches<CounterBatch> {
           // One update per response by _id (FerretDB scans the collection for an updateMany with $in).
           if (mine.length) {
             await models.Response.bulkWrite(
-              mine.map(({ id }) => ({ updateOne: { filter: { _id: id }, update: { $unset: { countersPendingAt: 1 } } } })),
+              mine.map(({ id }) => ({ updateOne: { filter: { _id: id }, update: { $unset: COUNTERS_PENDING_UNSET } } })),
               { ordered: false },
             );
           }

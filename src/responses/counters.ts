@@ -5,7 +5,7 @@ import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import { inTurn, takeOver } from '../write-turns.js';
 import { commentsOf } from './comment-samples.js';
-import { type CountedResponse, counterCollections, counterModel, counterRows, withCountersPaused } from './complete.js';
+import { COUNTERS_PENDING_UNSET, type CountedResponse, counterCollections, counterModel, counterRows, withCountersPaused } from './complete.js';
 
 export interface CounterCheck {
   rows: number;
@@ -38,7 +38,7 @@ export function checkCounters(models: Models, campaign: string, fix = false): Pr
 
 async function recountCampaign(models: Models, campaign: string, fix: boolean): Promise<CounterCheck> {
   const expected = new Map<string, { n: number; row: Row }>();
-  const counted = { campaign, status: 'valid' as const, countersPendingAt: { $exists: false } };
+  const counted = { campaign, status: 'valid' as const, countersPending: { $exists: false } };
   for await (const r of models.Response.find(counted).lean().cursor()) recount([r as CountedResponse], expected);
   // A row in the wrong collection counts as missing (and moves with --fix).
   const c = counterCollections(models);
@@ -80,68 +80,76 @@ async function recountCampaign(models: Models, campaign: string, fix: boolean): 
  */
 export async function repairPendingCounters(models: Models, before: Date): Promise<number> {
   const { Response } = models;
-  const pending = await Response.find({ countersPendingAt: { $lt: before } }).lean();
+  // By the flag, then by age here: FerretDB hands an equality to PostgreSQL, and read every ballot for a date range.
+  const pending = (await Response.find({ countersPending: true }).lean()).filter((r) => !(r.countersPendingAt && r.countersPendingAt >= before));
   if (!pending.length) return 0;
-  return withCountersPaused(models, () =>
-    inTurn(models, 'counters', async (lost) => {
-      // First: a writer that was only slow, not dead, then leaves its claim out when its turn comes (also if this
-      // repair stops half way: the next one recounts the slices).
-      await takeOver(
-        models,
-        'counters',
-        pending.map((r) => String(r._id)),
-      );
-      // A slice at each span: the ballot's day, its month, the whole campaign (each recounted from the ballots it covers).
-      const slices = new Map<string, { r: CountedResponse; row: ReturnType<typeof counterRows>[number] }>();
-      for (const r of pending) {
-        for (const row of counterRows(r as CountedResponse)) {
-          slices.set([row.campaign, row.unit, row.field, row.flow, row.span, row.day, row.rtype, row.proc].join('|'), { r: r as CountedResponse, row });
-        }
-      }
-      for (const { r, row } of slices.values()) {
-        const days = row.span === 'day' ? row.day : row.span === 'month' ? { $gte: `${row.day}-01`, $lte: `${row.day}-31` } : undefined;
-        const ballots = await Response.find({
-          campaign: r.campaign,
-          unit: r.unit,
-          field: r.field ?? null,
-          flow: r.flow,
-          flowVersion: r.flowVersion,
-          ...(days ? { day: days } : {}),
-          rtype: r.rtype ?? null,
-          procedureCode: r.procedureCode ?? null,
-          status: 'valid',
-          countersApplied: true,
-          $or: [{ countersPendingAt: { $exists: false } }, { countersPendingAt: { $lt: before } }],
-        }).lean();
-        const expected = new Map([...recount(ballots as Array<CountedResponse>)].filter(([, e]) => e.row.span === row.span));
-        const Counter = counterModel(models, row.span);
-        const stored = await Counter.find({
-          campaign: row.campaign,
-          unit: row.unit,
-          field: row.field,
-          flow: row.flow,
-          day: row.day,
-          rtype: row.rtype,
-          proc: row.proc,
-        }).lean();
-        const ops = [
-          ...[...expected.values()].map(({ row: { _id, ...fields }, n }) => ({
-            updateOne: { filter: { _id }, update: { $set: { ...fields, n } }, upsert: true },
-          })),
-          ...stored.filter((c) => !expected.has(String(c._id))).map((c) => ({ updateOne: { filter: { _id: c._id }, update: { $set: { n: 0 } } } })),
-        ];
-        // A turn lost stops the repair (its marks stay: the next one recounts these slices).
-        lost.throwIfAborted();
-        if (ops.length) await Counter.bulkWrite(ops, { ordered: false });
-      }
-      lost.throwIfAborted();
-      await Response.bulkWrite(
-        pending.map((r) => ({ updateOne: { filter: { _id: r._id }, update: { $unset: { countersPendingAt: 1 } } } })),
-        { ordered: false },
-      );
-      return pending.length;
-    }),
+  // A turn per step, not one for the whole repair: recounting a slice reads its ballots (thousands in a large
+  // campaign, seconds each on FerretDB), and the ballots being recorded meanwhile wait for the turn. Between two
+  // steps a batch may land: for a ballot claimed since `before`, which a slice recounted later then includes (its mark
+  // gone), or for one taken over, which it leaves out; a slice recounted is set whole, so either way it is right.
+  const inCountersTurn = <T>(fn: (lost: AbortSignal) => Promise<T>) => withCountersPaused(models, () => inTurn(models, 'counters', fn));
+  // First: a writer that was only slow, not dead, then leaves its claim out when its turn comes (also if this repair
+  // stops half way: the next one recounts the slices).
+  await inCountersTurn(() =>
+    takeOver(
+      models,
+      'counters',
+      pending.map((r) => String(r._id)),
+    ),
   );
+  // A slice at each span: the ballot's day, its month, the whole campaign (each recounted from the ballots it covers).
+  const slices = new Map<string, { r: CountedResponse; row: ReturnType<typeof counterRows>[number] }>();
+  for (const r of pending) {
+    for (const row of counterRows(r as CountedResponse)) {
+      slices.set([row.campaign, row.unit, row.field, row.flow, row.span, row.day, row.rtype, row.proc].join('|'), { r: r as CountedResponse, row });
+    }
+  }
+  for (const { r, row } of slices.values()) {
+    await inCountersTurn(async (lost) => {
+      const days = row.span === 'day' ? row.day : row.span === 'month' ? { $gte: `${row.day}-01`, $lte: `${row.day}-31` } : undefined;
+      const ballots = await Response.find({
+        campaign: r.campaign,
+        unit: r.unit,
+        field: r.field ?? null,
+        flow: r.flow,
+        flowVersion: r.flowVersion,
+        ...(days ? { day: days } : {}),
+        rtype: r.rtype ?? null,
+        procedureCode: r.procedureCode ?? null,
+        status: 'valid',
+        countersApplied: true,
+        $or: [{ countersPending: { $exists: false } }, { countersPendingAt: { $lt: before } }],
+      }).lean();
+      const expected = new Map([...recount(ballots as Array<CountedResponse>)].filter(([, e]) => e.row.span === row.span));
+      const Counter = counterModel(models, row.span);
+      const stored = await Counter.find({
+        campaign: row.campaign,
+        unit: row.unit,
+        field: row.field,
+        flow: row.flow,
+        day: row.day,
+        rtype: row.rtype,
+        proc: row.proc,
+      }).lean();
+      const ops = [
+        ...[...expected.values()].map(({ row: { _id, ...fields }, n }) => ({
+          updateOne: { filter: { _id }, update: { $set: { ...fields, n } }, upsert: true },
+        })),
+        ...stored.filter((c) => !expected.has(String(c._id))).map((c) => ({ updateOne: { filter: { _id: c._id }, update: { $set: { n: 0 } } } })),
+      ];
+      // A turn lost stops the repair (its marks stay: the next one recounts these slices).
+      lost.throwIfAborted();
+      if (ops.length) await Counter.bulkWrite(ops, { ordered: false });
+    });
+  }
+  // The marks go last: a repair that stops before leaves them, and the next one recounts the same slices.
+  await inCountersTurn(() =>
+    Response.bulkWrite(
+      pending.map((r) => ({ updateOne: { filter: { _id: r._id }, update: { $unset: COUNTERS_PENDING_UNSET } } })),
+      { ordered: false },
+    ),
+  );
+  return pending.length;
 }
 
 /**
@@ -149,14 +157,21 @@ export async function repairPendingCounters(models: Models, before: Date): Promi
  * (a live writer clears its marks within seconds). Returns the stop function.
  */
 export function startCounterRepair(models: Models, everyMs: number, afterMs: number, report: (repaired: number, err?: Error) => void): () => void {
-  const timer = setInterval(
-    () =>
-      void repairPendingCounters(models, new Date(Date.now() - afterMs)).then(
+  // One repair at a time: one that outlasts the interval (a large slice on a slow database) is not joined by
+  // another recounting the same slices, each queueing for the turn ahead of the ballots being recorded.
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    void repairPendingCounters(models, new Date(Date.now() - afterMs))
+      .then(
         (n) => n && report(n),
         (err: Error) => report(0, err),
-      ),
-    everyMs,
-  );
+      )
+      .finally(() => {
+        running = false;
+      });
+  }, everyMs);
   timer.unref();
   return () => clearInterval(timer);
 }

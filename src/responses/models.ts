@@ -48,14 +48,20 @@ const responseSchema = new Schema(
     contactEnc: String,
     /** Set once this response's counters were added (see responses/complete.ts). */
     countersApplied: { type: Boolean, default: false },
-    /** While its counters are being added: a mark left behind means the process died in between (see repairPendingCounters). */
+    /**
+     * While its counters are being added: a mark left behind means the process died in between (see
+     * repairPendingCounters). Two fields, set and unset together (see COUNTERS_PENDING): the flag is what the repair
+     * looks for (an equality FerretDB hands to PostgreSQL; a date range scanned every ballot, every 10 s), the time is
+     * how old the mark is.
+     */
+    countersPending: Boolean,
     countersPendingAt: Date,
   },
   { versionKey: false },
 );
 responseSchema.index({ campaign: 1, unit: 1, field: 1 });
 responseSchema.index({ campaign: 1, commented: 1, status: 1, kind: 1, unit: 1 });
-responseSchema.index({ countersPendingAt: 1 }, { sparse: true });
+responseSchema.index({ countersPending: 1 }, { sparse: true });
 
 /** Report counters: one document per (campaign, unit, field, flow version, span, respondent type, procedure, question, answer value). */
 const counterSchema = new Schema(

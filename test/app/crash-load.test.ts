@@ -143,7 +143,7 @@ describe('the service stopped in the middle of 200 conversations and started aga
         }
         // Counters a killed process claimed but may not have written are recounted (after 20 s): they equal a recount.
         // A completion job the killed process held runs again once BullMQ finds it stalled (its lock expires after 30 s).
-        const uncounted = { $or: [{ countersPendingAt: { $exists: true } }, { countersApplied: false }] };
+        const uncounted = { $or: [{ countersPending: true }, { countersApplied: false }] };
         await eventually(async () => (await Response.countDocuments({ caseCode: /^KILL-/, ...uncounted })) === 0, 'every response counted', 90_000);
         expect((await checkCounters(db.models, responses[0]!.campaign)).mismatches).toEqual([]);
         // And no reply is still owed (one a stopped process had in hand is sent by the restarted one within ~25 s).

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InboundEvent } from '../../src/conversations/runner.js';
-import { moveCampaignCounters } from '../../src/db.js';
+import { flagPendingCounters, moveCampaignCounters } from '../../src/db.js';
 import { checkInvitationCounts, countInvitation, invitationCountRows } from '../../src/invitations/counts.js';
 import { checkFlowVersions } from '../../src/invitations/seed.js';
 import { projectRoot } from '../../src/local/paths.js';
-import { addCounterRows, counterRows } from '../../src/responses/complete.js';
-import { checkCounters, repairPendingCounters } from '../../src/responses/counters.js';
+import { addCounterRows, counterRows, countersPending } from '../../src/responses/complete.js';
+import { checkCounters, repairPendingCounters, startCounterRepair } from '../../src/responses/counters.js';
 import { eventually, startTestService, type TestService } from '../helpers/context.js';
 
 let t: TestService;
@@ -34,7 +34,7 @@ describe('report counters', () => {
     const { Counter, CounterTotal } = t.service.db.models;
     expect(await checkCounters(t.service.db.models, 'soc-trang-2024')).toEqual({ rows: 102, mismatches: [] }); // consent, type, 2 observations shared; 14 items and overall twice; per day, month and campaign
     // Written and confirmed: no mark left for the repair.
-    expect(await t.service.db.models.Response.countDocuments({ countersPendingAt: { $exists: true } })).toBe(0);
+    expect(await t.service.db.models.Response.countDocuments({ countersPending: true })).toBe(0);
     const overall = (value: string) => Counter.findOne({ campaign: 'soc-trang-2024', unit: 'PA08', field: 'xnc', q: 'overall', value, span: 'day' }).lean();
     const four = (await overall('4'))!;
     const five = (await overall('5'))!;
@@ -146,14 +146,14 @@ describe('counters left pending by a process that died', () => {
     // PEND-1: claimed, then the process died before the increments; PEND-2: died after them, before the confirmation.
     await addCounterRows(t.service.db.models, counterRows(lost as never), -1);
     const old = new Date(Date.now() - 60_000);
-    await Response.updateMany({ _id: { $in: [lost!._id, landed!._id] } }, { $set: { countersPendingAt: old } });
+    await Response.updateMany({ _id: { $in: [lost!._id, landed!._id] } }, { $set: countersPending(old) });
     expect((await checkCounters(t.service.db.models, 'soc-trang-2024')).mismatches.length).toBeGreaterThan(0);
 
     // A mark younger than the bound is a write in progress: left alone.
     expect(await repairPendingCounters(t.service.db.models, new Date(old.getTime() - 1))).toBe(0);
     expect(await repairPendingCounters(t.service.db.models, new Date())).toBe(2);
     expect((await checkCounters(t.service.db.models, 'soc-trang-2024')).mismatches).toEqual([]);
-    expect(await Response.countDocuments({ countersPendingAt: { $exists: true } })).toBe(0);
+    expect(await Response.countDocuments({ countersPending: true })).toBe(0);
     const three = await Counter.findOne({ campaign: 'soc-trang-2024', unit: 'PA08', q: 'overall', value: '3' }).lean();
     expect(three!.n).toBe(2);
   });
@@ -167,9 +167,9 @@ describe('counters left pending by a process that died', () => {
       .lean();
     // PEND-3: its process died after the increments, before the confirmation. PEND-4, in the same slice: claimed
     // by a live writer a moment ago, its increments not written yet.
-    await models.Response.updateOne({ _id: crashed!._id }, { $set: { countersPendingAt: new Date(Date.now() - 60_000) } });
+    await models.Response.updateOne({ _id: crashed!._id }, { $set: countersPending(new Date(Date.now() - 60_000)) });
     await addCounterRows(models, counterRows(live as never), -1);
-    await models.Response.updateOne({ _id: live!._id }, { $set: { countersPendingAt: new Date() } });
+    await models.Response.updateOne({ _id: live!._id }, { $set: countersPending() });
 
     expect(await repairPendingCounters(models, new Date(Date.now() - 30_000))).toBe(1);
     // The live writer's batch lands after the repair.
@@ -177,6 +177,26 @@ describe('counters left pending by a process that died', () => {
     // Every row as its ballots say: the live ballot is not counted twice (the repair left it to its writer).
     expect((await checkCounters(models, 'soc-trang-2024')).mismatches).toEqual([]);
   });
+  it('are repaired by one run at a time, however short the interval', async () => {
+    await completeSurvey('PEND-6', '3');
+    const { models } = t.service.db;
+    const dead = (await models.Response.findOne({ caseCode: 'PEND-6' }).lean())!;
+    await addCounterRows(models, counterRows(dead as never), -1);
+    await models.Response.updateOne({ _id: dead._id }, { $set: countersPending(new Date(Date.now() - 60_000)) });
+    const reports: number[] = [];
+    // Every millisecond: a run takes far longer (it recounts three slices, each in a turn of its own).
+    const stop = startCounterRepair(models, 1, 20_000, (n, err) => void reports.push(err ? -1 : n));
+    try {
+      await eventually(async () => (await models.Response.countDocuments({ countersPending: true })) === 0, 'the mark gone');
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      stop();
+    }
+    // Runs overlapping would each have recounted the ballot's slices and reported it.
+    expect(reports).toEqual([1]);
+    expect((await checkCounters(models, 'soc-trang-2024')).mismatches).toEqual([]);
+  });
+
   it('a writer slower than the bound, not dead, finds its ballot counted by the repair and leaves it out', async () => {
     await completeSurvey('PEND-5', '3');
     const { models } = t.service.db;
@@ -185,7 +205,7 @@ describe('counters left pending by a process that died', () => {
     const counted = (await three())!.n;
     // Claimed a minute ago; its writer is still waiting for its turn (a loaded database), its increments not written.
     await addCounterRows(models, counterRows(slow as never), -1);
-    await models.Response.updateOne({ _id: slow!._id }, { $set: { countersPendingAt: new Date(Date.now() - 60_000) } });
+    await models.Response.updateOne({ _id: slow!._id }, { $set: countersPending(new Date(Date.now() - 60_000)) });
     expect(await repairPendingCounters(models, new Date(Date.now() - 20_000))).toBe(1);
     expect((await three())!.n).toBe(counted);
     // Its turn comes: the batch leaves the ballot out, and the rows stay as its ballots say.
@@ -206,7 +226,7 @@ describe('the recount (counters:check --fix)', () => {
     // The row damaged; FIX-2 claimed by a live writer a moment ago, its increments not written yet.
     await models.Counter.updateOne({ _id: (await four())!._id }, { $inc: { n: 5 } });
     await addCounterRows(models, counterRows(live as never), -1);
-    await models.Response.updateOne({ _id: live!._id }, { $set: { countersPendingAt: new Date() } });
+    await models.Response.updateOne({ _id: live!._id }, { $set: countersPending() });
 
     const fixed = await checkCounters(models, 'soc-trang-2024', true);
     expect(fixed.mismatches).toContainEqual({ id: (await four())!._id, expected: counted - 1, actual: counted + 4 });
@@ -282,6 +302,24 @@ describe('upgrading', () => {
     await Promise.all([moveCampaignCounters(t.service.db.models), moveCampaignCounters(t.service.db.models)]);
     expect((await CounterTotal.findById(id('')).lean())?.n).toBe(9);
     expect((await Counter.find({ campaign: 'upgrade' }).lean()).map((c) => c._id)).toEqual([id('2024-05-02')]);
+  });
+
+  it('flags the counter claims an earlier version marked by time only, once, so that the repair finds them', async () => {
+    await completeSurvey('UPG-1', '3');
+    const { models } = t.service.db;
+    const { Response } = models;
+    const ballot = (await Response.findOne({ caseCode: 'UPG-1' }).lean())!;
+    // Its writer, of the earlier version, died after the claim and before the increments.
+    await addCounterRows(models, counterRows(ballot as never), -1);
+    await Response.collection.updateOne({ _id: ballot._id }, { $set: { countersPendingAt: new Date(Date.now() - 60_000) }, $unset: { countersPending: 1 } });
+    await Response.collection.createIndex({ countersPendingAt: 1 }, { sparse: true, name: 'countersPendingAt_1' });
+    expect(await repairPendingCounters(models, new Date())).toBe(0);
+
+    // Two processes starting at once.
+    await Promise.all([flagPendingCounters(models), flagPendingCounters(models)]);
+    expect((await Response.collection.indexes()).map((i) => i.name)).not.toContain('countersPendingAt_1');
+    expect(await repairPendingCounters(models, new Date())).toBe(1);
+    expect((await checkCounters(models, 'soc-trang-2024')).mismatches).toEqual([]);
   });
 
   it("moves the invitation counts' campaign rows likewise", async () => {
