@@ -2,19 +2,25 @@
 // FerretDB on PostgreSQL), under the closed-loop load of the webhook
 // benchmark, is killed with SIGKILL halfway through and started again, five
 // times in a row. Each start must come up ready (/readyz 200) within the bound,
-// and every survey started must be able to finish after the restart.
+// every survey started must be able to finish after the restart, and every
+// finished survey's ballot must reach MongoDB. Respondents tap through the
+// running campaign's questionnaire (never back or stop) and see a tap's next
+// question arrive as an edit of the tapped message, as on Telegram.
 //
-//   npm run bench:stress    (env: STRESS_USERS=300 STRESS_CYCLES=5)
+//   npm run bench:stress    (env: STRESS_USERS=300 STRESS_CYCLES=5 STRESS_LOG=<file for the service's log>)
 import { type ChildProcess, spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { openDatabase } from '../src/db.js';
+import { VI_MESSAGES } from '../src/engine/messages.js';
 import { createApiKey } from '../src/http/auth.js';
 import { projectRoot } from '../src/local/paths.js';
 import { ensureLocalServices, localMongoUri } from '../src/local/servers.js';
 import { SERVICE_NODE_FLAGS } from '../src/node-flags.js';
 import { TelegramEmulator, TelegramUser } from '../test/helpers/telegram-emulator.js';
+import { machine, recorder, saveResults } from './results.js';
 
 const USERS = Number(process.env.STRESS_USERS ?? 300);
 const CYCLES = Number(process.env.STRESS_CYCLES ?? 5);
@@ -55,6 +61,12 @@ const post = (url: string, headers: Record<string, string>, body: string) =>
     req.end(body);
   });
 
+/** What a respondent taps: the fourth answer on a scale ("Hài lòng"), else the first; never back or stop. */
+function answerOn(labels: string[]): string {
+  const answers = labels.filter((l) => l !== VI_MESSAGES.backLabel && l !== VI_MESSAGES.stopLabel);
+  return answers[answers.length >= 4 ? 3 : 0]!;
+}
+
 async function ready(base: string, child: ChildProcess): Promise<number> {
   const t0 = Date.now();
   while (Date.now() - t0 < READY_BOUND_MS) {
@@ -73,7 +85,6 @@ async function main() {
   const local = await ensureLocalServices({ redis: true, mongo: true });
   const db = await openDatabase(localMongoUri(local.mongo!));
   const { key } = await createApiKey(db.models, 'admin', undefined, 'stress');
-  await db.close();
   const emu = await new TelegramEmulator().start();
   emu.latencyMs = 20;
   emu.setMaxListeners(0);
@@ -84,16 +95,20 @@ async function main() {
     ...process.env,
     PORT: String(port),
     HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     TELEGRAM_BOT_TOKEN: '42:STRESS',
     TELEGRAM_WEBHOOK_SECRET: SECRET,
     TELEGRAM_API_ROOT: emu.apiRoot,
     TELEGRAM_SEND_RATE: '100000',
   };
-  const start = () => spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(projectRoot, 'dist/src/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // STRESS_LOG=<file>: the service's log (every start appended), to see what happened to a survey that did not finish.
+  const log = process.env.STRESS_LOG ? openSync(process.env.STRESS_LOG, 'a') : 'ignore';
+  const start = () => spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(projectRoot, 'dist/src/main.js')], { env, stdio: ['ignore', log, 'inherit'] });
 
+  const { lines, say } = recorder();
+  say(machine());
   let child = start();
-  console.log(`first start: ready in ${await ready(base, child)} ms (${local.mongo!.kind})`);
+  say(`first start: ready in ${await ready(base, child)} ms (${local.mongo!.kind}); ${USERS} respondents, ${CYCLES} kills`);
   const stamp = Date.now();
   const users: Array<{ u: TelegramUser; token: string }> = [];
   for (let i = 0; i < USERS; i++) {
@@ -109,7 +124,6 @@ async function main() {
     });
   }
 
-  const results: string[] = [];
   let answered = 0;
   let waiting = 0;
   let refused = 0;
@@ -124,22 +138,33 @@ async function main() {
         await new Promise((r) => setTimeout(r, 1_000));
       }
     };
-    let before = u.messages().length;
+    const thanked = () => u.messages().some((m) => m.text.includes('Xin chân thành cảm ơn'));
+    // The thanks lost in a kill, and the respondent asked again before the recovery resent it (about 20 s): told so.
+    const toldCompleted = () => u.messages().some((m) => m.text.includes(VI_MESSAGES.alreadyCompleted));
+    // The next question: sent, or (after a tap, usually) edited into the tapped message. A change is a send or an
+    // edit (`rev` rises); a tapped answer shown without buttons is not yet the question.
+    const nextQuestion = (mark: number) => u.since(mark).findLast((m) => m.buttons.length > 0);
+    let before = u.mark();
+    let unanswered = 0;
     await deliver((id) => u.send(`/start ${token}`, id));
     for (let k = 0; k < 40; k++) {
       waiting++;
-      await u.waitFor((m) => m.length > before, 'a reply', 20_000).catch(() => {});
+      await u.waitFor(() => thanked() || toldCompleted() || nextQuestion(before) !== undefined, 'the next question', 20_000).catch(() => {});
       waiting--;
-      if (u.messages().some((m) => m.text.includes('Xin chân thành cảm ơn'))) return true;
-      const q = u.lastWithButtons();
-      const nothing = u.messages().length === before;
-      before = u.messages().length;
-      // Nothing arrived (a reply lost in the kill): ask again, as a respondent would.
-      if (!q || nothing) await deliver((id) => u.send('/help', id));
-      else await deliver((id) => u.tap(q.buttons.length >= 4 ? 4 : 1, q, id));
+      if (thanked()) return 'thanked';
+      if (toldCompleted()) return 'told completed';
+      const shown = nextQuestion(before);
+      // As it was shown: the stored message changes with later edits.
+      const q = shown && { ...shown, buttons: [...shown.buttons] };
+      before = u.mark();
+      // Nothing arrived (a reply lost in the kill): ask again, as a respondent would; after three times, give up.
+      if (!q && ++unanswered === 3) return undefined;
+      if (q) unanswered = 0;
+      if (!q) await deliver((id) => u.send('/help', id));
+      else await deliver((id) => u.tap(answerOn(q.buttons.map((b) => b.text)), q, id));
       answered++;
     }
-    return false;
+    return undefined;
   };
   const load = Promise.all(users.map(respondent));
   const progress = setInterval(
@@ -154,18 +179,37 @@ async function main() {
     const t0 = Date.now();
     child = start();
     const ms = await ready(base, child);
-    results.push(`cycle ${cycle}: SIGKILL after ${answered} answers; ready again in ${ms} ms (process start included; ${Date.now() - t0} ms)`);
-    console.log(results.at(-1));
+    say(`cycle ${cycle}: SIGKILL after ${answered} answers; ready again in ${ms} ms (process start included; ${Date.now() - t0} ms)`);
   }
-  const finished = (await load).filter(Boolean).length;
+  const outcomes = await load;
+  const finished = outcomes.filter(Boolean).length;
+  const told = outcomes.filter((o) => o === 'told completed').length;
   clearInterval(progress);
-  if (process.env.STRESS_DEBUG)
-    for (const m of users[0]!.u.messages()) console.log('  |', m.text.slice(0, 70).replace(/\n/g, ' '), m.buttons.map((b) => b.text).join('/'));
-  console.log(`\n${finished} of ${USERS} surveys finished across ${CYCLES} kills; ${refused} updates refused while the service was down and redelivered`);
+  // Nothing lost: every finished survey's ballot reaches MongoDB (its job may still be waiting out a burst).
+  const caseCodes = users.map((_, i) => `STRESS-${stamp}-${i}`);
+  const ballots = async () => db.models.Response.countDocuments({ caseCode: { $in: caseCodes } });
+  const loadEnd = Date.now();
+  const deadline = loadEnd + 120_000;
+  let stored = await ballots();
+  while (stored < finished && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    stored = await ballots();
+  }
+  await db.close();
+  // A survey that did not finish: its chat as the respondent sees it (STRESS_DEBUG: the first respondent's too).
+  const shown = users.filter((_, i) => !outcomes[i] || (process.env.STRESS_DEBUG && i === 0));
+  for (const { u } of shown.slice(0, 3)) {
+    console.log(`chat ${u.chatId}:`);
+    for (const m of u.messages()) console.log('  |', m.text.slice(0, 70).replace(/\n/g, ' '), m.buttons.map((b) => b.text).join('/'));
+  }
+  say(`${finished} of ${USERS} surveys finished across ${CYCLES} kills; ${refused} updates refused while the service was down and redelivered`);
+  say(`${finished - told} thanked; ${told} told the survey was already completed (the thanks lost in a kill, the respondent writing again before it was resent)`);
+  say(`${stored} ballots stored in MongoDB for ${finished} finished surveys, ${((Date.now() - loadEnd) / 1000).toFixed(1)} s after the last answer`);
+  console.log(`\nwritten to ${saveResults('stress', lines)}`);
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   await emu.stop();
-  process.exit(finished === USERS ? 0 : 1);
+  process.exit(finished === USERS && stored === USERS ? 0 : 1);
 }
 
 main().catch((err) => {
