@@ -203,7 +203,9 @@ async function main() {
     for (const m of u.messages()) console.log('  |', m.text.slice(0, 70).replace(/\n/g, ' '), m.buttons.map((b) => b.text).join('/'));
   }
   say(`${finished} of ${USERS} surveys finished across ${CYCLES} kills; ${refused} updates refused while the service was down and redelivered`);
-  say(`${finished - told} thanked; ${told} told the survey was already completed (the thanks lost in a kill, the respondent writing again before it was resent)`);
+  say(
+    `${finished - told} thanked; ${told} told the survey was already completed (the thanks lost in a kill, the respondent writing again before it was resent)`,
+  );
   say(`${stored} ballots stored in MongoDB for ${finished} finished surveys, ${((Date.now() - loadEnd) / 1000).toFixed(1)} s after the last answer`);
   console.log(`\nwritten to ${saveResults('stress', lines)}`);
   child.kill('SIGTERM');
