@@ -7,9 +7,10 @@
 // The processes add to them one batch at a time (see MergedBatches and
 // write-turns.ts); a crash between the invitation's write and its count is
 // repaired by `counters:check --fix` (checkInvitationCounts). An invitation's
-// event is claimed as "<id>:<event>": the fix, which counts from the
-// invitations themselves, takes over the recent ones it counted, and a batch
-// still waiting with one of them leaves it out (else it was counted twice).
+// event is claimed as "<id>:<event>", a post-audit verdict as
+// "<ballot>:verdict@<time>": the fix, which counts from the invitations and
+// ballots themselves, takes over the recent ones it counted, and a batch still
+// waiting with one of them leaves it out (else it was counted twice).
 import { readSplit, repairSplit, type SplitRows, writeSplit } from '../campaign-rows.js';
 import { dayIn } from '../days.js';
 import type { Models } from '../db.js';
@@ -51,7 +52,7 @@ type Tally = { row: Row } & Record<CountEvent, number>;
 /** A batch: the additions per row, and the invitation events in them (`<id>:<event>`), which the fix may take over. */
 interface CountBatch {
   tallies: Map<string, Tally>;
-  claims: Array<{ id: string; rows: Row[]; event: CountEvent }>;
+  claims: Array<{ id: string; rows: Row[]; event: CountEvent; by: 1 | -1 }>;
 }
 
 /** An event counted by the fix this long after it may still have its own addition waiting: far longer than a batch waits for its turn (2 min). */
@@ -66,11 +67,14 @@ const writers = new WeakMap<Models, MergedBatches<CountBatch>>();
 export const countInvitation = (models: Models, inv: CountedInvitation & { _id: unknown }, event: InvitationEvent, timezone: string) =>
   addToCounts(models, invitationCountRows(inv, timezone), event, 1, `${String(inv._id)}:${event}`);
 
-/** Counts a ballot invalidated by post-audit (`by` -1: put back), on its completion day. */
-export const countInvalidated = (models: Models, ballot: CountedPlace & { day: string }, by: 1 | -1) =>
-  addToCounts(models, countRowsOn(ballot, ballot.day), 'invalidated', by);
+/** How a verdict on a ballot (its time: `verdictAt`) is named to the fix. */
+const verdictClaim = (ballot: unknown, at: Date) => `${String(ballot)}:verdict@${at.getTime()}`;
 
-function addToCounts(models: Models, rows: Row[], event: CountEvent, by: 1 | -1, claim?: string): Promise<void> {
+/** Counts a ballot invalidated by post-audit (`by` -1: put back), on its completion day; `verdict`: the ballot and `verdictAt`. */
+export const countInvalidated = (models: Models, ballot: CountedPlace & { day: string }, by: 1 | -1, verdict: { id: unknown; at: Date }) =>
+  addToCounts(models, countRowsOn(ballot, ballot.day), 'invalidated', by, verdictClaim(verdict.id, verdict.at));
+
+function addToCounts(models: Models, rows: Row[], event: CountEvent, by: 1 | -1, claim: string): Promise<void> {
   let writer = writers.get(models);
   if (!writer) {
     writer = new MergedBatches<CountBatch>(
@@ -83,7 +87,7 @@ function addToCounts(models: Models, rows: Row[], event: CountEvent, by: 1 | -1,
             'invitation-counts',
             batch.claims.map((c) => c.id),
           );
-          for (const c of batch.claims) if (taken.has(c.id)) for (const row of c.rows) batch.tallies.get(row._id)![c.event] -= 1;
+          for (const c of batch.claims) if (taken.has(c.id)) for (const row of c.rows) batch.tallies.get(row._id)![c.event] -= c.by;
           lost.throwIfAborted();
           await writeSplit(
             countCollections(models),
@@ -107,7 +111,7 @@ function addToCounts(models: Models, rows: Row[], event: CountEvent, by: 1 | -1,
       cur[event] += by;
       batch.tallies.set(row._id, cur);
     }
-    if (claim) batch.claims.push({ id: claim, rows, event });
+    batch.claims.push({ id: claim, rows, event, by });
   });
 }
 
@@ -153,9 +157,11 @@ async function recountInvitations(models: Models, campaign: string, timezone: st
     add(rows, 'opened');
     if (inv.openedAt.getTime() >= since) recent.push(`${String(inv._id)}:opened`);
   }
-  // Invalidated ballots are few (post-audit verdicts).
-  for (const r of await models.Response.find({ campaign, status: 'invalidated', kind: { $ne: 'agency' } }, { campaign: 1, unit: 1, field: 1, day: 1 }).lean()) {
-    if (r.day) add(countRowsOn(r as CountedPlace, r.day), 'invalidated');
+  // Invalidated ballots are few (post-audit verdicts); in the same read, those with a recent verdict (put back too).
+  const judged = models.Response.find({ campaign, kind: { $ne: 'agency' }, $or: [{ status: 'invalidated' }, { verdictAt: { $gte: new Date(since) } }] });
+  for (const r of await judged.select({ campaign: 1, unit: 1, field: 1, day: 1, status: 1, verdictAt: 1 }).lean()) {
+    if (r.status === 'invalidated' && r.day) add(countRowsOn(r as CountedPlace, r.day), 'invalidated');
+    if (r.verdictAt && r.verdictAt.getTime() >= since) recent.push(verdictClaim(r._id, r.verdictAt));
   }
   const c = countCollections(models);
   const { where, placed } = await readSplit<Row & Partial<Record<CountEvent, number>>>(c, campaign);

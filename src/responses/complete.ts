@@ -64,15 +64,16 @@ export async function persistCompletion(models: Models, flows: FlowRegistry, job
   // and unwritten until the repair (the retry finds the ballot stored and its counters taken).
   await recordFlowVersion(models, flow.key, flow.hash);
   let created: { _id: unknown } | undefined;
+  const mark = countersPending();
   try {
     // A new ballot's counters are claimed in the insert itself (one database round trip less than claiming after).
-    created = await Response.create({ ...ballot, countersApplied: true, ...countersPending() });
+    created = await Response.create({ ...ballot, countersApplied: true, ...mark });
   } catch (err) {
     if ((err as { code?: number }).code !== 11000) throw err;
     outcome = 'existed';
   }
 
-  if (created) await addCounterRows(models, counterRows(ballot as CountedResponse), 1, created._id);
+  if (created) await addCounterRows(models, counterRows(ballot as CountedResponse), 1, { id: created._id, at: mark.countersPendingAt });
   else await applyCounters(models, job.ref);
   // Also when it existed (a retry after a crash between the ballot and its samples; sampling twice is a no-op), unless
   // it was invalidated meanwhile.
@@ -113,10 +114,23 @@ async function recordFlowVersion(models: Models, key: string, hash: string): Pro
   keys.add(key);
 }
 
-/** A ballot's counters claimed now: the mark a batch clears once they are written (see the Response model). */
+/**
+ * A ballot's counters claimed now: the mark a batch clears once they are written (see the Response model). A
+ * completion claims an addition, a post-audit verdict a subtraction (invalidated) or an addition (put back).
+ */
 export const countersPending = (at = new Date()) => ({ countersPending: true as const, countersPendingAt: at });
-/** The mark cleared: `$unset` of both fields. */
-export const COUNTERS_PENDING_UNSET = { countersPending: 1, countersPendingAt: 1 } as const;
+
+/** One claim on a ballot's counters: the ballot, and when its mark was set (a later claim on it sets another). */
+export interface CounterClaim {
+  id: unknown;
+  at: Date;
+}
+/** How a claim is named to the write turns (see takeOver). */
+export const claimName = (c: CounterClaim) => `${String(c.id)}@${c.at.getTime()}`;
+/** Clears a claim's mark, and only its own: a later claim on the same ballot keeps its mark until its batch lands. */
+export const clearClaim = (c: CounterClaim) => ({
+  updateOne: { filter: { _id: c.id, countersPendingAt: c.at }, update: { $unset: { countersPending: 1, countersPendingAt: 1 } } },
+});
 
 /**
  * Claims the response's counters, then adds them. The claim leaves a mark until
@@ -124,13 +138,14 @@ export const COUNTERS_PENDING_UNSET = { countersPending: 1, countersPendingAt: 1
  * repairPendingCounters recounts what that response touched.
  */
 export async function applyCounters(models: Models, invitationId: string): Promise<void> {
+  const mark = countersPending();
   const claimed = await models.Response.findOneAndUpdate(
     { invitationId, countersApplied: false, status: 'valid' },
-    { $set: { countersApplied: true, ...countersPending() } },
+    { $set: { countersApplied: true, ...mark } },
     { returnDocument: 'after' },
   ).lean();
   if (!claimed) return;
-  await addCounterRows(models, counterRows(claimed), 1, claimed._id);
+  await addCounterRows(models, counterRows(claimed), 1, { id: claimed._id, at: mark.countersPendingAt });
 }
 
 type CounterRow = ReturnType<typeof counterRows>[number];
@@ -139,17 +154,17 @@ type CounterRow = ReturnType<typeof counterRows>[number];
  * Adds `by` to the counter rows, creating missing ones. Counter writes of one
  * process are merged and go one batch at a time (see MergedBatches), taking
  * turns with the other processes (see write-turns.ts).
- * `pendingResponse`: the response whose pending mark goes once its rows are written.
+ * `claim`: the ballot's claim, whose mark goes once its rows are written.
  */
-export function addCounterRows(models: Models, rows: CounterRow[], by: 1 | -1, pendingResponse?: unknown): Promise<void> {
-  if (!rows.length && pendingResponse === undefined) return Promise.resolve();
+export function addCounterRows(models: Models, rows: CounterRow[], by: 1 | -1, claim?: CounterClaim): Promise<void> {
+  if (!rows.length && !claim) return Promise.resolve();
   return counterWriter(models).add((batch) => {
     for (const row of rows) {
       const cur = batch.deltas.get(row._id);
       if (cur) cur.by += by;
       else batch.deltas.set(row._id, { row, by });
     }
-    if (pendingResponse !== undefined) batch.pending.push({ id: pendingResponse, rows, by });
+    if (claim) batch.pending.push({ claim, rows, by });
   });
 }
 
@@ -160,8 +175,8 @@ export function withCountersPaused<T>(models: Models, fn: () => Promise<T>): Pro
 
 interface CounterBatch {
   deltas: Map<string, { row: CounterRow; by: number }>;
-  /** Claimed responses, whose pending mark goes once the batch is written. */
-  pending: Array<{ id: unknown; rows: CounterRow[]; by: number }>;
+  /** The claims in it, whose marks go once the batch is written. */
+  pending: Array<{ claim: CounterClaim; rows: CounterRow[]; by: number }>;
 }
 
 const counterWriters = new WeakMap<Models, MergedBatches<CounterBatch>>();
@@ -178,7 +193,7 @@ function counterWriter(models: Models): MergedBatches<CounterBatch> {
       (batch) =>
         inTurn(models, 'counters', async (lost) => {
           // A claim the repair counted while this batch waited (it took the wait for a dead writer's) is left out.
-          const claims = batch.pending.map((p) => String(p.id));
+          const claims = batch.pending.map((p) => claimName(p.claim));
           const taken = await takenOver(models, 'counters', claims);
           const mine: CounterBatch['pending'] = [];
           for (const [i, p] of batch.pending.entries()) {
@@ -193,12 +208,11 @@ function counterWriter(models: Models): MergedBatches<CounterBatch> {
           await writeCounterDeltas(models, known, deltas);
           lost.throwIfAborted();
           // One update per response by _id (FerretDB scans the collection for an updateMany with $in).
-          if (mine.length) {
+          if (mine.length)
             await models.Response.bulkWrite(
-              mine.map(({ id }) => ({ updateOne: { filter: { _id: id }, update: { $unset: COUNTERS_PENDING_UNSET } } })),
+              mine.map((p) => clearClaim(p.claim)),
               { ordered: false },
             );
-          }
         }),
     );
     counterWriters.set(models, writer);

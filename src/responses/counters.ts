@@ -5,7 +5,7 @@ import type { Models } from '../db.js';
 import type { FlowRegistry } from '../engine/load.js';
 import { inTurn, takeOver } from '../write-turns.js';
 import { commentsOf } from './comment-samples.js';
-import { COUNTERS_PENDING_UNSET, type CountedResponse, counterCollections, counterModel, counterRows, withCountersPaused } from './complete.js';
+import { type CountedResponse, claimName, clearClaim, counterCollections, counterModel, counterRows, withCountersPaused } from './complete.js';
 
 export interface CounterCheck {
   rows: number;
@@ -28,8 +28,9 @@ export function recount(responses: Iterable<CountedResponse>, into = new Map<str
 
 /**
  * Recounts the campaign's counters from its valid ballots and compares. It runs between the counter writes of every
- * process (this one's paused, the others' in turn), so each ballot is either written and confirmed or not written
- * yet; a ballot still marked pending is left out (its writer adds it, or the repair if its writer died).
+ * process (this one's paused, the others' in turn), so each claim is either written and its mark gone, or not written
+ * yet. A ballot still marked is counted as it stood before its claim, which its writer (or the repair, if its writer
+ * died) applies afterwards: a valid one (completed, or put back) is left out, an invalidated one is still counted.
  * `fix`: rewrites the rows that differ.
  */
 export function checkCounters(models: Models, campaign: string, fix = false): Promise<CounterCheck> {
@@ -40,6 +41,12 @@ async function recountCampaign(models: Models, campaign: string, fix: boolean): 
   const expected = new Map<string, { n: number; row: Row }>();
   const counted = { campaign, status: 'valid' as const, countersPending: { $exists: false } };
   for await (const r of models.Response.find(counted).lean().cursor()) recount([r as CountedResponse], expected);
+  // Invalidated by a verdict whose subtraction is still to be written (a ballot of an early version, never counted, has
+  // nothing to subtract).
+  recount(
+    (await models.Response.find({ campaign, status: 'invalidated', countersPending: true, countersApplied: true }).lean()) as CountedResponse[],
+    expected,
+  );
   // A row in the wrong collection counts as missing (and moves with --fix).
   const c = counterCollections(models);
   const { where, placed } = await readSplit<Row & { n?: number }>(c, campaign);
@@ -73,30 +80,25 @@ async function recountCampaign(models: Models, campaign: string, fix: boolean): 
  * questionnaire version, span: the day, its month, the campaign; respondent
  * type, procedure) is recounted from its ballots and set, between the counter
  * writes of every process (this one's paused, the others' in turn). A ballot
- * claimed since `before` is left out of the recount: its writer adds it
- * afterwards. One claimed earlier is counted here, and its writer, if it was
- * only slow, leaves it out (see write-turns.ts). Returns how many responses it
- * settled.
+ * claimed since `before` is counted as it stood before its claim: its writer
+ * applies the claim afterwards. One claimed earlier is counted as it stands,
+ * and its writer, if it was only slow, leaves it out (see write-turns.ts).
+ * Returns how many responses it settled.
  */
 export async function repairPendingCounters(models: Models, before: Date): Promise<number> {
   const { Response } = models;
   // By the flag, then by age here: FerretDB hands an equality to PostgreSQL, and read every ballot for a date range.
-  const pending = (await Response.find({ countersPending: true }).lean()).filter((r) => !(r.countersPendingAt && r.countersPendingAt >= before));
+  const pending = (await Response.find({ countersPending: true }).lean()).filter((r) => r.countersPendingAt && r.countersPendingAt < before);
   if (!pending.length) return 0;
   // A turn per step, not one for the whole repair: recounting a slice reads its ballots (thousands in a large
   // campaign, seconds each on FerretDB), and the ballots being recorded meanwhile wait for the turn. Between two
-  // steps a batch may land: for a ballot claimed since `before`, which a slice recounted later then includes (its mark
-  // gone), or for one taken over, which it leaves out; a slice recounted is set whole, so either way it is right.
+  // steps a batch may land: for a ballot claimed since `before`, which a slice recounted later then counts as it stands
+  // (its mark gone), or for one taken over, which it leaves out; a slice recounted is set whole, so either way it is right.
   const inCountersTurn = <T>(fn: (lost: AbortSignal) => Promise<T>) => withCountersPaused(models, () => inTurn(models, 'counters', fn));
   // First: a writer that was only slow, not dead, then leaves its claim out when its turn comes (also if this repair
   // stops half way: the next one recounts the slices).
-  await inCountersTurn(() =>
-    takeOver(
-      models,
-      'counters',
-      pending.map((r) => String(r._id)),
-    ),
-  );
+  const claims = pending.map((r) => ({ id: r._id, at: r.countersPendingAt! }));
+  await inCountersTurn(() => takeOver(models, 'counters', claims.map(claimName)));
   // A slice at each span: the ballot's day, its month, the whole campaign (each recounted from the ballots it covers).
   const slices = new Map<string, { r: CountedResponse; row: ReturnType<typeof counterRows>[number] }>();
   for (const r of pending) {
@@ -116,11 +118,12 @@ export async function repairPendingCounters(models: Models, before: Date): Promi
         ...(days ? { day: days } : {}),
         rtype: r.rtype ?? null,
         procedureCode: r.procedureCode ?? null,
-        status: 'valid',
         countersApplied: true,
-        $or: [{ countersPending: { $exists: false } }, { countersPendingAt: { $lt: before } }],
       }).lean();
-      const expected = new Map([...recount(ballots as Array<CountedResponse>)].filter(([, e]) => e.row.span === row.span));
+      // A live writer's claim is not applied yet: its ballot (completed or put back: valid; invalidated) counts as before it.
+      const live = (b: (typeof ballots)[number]) => b.countersPending === true && b.countersPendingAt! >= before;
+      const counted = ballots.filter((b) => (b.status === 'valid' ? !live(b) : live(b)));
+      const expected = new Map([...recount(counted as Array<CountedResponse>)].filter(([, e]) => e.row.span === row.span));
       const Counter = counterModel(models, row.span);
       const stored = await Counter.find({
         campaign: row.campaign,
@@ -143,12 +146,7 @@ export async function repairPendingCounters(models: Models, before: Date): Promi
     });
   }
   // The marks go last: a repair that stops before leaves them, and the next one recounts the same slices.
-  await inCountersTurn(() =>
-    Response.bulkWrite(
-      pending.map((r) => ({ updateOne: { filter: { _id: r._id }, update: { $unset: COUNTERS_PENDING_UNSET } } })),
-      { ordered: false },
-    ),
-  );
+  await inCountersTurn(() => Response.bulkWrite(claims.map(clearClaim), { ordered: false }));
   return pending.length;
 }
 

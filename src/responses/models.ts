@@ -40,6 +40,8 @@ const responseSchema = new Schema(
     invalidReason: String,
     /** The audit whose verification invalidated it. */
     invalidatedBy: String,
+    /** When the last post-audit verdict invalidated it or put it back: the fix of table A's counts names it (see counts.ts). */
+    verdictAt: Date,
     /**
      * AES-256-GCM ciphertext of {channel, userKey}: how to reach the respondent
      * for post-audit. Only the audits module decrypts it; purged after the
@@ -49,10 +51,10 @@ const responseSchema = new Schema(
     /** Set once this response's counters were added (see responses/complete.ts). */
     countersApplied: { type: Boolean, default: false },
     /**
-     * While its counters are being added: a mark left behind means the process died in between (see
-     * repairPendingCounters). Two fields, set and unset together (see COUNTERS_PENDING): the flag is what the repair
-     * looks for (an equality FerretDB hands to PostgreSQL; a date range scanned every ballot, every 10 s), the time is
-     * how old the mark is.
+     * While a claim on its counters is being written (a completion's addition, a verdict's change): a mark left
+     * behind means the process died in between (see repairPendingCounters). Two fields, set and unset together (see
+     * countersPending): the flag is what the repair looks for (an equality FerretDB hands to PostgreSQL; a date range
+     * scanned every ballot, every 10 s), the time is how old the mark is and names the claim.
      */
     countersPending: Boolean,
     countersPendingAt: Date,

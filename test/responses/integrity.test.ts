@@ -8,8 +8,9 @@ import { flagPendingCounters, moveCampaignCounters } from '../../src/db.js';
 import { checkInvitationCounts, countInvitation, invitationCountRows } from '../../src/invitations/counts.js';
 import { checkFlowVersions } from '../../src/invitations/seed.js';
 import { projectRoot } from '../../src/local/paths.js';
-import { addCounterRows, counterRows, countersPending } from '../../src/responses/complete.js';
+import { addCounterRows, counterRows, countersPending, withCountersPaused } from '../../src/responses/complete.js';
 import { checkCounters, repairPendingCounters, startCounterRepair } from '../../src/responses/counters.js';
+import { invalidateBallot, revalidateBallot } from '../../src/responses/validity.js';
 import { eventually, startTestService, type TestService } from '../helpers/context.js';
 
 let t: TestService;
@@ -169,11 +170,12 @@ describe('counters left pending by a process that died', () => {
     // by a live writer a moment ago, its increments not written yet.
     await models.Response.updateOne({ _id: crashed!._id }, { $set: countersPending(new Date(Date.now() - 60_000)) });
     await addCounterRows(models, counterRows(live as never), -1);
-    await models.Response.updateOne({ _id: live!._id }, { $set: countersPending() });
+    const claim = { id: live!._id, at: new Date() };
+    await models.Response.updateOne({ _id: live!._id }, { $set: countersPending(claim.at) });
 
     expect(await repairPendingCounters(models, new Date(Date.now() - 30_000))).toBe(1);
     // The live writer's batch lands after the repair.
-    await addCounterRows(models, counterRows(live as never), 1, live!._id);
+    await addCounterRows(models, counterRows(live as never), 1, claim);
     // Every row as its ballots say: the live ballot is not counted twice (the repair left it to its writer).
     expect((await checkCounters(models, 'soc-trang-2024')).mismatches).toEqual([]);
   });
@@ -205,11 +207,12 @@ describe('counters left pending by a process that died', () => {
     const counted = (await three())!.n;
     // Claimed a minute ago; its writer is still waiting for its turn (a loaded database), its increments not written.
     await addCounterRows(models, counterRows(slow as never), -1);
-    await models.Response.updateOne({ _id: slow!._id }, { $set: countersPending(new Date(Date.now() - 60_000)) });
+    const claim = { id: slow!._id, at: new Date(Date.now() - 60_000) };
+    await models.Response.updateOne({ _id: slow!._id }, { $set: countersPending(claim.at) });
     expect(await repairPendingCounters(models, new Date(Date.now() - 20_000))).toBe(1);
     expect((await three())!.n).toBe(counted);
     // Its turn comes: the batch leaves the ballot out, and the rows stay as its ballots say.
-    await addCounterRows(models, counterRows(slow as never), 1, slow!._id);
+    await addCounterRows(models, counterRows(slow as never), 1, claim);
     expect((await three())!.n).toBe(counted);
     expect((await checkCounters(models, 'soc-trang-2024')).mismatches).toEqual([]);
   });
@@ -226,13 +229,14 @@ describe('the recount (counters:check --fix)', () => {
     // The row damaged; FIX-2 claimed by a live writer a moment ago, its increments not written yet.
     await models.Counter.updateOne({ _id: (await four())!._id }, { $inc: { n: 5 } });
     await addCounterRows(models, counterRows(live as never), -1);
-    await models.Response.updateOne({ _id: live!._id }, { $set: countersPending() });
+    const claim = { id: live!._id, at: new Date() };
+    await models.Response.updateOne({ _id: live!._id }, { $set: countersPending(claim.at) });
 
     const fixed = await checkCounters(models, 'soc-trang-2024', true);
     expect(fixed.mismatches).toContainEqual({ id: (await four())!._id, expected: counted - 1, actual: counted + 4 });
     expect((await four())!.n).toBe(counted - 1);
     // The live writer's batch lands after the recount: FIX-2 is counted once, by its writer.
-    await addCounterRows(models, counterRows(live as never), 1, live!._id);
+    await addCounterRows(models, counterRows(live as never), 1, claim);
     expect((await four())!.n).toBe(counted);
     expect((await checkCounters(models, 'soc-trang-2024')).mismatches).toEqual([]);
   });
@@ -261,6 +265,77 @@ describe('the recount of invitation counts (counters:check --fix)', () => {
       async () => (await checkInvitationCounts(models, campaign.id, campaign.timezone)).mismatches.length === 0,
       'the counts equal to the invitations',
     );
+  });
+});
+
+describe('post-audit verdicts against the recount and the repair', () => {
+  // The process of `counters:check --fix` (or of the repair): its own connection and its own batches.
+  let other: TestService;
+  beforeAll(async () => {
+    other = await startTestService({ name: 'integrity', listen: false, workers: false, sameAs: t });
+  });
+  afterAll(() => other.service.close());
+  const invitationOf = async (caseCode: string) => (await t.service.db.models.Response.findOne({ caseCode }).lean())!.invitationId;
+  /** Runs `verdict` with this process's counter writes held back: its ballot changes, its change to the counters waits. */
+  async function withVerdictWaiting(caseCode: string, verdict: Promise<boolean>, meanwhile: () => Promise<unknown>) {
+    const { Response } = t.service.db.models;
+    await withCountersPaused(t.service.db.models, async () => {
+      await eventually(() => Response.exists({ caseCode, countersPending: true }), 'the verdict recorded, its counters claimed');
+      await meanwhile();
+    });
+    expect(await verdict).toBe(true);
+    expect(await Response.countDocuments({ caseCode, countersPending: true })).toBe(0);
+  }
+  const bothChecks = async (fix = false) => {
+    const campaign = await other.service.invitations.currentCampaign();
+    return [
+      ...(await checkCounters(other.service.db.models, campaign.id, fix)).mismatches,
+      ...(await checkInvitationCounts(other.service.db.models, campaign.id, campaign.timezone, fix)).mismatches,
+    ];
+  };
+
+  it('a verdict recorded while counters:check --fix runs is counted once, in the report counters and in table A', async () => {
+    await completeSurvey('VERDICT-1', '4');
+    const { models } = t.service.db;
+    const invitationId = await invitationOf('VERDICT-1');
+    expect(await bothChecks()).toEqual([]);
+    const invalidated = () => models.InvitationCountTotal.findOne({ campaign: 'soc-trang-2024', unit: 'PA08', field: 'xnc' }).lean();
+    const before = (await invalidated())?.invalidated ?? 0;
+
+    // Invalidated: the fix (another process) runs after the ballot changed and before its subtraction and count land.
+    await withVerdictWaiting('VERDICT-1', invalidateBallot(models, invitationId, 'denied at post-audit verification', 'audit-fix'), () => bothChecks(true));
+    expect(await bothChecks()).toEqual([]);
+    expect((await invalidated())!.invalidated).toBe(before + 1);
+
+    // Put back by PV01, the same way.
+    await withVerdictWaiting('VERDICT-1', revalidateBallot(models, t.service.flows, invitationId), () => bothChecks(true));
+    expect(await bothChecks()).toEqual([]);
+    expect((await invalidated())!.invalidated).toBe(before);
+  });
+
+  it("a verdict's change is settled once by the repair when its writer was slower than the bound", async () => {
+    await completeSurvey('VERDICT-2', '4');
+    const { models } = t.service.db;
+    // As if the claim were old: the repair takes it over, and the writer, when its turn comes, leaves it out.
+    await withVerdictWaiting('VERDICT-2', invalidateBallot(models, await invitationOf('VERDICT-2'), 'denied on a post-audit call', 'audit-slow'), async () => {
+      expect(await repairPendingCounters(other.service.db.models, new Date(Date.now() + 1000))).toBe(1);
+    });
+    expect(await bothChecks()).toEqual([]);
+  });
+
+  it('a live verdict in a slice the repair recounts is counted once', async () => {
+    await completeSurvey('VERDICT-3', '4');
+    await completeSurvey('VERDICT-4', '4');
+    const { models } = t.service.db;
+    // VERDICT-3: its completion's process died before the increments. VERDICT-4, in the same slices: invalidated by a
+    // live process a moment ago, its subtraction not written yet.
+    const dead = (await models.Response.findOne({ caseCode: 'VERDICT-3' }).lean())!;
+    await addCounterRows(models, counterRows(dead as never), -1);
+    await models.Response.updateOne({ _id: dead._id }, { $set: countersPending(new Date(Date.now() - 60_000)) });
+    await withVerdictWaiting('VERDICT-4', invalidateBallot(models, await invitationOf('VERDICT-4'), 'denied on a post-audit call', 'audit-live'), async () => {
+      expect(await repairPendingCounters(other.service.db.models, new Date(Date.now() - 30_000))).toBe(1);
+    });
+    expect(await bothChecks()).toEqual([]);
   });
 });
 
