@@ -41,6 +41,9 @@ export const ZNS_NIGHT = { from: '22:00', to: '06:00' };
 /** How long opening waits for MongoDB when the Redis copy is missing. */
 const FALLBACK_TIMEOUT_MS = 3_000;
 
+/** An invitation still to be answered: it expires past its lifetime. */
+const OPEN_STATUSES: Array<InvitationDoc['status']> = ['created', 'opened'];
+
 export const createInvitationBody = z.strictObject({
   caseCode: z
     .string()
@@ -538,16 +541,20 @@ export class Invitations implements InvitationOpener {
 
   /** Still open, and past its lifetime. */
   private pastLifetime() {
-    return { status: { $in: ['created', 'opened'] as Array<InvitationDoc['status']> }, expiresAt: { $lte: new Date(this.now()) } };
+    return { status: { $in: OPEN_STATUSES }, expiresAt: { $lte: new Date(this.now()) } };
   }
 
   /** Marks every invitation past its lifetime as expired (the periodic sweep). Returns how many. */
   async expireDue(): Promise<number> {
-    const due = await this.o.models.Invitation.find(this.pastLifetime(), { _id: 1 }).lean();
     let expired = 0;
-    // One by one under each invitation's lock (see write()), not one updateMany: an opening, a completion or a ZNS
-    // record written at the same moment is kept whole.
-    for (const { _id } of due) if (await this.expire(String(_id))) expired++;
+    // A query per open status: FerretDB hands an equality to PostgreSQL, so it reads the open invitations only (with
+    // `$in` it read every invitation ever made, every 10 minutes); MongoDB reads the {status, expiresAt} index.
+    for (const status of OPEN_STATUSES) {
+      const due = await this.o.models.Invitation.find({ status, expiresAt: { $lte: new Date(this.now()) } }, { _id: 1 }).lean();
+      // One by one under each invitation's lock (see write()), not one updateMany: an opening, a completion or a ZNS
+      // record written at the same moment is kept whole.
+      for (const { _id } of due) if (await this.expire(String(_id))) expired++;
+    }
     return expired;
   }
 

@@ -67,6 +67,8 @@ const invitationSchema = new Schema(
 invitationSchema.index({ campaign: 1, unit: 1, caseCode: 1 }, { unique: true });
 invitationSchema.index({ unit: 1, createdAt: -1 });
 invitationSchema.index({ campaign: 1, kind: 1, agency: 1 });
+/** The expiry sweep (see expireDue). */
+invitationSchema.index({ status: 1, expiresAt: 1 });
 
 const apiKeySchema = new Schema(
   {

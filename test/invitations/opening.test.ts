@@ -66,6 +66,20 @@ describe('opening an invitation', () => {
     expect(invs.map((inv) => [inv.status, Boolean(inv.znsDeliveredAt)])).toEqual(ids.map(() => ['expired', true]));
   });
 
+  it('the sweep expires the open invitations past their lifetime, unopened or opened, and nothing else', async () => {
+    const make = async (caseCode: string) => (await t.service.invitations.create({ caseCode, unit: 'PC06', field: 'can-cuoc' }, admin)).view;
+    const [unopened, opened, answered, current] = await Promise.all(['SWEEP-1', 'SWEEP-2', 'SWEEP-3', 'SWEEP-4'].map(make));
+    await t.service.invitations.markOpened(opened!.id, { channel: 'telegram', userKey: 'sweep-2' }, Date.now());
+    await t.service.invitations.markOpened(answered!.id, { channel: 'telegram', userKey: 'sweep-3' }, Date.now());
+    await t.service.invitations.markCompleted(answered!.id, Date.now());
+    const { Invitation } = t.service.db.models;
+    const past = [unopened!.id, opened!.id, answered!.id];
+    await Invitation.updateMany({ _id: { $in: past } }, { $set: { expiresAt: new Date(Date.now() - 1000) } });
+    expect(await t.service.invitations.expireDue()).toBe(2);
+    const status = async (id: string) => (await Invitation.findById(id).lean())!.status;
+    expect(await Promise.all([unopened, opened, answered, current].map((v) => status(v!.id)))).toEqual(['expired', 'expired', 'completed', 'created']);
+  });
+
   it('a burst of openings is queued as a few jobs, and each is recorded with its reminders', async () => {
     const views: Array<{ id: string; token: string }> = [];
     for (let i = 0; i < 30; i++) views.push((await t.service.invitations.create({ caseCode: `BURST-${i}`, unit: 'PC06', field: 'can-cuoc' }, admin)).view);
