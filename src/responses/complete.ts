@@ -306,6 +306,19 @@ const SPANS: Array<[CounterSpan, (day: string) => string]> = [
   ['all', () => ''],
 ];
 
+/** A counter row's id: where it counts, and the answer. */
+export const counterId = (r: {
+  campaign: string;
+  unit: string;
+  field: string;
+  flow: string;
+  day: string;
+  rtype: string;
+  proc: string;
+  q: string;
+  value: string;
+}) => [r.campaign, r.unit, r.field, r.flow, r.day, r.rtype, r.proc, r.q, r.value].join('|');
+
 /**
  * The counter rows of one response: every answer chosen from options (they
  * carry a label); free text is not counted. Counters are kept per unit, field,
@@ -324,8 +337,8 @@ export function counterRows(r: CountedResponse) {
     const day = dayFor(ballotDay);
     return chosen.map((a) => {
       const value = String(a.value);
-      const _id = [r.campaign, r.unit, field, flow, day, rtype, proc, a.q, value].join('|');
-      return { _id, campaign: r.campaign, unit: r.unit, field, flow, day, span, rtype, proc, q: a.q, value };
+      const row = { campaign: r.campaign, unit: r.unit, field, flow, day, span, rtype, proc, q: a.q, value };
+      return { _id: counterId(row), ...row };
     });
   });
 }

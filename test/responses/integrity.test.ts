@@ -179,6 +179,41 @@ describe('counters left pending by a process that died', () => {
     // Every row as its ballots say: the live ballot is not counted twice (the repair left it to its writer).
     expect((await checkCounters(models, 'soc-trang-2024')).mismatches).toEqual([]);
   });
+  it("set a day's rows from its ballots, its month's from its days and the campaign's from its months", async () => {
+    const { models } = t.service.db;
+    const ballot = (day: string, i: number) => ({
+      invitationId: `rollup-${i}`,
+      campaign: 'rollup',
+      unit: 'PC06',
+      field: 'can-cuoc',
+      channel: 'telegram',
+      respondent: `rollup-${i}`,
+      flow: 'citizen-satisfaction',
+      flowVersion: 2,
+      day,
+      rtype: 'citizen',
+      countersApplied: true,
+      startedAt: new Date(`${day}T02:00:00Z`),
+      completedAt: new Date(`${day}T02:10:00Z`),
+      answers: [{ q: 'overall', value: 5, label: '5' }],
+    });
+    const days = ['2024-06-01', '2024-06-02', '2024-06-02', '2024-06-30', '2024-07-01'];
+    const ballots = await models.Response.create(days.map(ballot));
+    for (const b of ballots) await addCounterRows(models, counterRows(b as never), 1);
+    // One ballot of 2 June: its process died after writing its day row, before its month's and the campaign's.
+    const dead = ballots[2]!;
+    const [dayRow, monthRow, allRow] = counterRows(dead as never);
+    await models.Counter.updateOne({ _id: monthRow!._id }, { $inc: { n: -1 } });
+    await models.CounterTotal.updateOne({ _id: allRow!._id }, { $inc: { n: -1 } });
+    await models.Response.updateOne({ _id: dead._id }, { $set: countersPending(new Date(Date.now() - 60_000)) });
+
+    expect(await repairPendingCounters(models, new Date(Date.now() - 30_000))).toBe(1);
+    expect((await models.Counter.findById(dayRow!._id).lean())?.n).toBe(2);
+    expect((await models.Counter.findById(monthRow!._id).lean())?.n).toBe(4);
+    expect((await models.CounterTotal.findById(allRow!._id).lean())?.n).toBe(5);
+    expect((await checkCounters(models, 'rollup')).mismatches).toEqual([]);
+  });
+
   it('are repaired by one run at a time, however short the interval', async () => {
     await completeSurvey('PEND-6', '3');
     const { models } = t.service.db;
