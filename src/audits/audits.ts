@@ -376,16 +376,39 @@ export class Audits {
 
   // --- PV01 ---
 
+  /** The sampled ballots and where each stands; no phone (those are on the call list only, whose reads are logged). */
+  async items(auditId: string) {
+    await this.audit(auditId);
+    const items = await this.d.models.AuditItem.find({ audit: auditId }).sort({ unit: 1, _id: 1 }).lean();
+    const invs = await this.invitationsOf(items);
+    return items.map((i) => {
+      const inv = invs.get(i.invitationId);
+      return {
+        item: String(i._id),
+        unit: i.unit,
+        unitName: inv?.unitName ?? i.unit,
+        caseCode: inv?.caseCode ?? null,
+        channel: i.channel ?? null,
+        risk: i.risk,
+        state: i.state,
+        outcome: i.outcome ?? null,
+        outcomeBy: i.outcomeBy ?? null,
+        note: i.note ?? null,
+      };
+    });
+  }
+
+  /** The items' invitations: their case and unit, and the phone (encrypted) for the call list. */
+  private async invitationsOf(items: Item[]) {
+    const invs = await this.d.models.Invitation.find({ _id: { $in: items.map((i) => i.invitationId) } }, { caseCode: 1, unitName: 1, phoneEnc: 1 }).lean();
+    return new Map(invs.map((i) => [String(i._id), i]));
+  }
+
   /** The respondents to call, with their phones (each read is logged by the caller). */
   async calls(auditId: string) {
     await this.audit(auditId);
     const items = await this.d.models.AuditItem.find({ audit: auditId, state: 'call' }).lean();
-    const invs = new Map(
-      (await this.d.models.Invitation.find({ _id: { $in: items.map((i) => i.invitationId) } }, { phoneEnc: 1, caseCode: 1, unitName: 1 }).lean()).map((i) => [
-        String(i._id),
-        i,
-      ]),
-    );
+    const invs = await this.invitationsOf(items);
     return items.map((i) => {
       const inv = invs.get(i.invitationId);
       return {

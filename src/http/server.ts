@@ -15,6 +15,7 @@ import type { RedisClient } from '../redis.js';
 import type { Reporting } from '../reports/reporting.js';
 import { authenticator } from './auth.js';
 import { errorHandler, HttpError } from './errors.js';
+import { auditPageRoutes } from './pages/audits.js';
 import { dashboardRoutes } from './pages/dashboard.js';
 import { landingRoutes } from './pages/landing.js';
 import { officerRoutes } from './pages/officer.js';
@@ -87,6 +88,7 @@ export function createHttp(d: HttpDeps): { app: Express; listener: RequestListen
   const auth = authenticator(d.models, { redis: d.redis, prefix: d.prefix });
   app.use('/api/admin', express.json({ limit: '1mb' }), adminRoutes({ models: d.models, flows: d.flows, invitations: d.invitations, auth }));
   app.use('/api/audits', express.json({ limit: '100kb' }), auditRoutes({ audits: d.audits, models: d.models, auth }));
+  app.use(auditPageRoutes());
   app.use(
     dashboardRoutes({
       invitations: d.invitations,

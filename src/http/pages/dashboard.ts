@@ -123,7 +123,7 @@ async function fragment(d: DashboardDeps, campaign: Campaign): Promise<string> {
       ? `<ul>${alerts.map((a) => `<li>${esc(a.day ?? '')} · ${esc(a.unit ?? '')} · hồ sơ ${esc(a.caseCode ?? '')}: ${(a.reasons as AlertReason[]).map((x) => esc(ALERT_REASONS[x])).join('; ')}</li>`).join('')}</ul>`
       : '<p class="muted">Không có cảnh báo.</p>'
   }</section>
-<section class="card"><h2>Hậu kiểm</h2>${
+<section class="card"><h2>Hậu kiểm</h2><p><a href="/admin/audits">Chọn mẫu, theo dõi và ghi kết quả hậu kiểm</a></p>${
     audits.length
       ? `<table><thead><tr><th>Ngày</th><th>Loại</th><th>Chọn mẫu</th><th>Tình trạng</th></tr></thead><tbody>${audits
           .map(

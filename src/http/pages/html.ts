@@ -18,7 +18,7 @@ export function page(title: string, body: string, extraHead = ''): string {
   h1 { font-size: 1.35rem; color: #8b0000; margin: .5rem 0 1rem; }
   .card { background: #fff; border-radius: .75rem; padding: 1rem; margin-bottom: 1rem; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
   .btn { display: inline-block; padding: .8rem 1.2rem; border-radius: .5rem; border: 0; font-size: 1rem; font-weight: 600; text-decoration: none; cursor: pointer; }
-  .primary { background: #0068ff; color: #fff; } .secondary { background: #229ed9; color: #fff; }
+  .primary { background: #0068ff; color: #fff; } .secondary { background: #1477a8; color: #fff; }
   .muted { color: #666; font-size: .9rem; } .btn[disabled] { background: #ccc; color: #555; }
   .code { font: 700 2rem/1.2 ui-monospace, Menlo, Consolas, monospace; letter-spacing: .15em; margin: .5rem 0; }
   label { display: block; margin: .6rem 0 .2rem; font-weight: 600; }

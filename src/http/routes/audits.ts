@@ -8,8 +8,8 @@ import type { Actor } from '../../invitations/invitations.js';
 import type { authenticator } from '../auth.js';
 import { HttpError, validInput } from '../errors.js';
 
-/** The report's columns, as PV01 reads them. */
-const COLUMNS: Array<[keyof UnitResult, string]> = [
+/** The report's columns, as PV01 reads them (the post-audit page shows the same). */
+export const REPORT_COLUMNS: Array<[keyof UnitResult, string]> = [
   ['unit', 'Đơn vị'],
   ['validN', 'Số phiếu hợp lệ'],
   ['sampled', 'Số phiếu chọn mẫu'],
@@ -64,7 +64,7 @@ export function auditRoutes(deps: { audits: Audits; models: Models; auth: Return
       case 'json':
         return void res.json({ audit: { ...audit, units: undefined }, units: rows });
       case 'csv': {
-        const lines = [COLUMNS.map(([, title]) => csvCell(title)).join(','), ...rows.map((u) => COLUMNS.map(([k]) => csvCell(u[k])).join(','))];
+        const lines = [REPORT_COLUMNS.map(([, title]) => csvCell(title)).join(','), ...rows.map((u) => REPORT_COLUMNS.map(([k]) => csvCell(u[k])).join(','))];
         res.type('text/csv; charset=utf-8').attachment(`${name}.csv`);
         // A BOM, so that spreadsheet programs read the Vietnamese as UTF-8.
         return void res.send(`\ufeff${lines.join('\r\n')}\r\n`);
@@ -72,7 +72,7 @@ export function auditRoutes(deps: { audits: Audits; models: Models; auth: Return
       case 'xlsx': {
         const book = new ExcelJS.Workbook();
         const sheet = book.addWorksheet('Hậu kiểm');
-        sheet.columns = COLUMNS.map(([key, header]) => ({ key, header, width: Math.max(12, header.length + 2) }));
+        sheet.columns = REPORT_COLUMNS.map(([key, header]) => ({ key, header, width: Math.max(12, header.length + 2) }));
         for (const u of rows) sheet.addRow(u);
         sheet.getRow(1).font = { bold: true };
         res.type('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet').attachment(`${name}.xlsx`);
@@ -81,6 +81,10 @@ export function auditRoutes(deps: { audits: Audits; models: Models; auth: Return
       default:
         throw new HttpError(404, 'not_found', 'reports are report.json, report.csv or report.xlsx');
     }
+  });
+
+  r.get('/:id/items', auth('pv01', 'admin'), async (req, res) => {
+    res.json({ items: await audits.items(String(req.params.id)) });
   });
 
   r.get('/:id/calls', auth('pv01'), async (req, res) => {
