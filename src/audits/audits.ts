@@ -380,46 +380,41 @@ export class Audits {
   async items(auditId: string) {
     await this.audit(auditId);
     const items = await this.d.models.AuditItem.find({ audit: auditId }).sort({ unit: 1, _id: 1 }).lean();
-    const invs = await this.invitationsOf(items);
-    return items.map((i) => {
-      const inv = invs.get(i.invitationId);
-      return {
-        item: String(i._id),
-        unit: i.unit,
-        unitName: inv?.unitName ?? i.unit,
-        caseCode: inv?.caseCode ?? null,
-        channel: i.channel ?? null,
-        risk: i.risk,
-        state: i.state,
-        outcome: i.outcome ?? null,
-        outcomeBy: i.outcomeBy ?? null,
-        note: i.note ?? null,
-      };
-    });
-  }
-
-  /** The items' invitations: their case and unit, and the phone (encrypted) for the call list. */
-  private async invitationsOf(items: Item[]) {
-    const invs = await this.d.models.Invitation.find({ _id: { $in: items.map((i) => i.invitationId) } }, { caseCode: 1, unitName: 1, phoneEnc: 1 }).lean();
-    return new Map(invs.map((i) => [String(i._id), i]));
+    return (await this.withCases(items)).map(({ item: i, seen }) => ({
+      ...seen,
+      risk: i.risk,
+      state: i.state,
+      outcome: i.outcome ?? null,
+      outcomeBy: i.outcomeBy ?? null,
+      note: i.note ?? null,
+    }));
   }
 
   /** The respondents to call, with their phones (each read is logged by the caller). */
   async calls(auditId: string) {
     await this.audit(auditId);
     const items = await this.d.models.AuditItem.find({ audit: auditId, state: 'call' }).lean();
-    const invs = await this.invitationsOf(items);
-    return items.map((i) => {
-      const inv = invs.get(i.invitationId);
-      return {
-        item: String(i._id),
-        unit: i.unit,
-        unitName: inv?.unitName ?? i.unit,
+    return (await this.withCases(items)).map(({ item: i, seen, phoneEnc }) => ({
+      ...seen,
+      why: i.outcome,
+      phone: phoneEnc ? decrypt(this.d.encryptionKey, phoneEnc) : null,
+    }));
+  }
+
+  /** Each item with what PV01 sees of it (its case, unit, channel) and its invitation's phone, still encrypted. */
+  private async withCases(items: Item[]) {
+    const invs = await this.d.models.Invitation.find({ _id: { $in: items.map((i) => i.invitationId) } }, { caseCode: 1, unitName: 1, phoneEnc: 1 }).lean();
+    const byId = new Map(invs.map((i) => [String(i._id), i]));
+    return items.map((item) => {
+      const inv = byId.get(item.invitationId);
+      const seen = {
+        item: String(item._id),
+        unit: item.unit,
+        unitName: inv?.unitName ?? item.unit,
         caseCode: inv?.caseCode ?? null,
-        channel: i.channel,
-        why: i.outcome,
-        phone: inv?.phoneEnc ? decrypt(this.d.encryptionKey, inv.phoneEnc) : null,
+        channel: item.channel ?? null,
       };
+      return { item, seen, phoneEnc: inv?.phoneEnc };
     });
   }
 

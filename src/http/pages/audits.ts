@@ -7,7 +7,7 @@
 import { Router } from 'express';
 import type { RiskSignal } from '../../audits/risk.js';
 import { REPORT_COLUMNS } from '../routes/audits.js';
-import { page } from './html.js';
+import { API_CALL_SCRIPT, page } from './html.js';
 
 /** The risk signals in PV01's words (every signal: the type asks for each). */
 const RISK_WORDS: Record<RiskSignal, string> = {
@@ -43,18 +43,8 @@ const say = (e) => ERRORS[e.code] || 'Có lỗi xảy ra (' + (e.code || 'không
 const esc = (s) => String(s == null ? '' : s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 const state = { key: sessionStorage.getItem('pv01Key') || '', audit: null };
 
-async function call(method, path, body) {
-  let res;
-  try {
-    res = await fetch(path, { method, headers: Object.assign({ authorization: 'Bearer ' + state.key }, body ? { 'content-type': 'application/json' } : {}), body: body ? JSON.stringify(body) : undefined });
-  } catch {
-    throw Object.assign(new Error('network'), { code: 'unavailable' });
-  }
-  const isJson = (res.headers.get('content-type') || '').includes('json');
-  const data = isJson ? await res.json() : await res.blob();
-  if (!res.ok) throw Object.assign(new Error('api'), { code: (data && data.error && data.error.code) || (res.status === 401 ? 'unauthorized' : res.status === 403 ? 'forbidden' : 'unknown') });
-  return data;
-}
+${API_CALL_SCRIPT}
+const get = async (path) => (await call('GET', path)).data;
 
 async function signIn(ev) {
   if (ev) ev.preventDefault();
@@ -72,7 +62,7 @@ async function signIn(ev) {
 }
 
 async function showList() {
-  const { audits } = await call('GET', '/api/audits');
+  const { audits } = await get('/api/audits');
   $('audits').innerHTML = audits.length
     ? audits.map((a) => '<tr><td>' + esc(a.createdAt.slice(0, 10)) + '</td><td>' + (a.kind === 'agency' ? 'Cơ quan' : 'Người dân') + '</td><td>' + a.progress.sampled +
         '</td><td>' + a.progress.waiting + '</td><td>' + a.progress.onCallList + '</td><td>' + (a.status === 'closed' ? 'Đã xong' : a.deadlineNear ? '<span class="error">Sắp hết hạn</span>' : 'Đang xác minh') +
@@ -87,7 +77,7 @@ async function create(ev) {
   const units = $('units').value.split(/[\\s,;]+/).filter(Boolean);
   if (units.length) body.units = units;
   try {
-    const audit = await call('POST', '/api/audits', body);
+    const audit = (await call('POST', '/api/audits', body)).data;
     await showList();
     await showAudit(audit.id);
     $('detail').focus();
@@ -97,7 +87,7 @@ async function create(ev) {
 }
 
 async function showAudit(id) {
-  const [audit, { items }] = await Promise.all([call('GET', '/api/audits/' + encodeURIComponent(id)), call('GET', '/api/audits/' + encodeURIComponent(id) + '/items')]);
+  const [audit, { items }] = await Promise.all([get('/api/audits/' + encodeURIComponent(id)), get('/api/audits/' + encodeURIComponent(id) + '/items')]);
   state.audit = audit;
   const p = audit.progress;
   $('detail-title').textContent = 'Đợt hậu kiểm ngày ' + audit.createdAt.slice(0, 10) + (audit.kind === 'agency' ? ' (cơ quan)' : ' (người dân)');
@@ -129,7 +119,7 @@ function itemRow(i) {
 }
 
 async function showCalls() {
-  const { calls } = await call('GET', '/api/audits/' + encodeURIComponent(state.audit.id) + '/calls');
+  const { calls } = await get('/api/audits/' + encodeURIComponent(state.audit.id) + '/calls');
   $('calls').innerHTML = calls.map((c) => '<tr><td>' + esc(c.unitName) + '</td><td>' + esc(c.caseCode || '—') + '</td><td>' + esc(c.phone || 'không có số') + '</td><td>' +
     esc(c.why ? OUTCOME[c.why] : '') + '</td><td><form data-call="' + esc(c.item) + '">' +
     '<select aria-label="Kết quả cuộc gọi" name="outcome">' + outcomeOptions(['confirmed', 'differs', 'denied', 'unreachable']) + '</select>' +
@@ -157,16 +147,17 @@ async function record(form) {
   await showList();
 }
 
+// A file: fetched with the key, then saved (a link cannot carry the key).
 async function download(format) {
-  try {
-    const blob = await call('GET', '/api/audits/' + encodeURIComponent(state.audit.id) + '/report.' + format);
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(blob);
-    a.download = 'hau-kiem-' + state.audit.id + '.' + format;
-    a.click();
-  } catch (e) {
-    $('saved').textContent = say(e);
+  const res = await fetch('/api/audits/' + encodeURIComponent(state.audit.id) + '/report.' + format, { headers: { authorization: 'Bearer ' + state.key } }).catch(() => null);
+  if (!res || !res.ok) {
+    $('saved').textContent = say({ code: res ? 'unknown' : 'unavailable' });
+    return;
   }
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(await res.blob());
+  a.download = 'hau-kiem-' + state.audit.id + '.' + format;
+  a.click();
 }
 
 $('signin-form').addEventListener('submit', signIn);

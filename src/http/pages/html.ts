@@ -33,3 +33,22 @@ ${body}
 </main></body>
 </html>`;
 }
+
+/**
+ * The pages' API call, for their scripts: `call(method, path, body)` with the key in `state.key`, resolving to
+ * `{status, data}` (JSON, else text) and throwing `{code}` (the API's error code; `unavailable` when offline).
+ */
+export const API_CALL_SCRIPT = `
+async function call(method, path, body) {
+  let res;
+  try {
+    res = await fetch(path, { method, headers: Object.assign({ authorization: 'Bearer ' + state.key }, body ? { 'content-type': 'application/json' } : {}), body: body ? JSON.stringify(body) : undefined });
+  } catch {
+    throw Object.assign(new Error('network'), { code: 'unavailable' });
+  }
+  const isJson = (res.headers.get('content-type') || '').includes('json');
+  const data = isJson ? await res.json() : await res.text();
+  if (!res.ok) throw Object.assign(new Error('api'), { code: (data && data.error && data.error.code) || ({ 401: 'unauthorized', 403: 'forbidden' })[res.status] || 'unknown' });
+  return { status: res.status, data };
+}
+`;

@@ -3,7 +3,7 @@
 // Plain HTML and a script served from /assets (no inline script, no build step).
 // Everything the officer reads is Vietnamese: API errors are shown by their code.
 import { Router } from 'express';
-import { page } from './html.js';
+import { API_CALL_SCRIPT, page } from './html.js';
 
 const SCRIPT = `
 const $ = (id) => document.getElementById(id);
@@ -29,19 +29,7 @@ const say = (e) => ERRORS[e.code] || 'Có lỗi xảy ra (' + (e.code || 'không
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 const formatCode = (c) => c.slice(0, 4) + '-' + c.slice(4);
 
-async function call(method, path, body) {
-  let res;
-  try {
-    res = await fetch(path, { method, headers: Object.assign({ authorization: 'Bearer ' + state.key }, body ? { 'content-type': 'application/json' } : {}), body: body ? JSON.stringify(body) : undefined });
-  } catch {
-    throw Object.assign(new Error('network'), { code: 'unavailable' });
-  }
-  const isJson = (res.headers.get('content-type') || '').includes('json');
-  const data = isJson ? await res.json() : await res.text();
-  if (!res.ok) throw Object.assign(new Error('api'), { code: (data && data.error && data.error.code) || (res.status === 401 ? 'unauthorized' : 'unknown') });
-  return { status: res.status, data };
-}
-
+${API_CALL_SCRIPT}
 async function signIn(key) {
   state.key = key.trim();
   $('signin-error').textContent = '';
