@@ -101,10 +101,10 @@ export async function repairPendingCounters(models: Models, before: Date): Promi
   // By the flag, then by age here: FerretDB hands an equality to PostgreSQL, and read every ballot for a date range.
   const pending = (await Response.find({ countersPending: true }).lean()).filter((r) => r.countersPendingAt && r.countersPendingAt < before);
   if (!pending.length) return 0;
-  // A turn per step, not one for the whole repair: recounting a slice reads its ballots (thousands in a large
-  // campaign, seconds each on FerretDB), and the ballots being recorded meanwhile wait for the turn. Between two
-  // steps a batch may land: for a ballot claimed since `before`, which a slice recounted later then counts as it stands
-  // (its mark gone), or for one taken over, which it leaves out; a slice recounted is set whole, so either way it is right.
+  // A turn per step, not one for the whole repair: recounting a slice reads its rows or a day's ballots (a second on
+  // FerretDB), and the ballots being recorded meanwhile wait for the turn. Between two steps a batch may land: for a
+  // ballot claimed since `before`, which a slice recounted later then counts as it stands (its mark gone), or for one
+  // taken over, which it leaves out; a slice recounted is set whole, so either way it is right.
   const inCountersTurn = <T>(fn: (lost: AbortSignal) => Promise<T>) => withCountersPaused(models, () => inTurn(models, 'counters', fn));
   // First: a writer that was only slow, not dead, then leaves its claim out when its turn comes (also if this repair
   // stops half way: the next one recounts the slices).
@@ -117,7 +117,7 @@ export async function repairPendingCounters(models: Models, before: Date): Promi
   const slices = new Map<string, { r: CountedResponse; row: Row }>();
   for (const r of pending) {
     for (const row of counterRows(r as CountedResponse)) {
-      slices.set([row.campaign, row.unit, row.field, row.flow, row.span, row.day, row.rtype, row.proc].join('|'), { r: r as CountedResponse, row });
+      slices.set([...Object.values(sliceOf(row)), row.span, row.day].join('|'), { r: r as CountedResponse, row });
     }
   }
   const inSpan = (span: CounterSpan) => [...slices.values()].filter((s) => s.row.span === span);

@@ -7,7 +7,7 @@
 import { Router } from 'express';
 import type { RiskSignal } from '../../audits/risk.js';
 import { REPORT_COLUMNS } from '../routes/audits.js';
-import { API_CALL_SCRIPT, page } from './html.js';
+import { PAGE_SCRIPT_HELPERS, page } from './html.js';
 
 /** The risk signals in PV01's words (every signal: the type asks for each). */
 const RISK_WORDS: Record<RiskSignal, string> = {
@@ -40,10 +40,9 @@ const ERRORS = {
   unavailable: 'Hệ thống đang bận, xin thử lại sau ít phút.',
 };
 const say = (e) => ERRORS[e.code] || 'Có lỗi xảy ra (' + (e.code || 'không rõ') + '). Xin thử lại.';
-const esc = (s) => String(s == null ? '' : s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 const state = { key: sessionStorage.getItem('pv01Key') || '', audit: null };
 
-${API_CALL_SCRIPT}
+${PAGE_SCRIPT_HELPERS}
 const get = async (path) => (await call('GET', path)).data;
 
 async function signIn(ev) {

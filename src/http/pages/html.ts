@@ -35,10 +35,12 @@ ${body}
 }
 
 /**
- * The pages' API call, for their scripts: `call(method, path, body)` with the key in `state.key`, resolving to
- * `{status, data}` (JSON, else text) and throwing `{code}` (the API's error code; `unavailable` when offline).
+ * What the pages' scripts share: `esc(text)` for HTML, and the API call `call(method, path, body)` with the key in
+ * `state.key`, resolving to `{status, data}` (JSON, else text) and throwing `{code}` (the API's error code;
+ * `unavailable` when offline).
  */
-export const API_CALL_SCRIPT = `
+export const PAGE_SCRIPT_HELPERS = `
+const esc = (s) => String(s == null ? '' : s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 async function call(method, path, body) {
   let res;
   try {

@@ -3,7 +3,7 @@
 // Plain HTML and a script served from /assets (no inline script, no build step).
 // Everything the officer reads is Vietnamese: API errors are shown by their code.
 import { Router } from 'express';
-import { API_CALL_SCRIPT, page } from './html.js';
+import { PAGE_SCRIPT_HELPERS, page } from './html.js';
 
 const SCRIPT = `
 const $ = (id) => document.getElementById(id);
@@ -26,10 +26,9 @@ const ERRORS = {
   unavailable: 'Hệ thống đang bận, xin thử lại sau ít phút.',
 };
 const say = (e) => ERRORS[e.code] || 'Có lỗi xảy ra (' + (e.code || 'không rõ') + '). Xin thử lại hoặc liên hệ PV01.';
-const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 const formatCode = (c) => c.slice(0, 4) + '-' + c.slice(4);
 
-${API_CALL_SCRIPT}
+${PAGE_SCRIPT_HELPERS}
 async function signIn(key) {
   state.key = key.trim();
   $('signin-error').textContent = '';
