@@ -126,7 +126,12 @@ export function startWorkers(d: WorkerDeps): Worker[] {
   // Recording and follow-ups write to the database: they wait while respondents pour in. Sends do not (replies go out).
   d.pressure.defer([completion, followUps]);
   for (const w of [completion, outbound, followUps]) {
-    w.on('failed', (job, err) => d.log.warn({ queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'));
+    w.on('failed', (job, err) => {
+      const fields = { queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message };
+      // A job the shutdown cut short (its database closed under it) runs again: not a failure to look into.
+      if (w.closing && job && job.attemptsMade < (job.opts.attempts ?? 1)) d.log.info(fields, 'job cut short by the shutdown: it runs again');
+      else d.log.warn(fields, 'job failed');
+    });
     w.on('error', (err) => d.log.error({ queue: w.name, err: err.message }, 'worker error'));
   }
   return [completion, outbound, followUps];

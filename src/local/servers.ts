@@ -64,6 +64,16 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Whether a process runs under `pid`, whoever's it is (EPERM: it runs as another user). */
+function exists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Whether this checkout's pid file names a live process. */
 const ours = (pidFile: string) => {
   const pid = readPid(pidFile);
@@ -287,10 +297,39 @@ function postgresDir(dir: string): string {
     execFileSync('runuser', ['-u', 'postgres', '--', 'test', '-x', dir], { stdio: 'ignore' });
     return dir;
   } catch {
-    const elsewhere = `/var/tmp/tthc-postgres-${createHash('sha256').update(projectRoot).digest('hex').slice(0, 12)}`;
+    removeOrphanedPostgresDirs(POSTGRES_ELSEWHERE, projectRoot);
+    const elsewhere = join(POSTGRES_ELSEWHERE, `tthc-postgres-${createHash('sha256').update(projectRoot).digest('hex').slice(0, 12)}`);
     mkdirSync(elsewhere, { recursive: true });
+    writeFileSync(join(elsewhere, CHECKOUT_FILE), projectRoot);
     return elsewhere;
   }
+}
+
+/** Where PostgreSQL's data goes when the postgres user cannot reach the checkout. */
+const POSTGRES_ELSEWHERE = '/var/tmp';
+/** In such a folder: the checkout it belongs to. */
+const CHECKOUT_FILE = 'checkout';
+
+/**
+ * Removes the PostgreSQL folders under `parent` whose checkout is gone (a deleted clone's data would otherwise stay
+ * forever: nothing else can reach it, its path's hash names it) and whose server is not running. A folder that does not
+ * say which checkout it belongs to is left alone. Returns the folders removed.
+ */
+export function removeOrphanedPostgresDirs(parent: string, self: string): string[] {
+  const removed: string[] = [];
+  const names = existsSync(parent) ? readdirSync(parent).filter((n) => n.startsWith('tthc-postgres-')) : [];
+  for (const name of names) {
+    const dir = join(parent, name);
+    const marker = join(dir, CHECKOUT_FILE);
+    if (!existsSync(marker)) continue;
+    const checkout = readFileSync(marker, 'utf8').trim();
+    if (checkout === self || existsSync(checkout)) continue;
+    const pid = readPid(join(dir, 'data', 'postmaster.pid'));
+    if (pid && exists(pid)) continue;
+    rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
 }
 
 /** Starts (or reuses) this checkout's PostgreSQL for FerretDB; returns its URL, or undefined when PostgreSQL cannot be had. */

@@ -1,8 +1,9 @@
 // Faults with private servers started by this file: MongoDB down at
-// completion, Redis down and back for readiness.
+// completion, Redis down and back for readiness, a shutdown while MongoDB hangs.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { InboundEvent } from '../../src/conversations/runner.js';
 import { LOCAL_POSTGRES, type ServiceHandle, startMongo, startRedis } from '../../src/local/servers.js';
@@ -219,4 +220,38 @@ describe('readiness', () => {
     await t.service.close();
     expect(Date.now() - t0).toBeLessThan(10_000);
   }, 30_000);
+});
+
+describe('shutdown while MongoDB hangs', () => {
+  it('a ballot cut short is logged as such, not as failed, and is recorded by the next process', async () => {
+    const mongo = await privateServer('mongo');
+    const lines: Array<{ level: number; msg: string }> = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const t: TestService = await startTestService({ name: 'mongo_hung_close', mongoUrl: `${mongo.url}/hung`, listen: false, extra: { log } });
+    const { view } = await t.service.invitations.create({ caseCode: 'HUNG-1', unit: 'PC07', field: 'pccc' }, { keyId: 't', role: 'admin' });
+    const ev = (rest: Record<string, unknown>) => ({ channel: 'telegram', userKey: 'hung-user', ...rest }) as InboundEvent;
+    await t.service.runner.handle(ev({ kind: 'start', token: view.token }));
+    for (const text of ['1', '1', ...Array(14).fill('3'), '2', '2', '3']) await t.service.runner.handle(ev({ kind: 'text', text }));
+
+    // MongoDB hangs as the last answer's ballot is being recorded, and the service is stopped meanwhile.
+    mongo.freeze(true);
+    const last = await t.service.runner.handle(ev({ kind: 'text', text: '/skip' }));
+    expect(last.events).toContainEqual({ type: 'completed' });
+    const job = await eventually(async () => {
+      const j = await t.service.queues.completion.getJob(`complete-${view.id}`);
+      return j && (await j.getState()) === 'active' ? j : undefined;
+    }, 'the ballot being recorded');
+    await t.service.close();
+    mongo.freeze(false);
+    await eventually(async () => lines.some((l) => /cut short by the shutdown/.test(l.msg)), 'the log of the job cut short', 30_000);
+    expect(lines.filter((l) => l.msg === 'job failed')).toEqual([]);
+    expect(lines.find((l) => /cut short by the shutdown/.test(l.msg))!.level).toBe(30); // info
+
+    // The next process records it.
+    const next = await startTestService({ name: 'mongo_hung_close', mongoUrl: `${mongo.url}/hung`, sameAs: t, listen: false });
+    cleanups.push(() => next.close());
+    for (const j of await next.service.queues.completion.getDelayed()) await j.promote().catch(() => {});
+    await eventually(async () => (await next.service.db.models.Response.countDocuments({ invitationId: view.id })) === 1, 'the response', 60_000);
+    expect(job.id).toBe(`complete-${view.id}`);
+  }, 120_000);
 });

@@ -1,11 +1,11 @@
 // Local servers belong to the checkout that started them: a server on the
 // port that this checkout's pid file does not name is refused, not reused.
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LocalServiceError, redisAnswers, redisState, startRedis } from '../../src/local/servers.js';
+import { LocalServiceError, redisAnswers, redisState, removeOrphanedPostgresDirs, startRedis } from '../../src/local/servers.js';
 import { freePort } from '../helpers/ports.js';
 
 describe('local servers', () => {
@@ -38,5 +38,27 @@ describe('local servers', () => {
       await new Promise((resolve) => loading.close(resolve));
     }
     expect(await redisState(port)).toBe('down');
+  });
+
+  it("remove a deleted checkout's PostgreSQL folder under /var/tmp, and no other", () => {
+    const parent = mkdtempSync(join(tmpdir(), 'tthc-var-'));
+    const folder = (name: string, checkout?: string, pid?: number) => {
+      const dir = join(parent, `tthc-postgres-${name}`);
+      mkdirSync(join(dir, 'data'), { recursive: true });
+      if (checkout) writeFileSync(join(dir, 'checkout'), checkout);
+      if (pid) writeFileSync(join(dir, 'data', 'postmaster.pid'), `${pid}\n/data\n`);
+      return dir;
+    };
+    const self = mkdtempSync(join(tmpdir(), 'tthc-self-'));
+    const gone = folder('gone', join(parent, 'deleted-clone'));
+    const goneButRunning = folder('running', join(parent, 'deleted-clone-2'), process.pid);
+    const present = folder('present', mkdtempSync(join(tmpdir(), 'tthc-clone-')));
+    const mine = folder('mine', self);
+    const unmarked = folder('unmarked');
+
+    expect(removeOrphanedPostgresDirs(parent, self)).toEqual([gone]);
+    expect(existsSync(gone)).toBe(false);
+    for (const kept of [goneButRunning, present, mine, unmarked]) expect(existsSync(kept)).toBe(true);
+    expect(removeOrphanedPostgresDirs(join(parent, 'none'), self)).toEqual([]);
   });
 });
