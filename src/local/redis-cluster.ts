@@ -7,7 +7,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { dataDir } from './paths.js';
-import { OFFSET, startRedis, stopPid } from './servers.js';
+import { stopPid } from './processes.js';
+import { OFFSET, startRedis } from './servers.js';
 
 const SLOTS = 16_384;
 

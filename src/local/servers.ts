@@ -5,27 +5,23 @@
 // derived from its path, their data is under its .data/, and a server is
 // reused only when this checkout's pid file names it. A server is probed with
 // a real command and a timeout; a hung server that we started is restarted.
-// Only processes recorded in our own pid files are ever stopped.
+// PostgreSQL lives in postgres.ts, pid files and probes in processes.ts.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mongoose from 'mongoose';
 import { dataDir, projectRoot } from './paths.js';
+import { startPostgres, stopPostgres } from './postgres.js';
+import { aptInstall, isRoot, LocalServiceError, onPath, ours, refuseForeign, type Say, stopPid, tcpProbe, waitFor } from './processes.js';
+
+export { LocalServiceError };
 
 /** Ports of this checkout: a second clone on the same machine gets its own servers. */
 export const OFFSET = createHash('sha256').update(projectRoot).digest().readUInt16BE(0) % 200;
 export const DEFAULT_REDIS_PORT = 16_400 + OFFSET;
 export const DEFAULT_MONGO_PORT = 27_200 + OFFSET;
 export const DEFAULT_POSTGRES_PORT = 15_400 + OFFSET;
-
-/** A local service could not be installed or started; the message says what to do. */
-export class LocalServiceError extends Error {
-  override name = 'LocalServiceError';
-}
-
-type Say = (msg: string) => void;
 
 export interface ServiceHandle {
   name: 'redis' | 'mongodb';
@@ -38,64 +34,6 @@ export interface ServiceHandle {
   dataDir: string;
   stop(): Promise<void>;
 }
-
-function onPath(cmd: string): string | undefined {
-  try {
-    return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
-
-function readPid(pidFile: string): number | undefined {
-  if (!existsSync(pidFile)) return undefined;
-  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]!.trim());
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Whether a process runs under `pid`, whoever's it is (EPERM: it runs as another user). */
-function exists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Whether this checkout's pid file names a live process. */
-const ours = (pidFile: string) => {
-  const pid = readPid(pidFile);
-  return pid !== undefined && alive(pid);
-};
-
-/** Connects to the port (and writes `send`): the first reply, '' when nothing was sent, undefined when no connection or reply came in time. */
-function tcpProbe(port: number, timeoutMs: number, send?: string): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const done = (reply: string | undefined) => {
-      socket.destroy();
-      resolve(reply);
-    };
-    socket.setTimeout(timeoutMs, () => done(undefined));
-    socket.on('error', () => done(undefined));
-    socket.on('connect', () => (send ? socket.write(send) : done('')));
-    socket.on('data', (d) => done(d.toString()));
-  });
-}
-
-export const portInUse = async (port: number, timeoutMs = 500) => (await tcpProbe(port, timeoutMs)) !== undefined;
 
 /**
  * What Redis answers PING within the timeout: ready, loading (it answers -LOADING while it reads its AOF back, which
@@ -139,40 +77,6 @@ export async function mongoAnswers(port: number, timeoutMs = 3_000): Promise<boo
   }
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string, logFile?: string) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  const tail = logFile && existsSync(logFile) ? `\n--- ${logFile} ---\n${readFileSync(logFile, 'utf8').slice(-2000)}` : '';
-  throw new LocalServiceError(`${what} did not become ready within ${timeoutMs} ms${tail}`);
-}
-
-export async function stopPid(pidFile: string, timeoutMs = 5000): Promise<boolean> {
-  const pid = readPid(pidFile);
-  if (pid === undefined) return false;
-  if (alive(pid)) {
-    process.kill(pid, 'SIGTERM');
-    const deadline = Date.now() + timeoutMs;
-    while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (alive(pid)) process.kill(pid, 'SIGKILL');
-  }
-  rmSync(pidFile, { force: true });
-  return true;
-}
-
-function aptInstall(pkg: string, say: Say): void {
-  say(`${pkg} not found: installing the Debian package with apt-get`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  try {
-    execFileSync('apt-get', ['install', '-y', '-q', pkg], { stdio: 'ignore', env });
-  } catch {
-    execFileSync('apt-get', ['update', '-q'], { stdio: 'ignore', env });
-    execFileSync('apt-get', ['install', '-y', '-q', pkg], { stdio: 'ignore', env });
-  }
-}
-
 function ensureRedisBinary(say: Say): string {
   const found = onPath('redis-server');
   if (found) return found;
@@ -192,16 +96,6 @@ export interface StartOptions {
   /** Folder for data, pid and log files. */
   dir: string;
   say?: Say;
-}
-
-/** Refuses a port that answers but is not this checkout's server. */
-async function refuseForeign(port: number, pidFile: string, what: string) {
-  if (!ours(pidFile) && (await portInUse(port))) {
-    throw new LocalServiceError(
-      `port ${port} is in use by a ${what} that this checkout did not start (no live pid in ${pidFile}). ` +
-        `Stop it, or point the service at it explicitly with ${what === 'redis-server' ? 'REDIS_URL' : 'MONGODB_URI'}.`,
-    );
-  }
 }
 
 /** Starts (or reuses, when this checkout's pid file names it and it answers) a redis-server on 127.0.0.1. */
@@ -271,118 +165,6 @@ export function ensureFerretBinary(say: Say): string {
     throw new LocalServiceError(`building FerretDB failed:\n${stderr.slice(-2000)}`);
   }
   return bin;
-}
-
-/** The newest PostgreSQL server binaries (Debian keeps them in /usr/lib/postgresql/<version>/bin). */
-function postgresBin(): string | undefined {
-  const root = '/usr/lib/postgresql';
-  if (!existsSync(root)) return undefined;
-  const versions = readdirSync(root)
-    .filter((v) => existsSync(join(root, v, 'bin', 'pg_ctl')))
-    .sort((a, b) => Number(b) - Number(a));
-  return versions[0] ? join(root, versions[0], 'bin') : undefined;
-}
-
-/** PostgreSQL refuses to run as root: then its commands run as the `postgres` system user. */
-function asPostgresUser(bin: string, args: string[], opts: { stdio?: 'ignore' | 'pipe' } = {}) {
-  const [cmd, argv] = isRoot() ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
-  return execFileSync(cmd as string, argv as string[], { stdio: ['ignore', opts.stdio ?? 'pipe', 'pipe'], encoding: 'utf8' });
-}
-
-/** A folder the postgres user can write (under .data/ when it can reach it; a checkout in a private folder cannot be reached). */
-function postgresDir(dir: string): string {
-  if (!isRoot()) return dir;
-  mkdirSync(dir, { recursive: true });
-  try {
-    execFileSync('runuser', ['-u', 'postgres', '--', 'test', '-x', dir], { stdio: 'ignore' });
-    return dir;
-  } catch {
-    removeOrphanedPostgresDirs(POSTGRES_ELSEWHERE, projectRoot);
-    const elsewhere = join(POSTGRES_ELSEWHERE, `tthc-postgres-${createHash('sha256').update(projectRoot).digest('hex').slice(0, 12)}`);
-    mkdirSync(elsewhere, { recursive: true });
-    writeFileSync(join(elsewhere, CHECKOUT_FILE), projectRoot);
-    return elsewhere;
-  }
-}
-
-/** Where PostgreSQL's data goes when the postgres user cannot reach the checkout. */
-const POSTGRES_ELSEWHERE = '/var/tmp';
-/** In such a folder: the checkout it belongs to. */
-const CHECKOUT_FILE = 'checkout';
-
-/**
- * Removes the PostgreSQL folders under `parent` whose checkout is gone (a deleted clone's data would otherwise stay
- * forever: nothing else can reach it, its path's hash names it) and whose server is not running. A folder that does not
- * say which checkout it belongs to is left alone. Returns the folders removed.
- */
-export function removeOrphanedPostgresDirs(parent: string, self: string): string[] {
-  const removed: string[] = [];
-  const names = existsSync(parent) ? readdirSync(parent).filter((n) => n.startsWith('tthc-postgres-')) : [];
-  for (const name of names) {
-    const dir = join(parent, name);
-    const marker = join(dir, CHECKOUT_FILE);
-    if (!existsSync(marker)) continue;
-    const checkout = readFileSync(marker, 'utf8').trim();
-    if (checkout === self || existsSync(checkout)) continue;
-    const pid = readPid(join(dir, 'data', 'postmaster.pid'));
-    if (pid && exists(pid)) continue;
-    rmSync(dir, { recursive: true, force: true });
-    removed.push(dir);
-  }
-  return removed;
-}
-
-/** Starts (or reuses) this checkout's PostgreSQL for FerretDB; returns its URL, or undefined when PostgreSQL cannot be had. */
-async function startPostgres(port: number, dir: string, say: Say): Promise<{ url: string; dataDir: string } | undefined> {
-  let bin = postgresBin();
-  if (!bin && isRoot()) {
-    try {
-      aptInstall('postgresql', say);
-    } catch {
-      /* falls back to SQLite below */
-    }
-    bin = postgresBin();
-  }
-  if (!bin || (isRoot() && !onPath('runuser'))) return undefined;
-  const home = postgresDir(dir);
-  const data = join(home, 'data');
-  const pidFile = join(data, 'postmaster.pid');
-  const logFile = join(home, 'postgres.log');
-  // FerretDB v1 holds its metadata lock while it waits for a pool connection to create an index; readers
-  // holding the other connections wait for that lock. A pool larger than all clients' pools together avoids
-  // that deadlock (seen with the default 50 under parallel test files).
-  const url = `postgres://postgres@127.0.0.1:${port}/ferretdb?pool_max_conns=300`;
-  if (isRoot()) execFileSync('chown', ['postgres:postgres', home]);
-  try {
-    if (!existsSync(join(data, 'PG_VERSION'))) {
-      say(`initializing PostgreSQL in ${data}`);
-      asPostgresUser(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-locale']);
-    }
-    if (!ours(pidFile) || !(await portInUse(port))) {
-      rmSync(pidFile, { force: true }); // a stale pid file of a killed server
-      await refuseForeign(port, pidFile, 'PostgreSQL server');
-      // Bound to loopback on this checkout's port; the socket lives in its own folder.
-      const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${home} -c max_connections=400 -c fsync=off -c synchronous_commit=off`;
-      asPostgresUser(join(bin, 'pg_ctl'), ['-D', data, '-l', logFile, '-o', options, '-w', '-t', '30', 'start'], { stdio: 'ignore' });
-      say(`started PostgreSQL on 127.0.0.1:${port} (data in ${data})`);
-    }
-    const exists = asPostgresUser(join(bin, 'psql'), [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(port),
-      '-U',
-      'postgres',
-      '-tAc',
-      "SELECT 1 FROM pg_database WHERE datname='ferretdb'",
-    ]);
-    if (exists.trim() !== '1') asPostgresUser(join(bin, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'ferretdb']);
-    return { url, dataDir: data };
-  } catch (err) {
-    const detail = (err as { stderr?: string }).stderr || (err as Error).message;
-    say(`PostgreSQL could not be started (${String(detail).trim().slice(0, 300)}); falling back to SQLite`);
-    return undefined;
-  }
 }
 
 export interface MongoOptions extends StartOptions {
@@ -478,14 +260,6 @@ export async function stopLocalServices(): Promise<string[]> {
   const stopped: string[] = [];
   if (await stopPid(join(dataDir, 'redis', 'redis.pid'))) stopped.push('redis');
   if (await stopPid(join(dataDir, 'mongo', 'mongo.pid'))) stopped.push('mongodb');
-  const pg = postgresBin();
-  for (const home of [LOCAL_POSTGRES.dir, postgresDir(LOCAL_POSTGRES.dir)]) {
-    const data = join(home, 'data');
-    if (pg && ours(join(data, 'postmaster.pid'))) {
-      asPostgresUser(join(pg, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop'], { stdio: 'ignore' });
-      stopped.push('postgresql');
-      break;
-    }
-  }
+  if (stopPostgres(LOCAL_POSTGRES.dir)) stopped.push('postgresql');
   return stopped;
 }

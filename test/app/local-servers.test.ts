@@ -5,7 +5,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LocalServiceError, redisAnswers, redisState, removeOrphanedPostgresDirs, startRedis } from '../../src/local/servers.js';
+import { removeOrphanedPostgresDirs } from '../../src/local/postgres.js';
+import { LocalServiceError, redisAnswers, redisState, startRedis } from '../../src/local/servers.js';
 import { freePort } from '../helpers/ports.js';
 
 describe('local servers', () => {

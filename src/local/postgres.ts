@@ -1,0 +1,136 @@
+// This checkout's PostgreSQL under FerretDB: Debian's server binaries, run as
+// the `postgres` system user when we are root (PostgreSQL refuses root), with
+// its data under .data/ or, when that user cannot reach the checkout, under
+// /var/tmp (see postgresDir).
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from './paths.js';
+import { aptInstall, exists, isRoot, onPath, ours, portInUse, readPid, refuseForeign, type Say } from './processes.js';
+
+/** The newest PostgreSQL server binaries (Debian keeps them in /usr/lib/postgresql/<version>/bin). */
+export function postgresBin(): string | undefined {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const versions = readdirSync(root)
+    .filter((v) => existsSync(join(root, v, 'bin', 'pg_ctl')))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions[0] ? join(root, versions[0], 'bin') : undefined;
+}
+
+/** PostgreSQL refuses to run as root: then its commands run as the `postgres` system user. */
+export function asPostgresUser(bin: string, args: string[], opts: { stdio?: 'ignore' | 'pipe' } = {}) {
+  const [cmd, argv] = isRoot() ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
+  return execFileSync(cmd as string, argv as string[], { stdio: ['ignore', opts.stdio ?? 'pipe', 'pipe'], encoding: 'utf8' });
+}
+
+/** A folder the postgres user can write (under .data/ when it can reach it; a checkout in a private folder cannot be reached). */
+export function postgresDir(dir: string): string {
+  if (!isRoot()) return dir;
+  mkdirSync(dir, { recursive: true });
+  try {
+    execFileSync('runuser', ['-u', 'postgres', '--', 'test', '-x', dir], { stdio: 'ignore' });
+    return dir;
+  } catch {
+    removeOrphanedPostgresDirs(POSTGRES_ELSEWHERE, projectRoot);
+    const elsewhere = join(POSTGRES_ELSEWHERE, `tthc-postgres-${createHash('sha256').update(projectRoot).digest('hex').slice(0, 12)}`);
+    mkdirSync(elsewhere, { recursive: true });
+    writeFileSync(join(elsewhere, CHECKOUT_FILE), projectRoot);
+    return elsewhere;
+  }
+}
+
+/** Where PostgreSQL's data goes when the postgres user cannot reach the checkout. */
+const POSTGRES_ELSEWHERE = '/var/tmp';
+
+/** In such a folder: the checkout it belongs to. */
+const CHECKOUT_FILE = 'checkout';
+
+/**
+ * Removes the PostgreSQL folders under `parent` whose checkout is gone (a deleted clone's data would otherwise stay
+ * forever: nothing else can reach it, its path's hash names it) and whose server is not running. A folder that does not
+ * say which checkout it belongs to is left alone. Returns the folders removed.
+ */
+export function removeOrphanedPostgresDirs(parent: string, self: string): string[] {
+  const removed: string[] = [];
+  const names = existsSync(parent) ? readdirSync(parent).filter((n) => n.startsWith('tthc-postgres-')) : [];
+  for (const name of names) {
+    const dir = join(parent, name);
+    const marker = join(dir, CHECKOUT_FILE);
+    if (!existsSync(marker)) continue;
+    const checkout = readFileSync(marker, 'utf8').trim();
+    if (checkout === self || existsSync(checkout)) continue;
+    const pid = readPid(join(dir, 'data', 'postmaster.pid'));
+    if (pid && exists(pid)) continue;
+    rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
+}
+
+/** Starts (or reuses) this checkout's PostgreSQL for FerretDB; returns its URL, or undefined when PostgreSQL cannot be had. */
+export async function startPostgres(port: number, dir: string, say: Say): Promise<{ url: string; dataDir: string } | undefined> {
+  let bin = postgresBin();
+  if (!bin && isRoot()) {
+    try {
+      aptInstall('postgresql', say);
+    } catch {
+      /* falls back to SQLite below */
+    }
+    bin = postgresBin();
+  }
+  if (!bin || (isRoot() && !onPath('runuser'))) return undefined;
+  const home = postgresDir(dir);
+  const data = join(home, 'data');
+  const pidFile = join(data, 'postmaster.pid');
+  const logFile = join(home, 'postgres.log');
+  // FerretDB v1 holds its metadata lock while it waits for a pool connection to create an index; readers
+  // holding the other connections wait for that lock. A pool larger than all clients' pools together avoids
+  // that deadlock (seen with the default 50 under parallel test files).
+  const url = `postgres://postgres@127.0.0.1:${port}/ferretdb?pool_max_conns=300`;
+  if (isRoot()) execFileSync('chown', ['postgres:postgres', home]);
+  try {
+    if (!existsSync(join(data, 'PG_VERSION'))) {
+      say(`initializing PostgreSQL in ${data}`);
+      asPostgresUser(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-locale']);
+    }
+    if (!ours(pidFile) || !(await portInUse(port))) {
+      rmSync(pidFile, { force: true }); // a stale pid file of a killed server
+      await refuseForeign(port, pidFile, 'PostgreSQL server');
+      // Bound to loopback on this checkout's port; the socket lives in its own folder.
+      const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${home} -c max_connections=400 -c fsync=off -c synchronous_commit=off`;
+      asPostgresUser(join(bin, 'pg_ctl'), ['-D', data, '-l', logFile, '-o', options, '-w', '-t', '30', 'start'], { stdio: 'ignore' });
+      say(`started PostgreSQL on 127.0.0.1:${port} (data in ${data})`);
+    }
+    const exists = asPostgresUser(join(bin, 'psql'), [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-U',
+      'postgres',
+      '-tAc',
+      "SELECT 1 FROM pg_database WHERE datname='ferretdb'",
+    ]);
+    if (exists.trim() !== '1') asPostgresUser(join(bin, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'ferretdb']);
+    return { url, dataDir: data };
+  } catch (err) {
+    const detail = (err as { stderr?: string }).stderr || (err as Error).message;
+    say(`PostgreSQL could not be started (${String(detail).trim().slice(0, 300)}); falling back to SQLite`);
+    return undefined;
+  }
+}
+
+/** Stops this checkout's PostgreSQL when its pid file names a live server (its data under `dir`, or where postgresDir put it). */
+export function stopPostgres(dir: string): boolean {
+  const bin = postgresBin();
+  for (const home of [dir, postgresDir(dir)]) {
+    const data = join(home, 'data');
+    if (bin && ours(join(data, 'postmaster.pid'))) {
+      asPostgresUser(join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop'], { stdio: 'ignore' });
+      return true;
+    }
+  }
+  return false;
+}
