@@ -2,10 +2,11 @@
 // emulated Telegram do not share its event loop. Started by bench/webhook.ts:
 //   node dist/bench/target.js ours|zalo|split|baseline   (config in BENCH_* variables, IPC to the parent)
 // "ours" takes Telegram traffic, "zalo" the same service taking signed Zalo OA events,
-// "split" the same as "ours" scaled out: two ROLE=web processes behind node's
-// cluster module (round-robin) and one ROLE=worker process, sharing Redis.
+// "split" the same as "ours" scaled out: two ROLE=web processes behind a balancer
+// (BENCH_BALANCER) and one ROLE=worker process, sharing Redis.
 import cluster from 'node:cluster';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
 import { Redis } from 'ioredis';
@@ -17,6 +18,7 @@ import { ensureIndexes } from '../src/db.js';
 import { loadFlows } from '../src/engine/load.js';
 import { loadCampaignFiles } from '../src/invitations/campaign.js';
 import { seedCampaigns } from '../src/invitations/seed.js';
+import { startNginx } from '../src/local/nginx.js';
 import { projectRoot } from '../src/local/paths.js';
 import { freePort } from '../test/helpers/ports.js';
 import { deleteKeys } from '../test/helpers/redis-keys.js';
@@ -42,7 +44,7 @@ export const asked = citizen.questions.filter((q) => q.type === 'choice' || q.ty
 
 interface Ready {
   port: number;
-  /** Scaled out with BENCH_CHAT_AFFINE: each web process's own port (the load generator routes each chat to one). */
+  /** Scaled out with BENCH_BALANCER=chat: each web process's own port (the load generator routes each chat to one). */
   webPorts?: number[];
   starts: string[];
   createMs?: number[];
@@ -144,23 +146,27 @@ async function ours(channel: 'telegram' | 'zalo'): Promise<Ready> {
 /** BENCH_WEB_PROCESSES: how many ROLE=web processes (2 by default). */
 const WEB_PROCESSES = Number(process.env.BENCH_WEB_PROCESSES ?? 2);
 /**
- * BENCH_CHAT_AFFINE=1: each web process listens on a port of its own and every update of a chat goes to the same one,
- * as a balancer routing by chat would; otherwise round-robin over connections, as node's cluster module does.
+ * BENCH_BALANCER, what the web processes are behind: `cluster`, node's cluster module handing out connections
+ * round-robin (all web processes on one port); `nginx`, deploy/nginx's configuration routing each chat to one web
+ * process; `chat`, no balancer: each web process on a port of its own, and the load generator sends each chat's
+ * updates to one of them (what an ideal balancer routing by chat would do, at no cost).
  */
-const CHAT_AFFINE = process.env.BENCH_CHAT_AFFINE === '1';
+const BALANCER = (process.env.BENCH_BALANCER ?? 'cluster') as 'cluster' | 'nginx' | 'chat';
 
-/** WEB_PROCESSES ROLE=web processes (node's cluster module hands their connections out round-robin) and one ROLE=worker. */
+/** WEB_PROCESSES ROLE=web processes behind BALANCER and one ROLE=worker (all forked with node's cluster module). */
 async function split(): Promise<Ready> {
   const stamp = String(Date.now());
   const service = await openService('telegram', stamp);
   const { starts, createMs } = await prepare(service, 'telegram');
   const port = await freePort();
   cluster.schedulingPolicy = cluster.SCHED_RR;
-  const webPorts = CHAT_AFFINE ? await Promise.all(Array.from({ length: WEB_PROCESSES }, () => freePort())) : undefined;
+  const ownPorts = BALANCER === 'cluster' ? undefined : await Promise.all(Array.from({ length: WEB_PROCESSES }, () => freePort()));
   const children = ['worker', ...Array<string>(WEB_PROCESSES).fill('web')].map((role, i) =>
-    cluster.fork({ BENCH_ROLE: role, BENCH_STAMP: stamp, BENCH_PORT: String(webPorts?.[i - 1] ?? port) }),
+    cluster.fork({ BENCH_ROLE: role, BENCH_STAMP: stamp, BENCH_PORT: String(ownPorts?.[i - 1] ?? port) }),
   );
   await Promise.all(children.map((c) => new Promise((r) => c.once('message', r))));
+  const nginx = BALANCER === 'nginx' ? await startNginx({ port, upstreams: ownPorts!, dir: mkdtempSync(join(tmpdir(), 'tthc-bench-nginx-')) }) : undefined;
+  const webPorts = BALANCER === 'chat' ? ownPorts : undefined;
   /** Sends `message` to every child and waits for each one's answer. */
   const ask = (message: string) =>
     Promise.all(
@@ -191,6 +197,7 @@ async function split(): Promise<Ready> {
           return gone;
         }),
       );
+      await nginx?.stop();
       await forget(service, stamp);
       // The primary's share (it accepts the connections and hands them out) is counted by the caller.
       const sum = (k: string) => each.reduce((n, e) => n + (e[k] ?? 0), 0);

@@ -10,18 +10,20 @@
 // Telegram does. The same load is then sent as Zalo OA events (signed, the
 // code typed from the slip, taps as button payloads) and reported against
 // ours on Telegram, with how many Zalo webhooks took over Zalo's 2 s. Then the
-// same Telegram load to the service scaled out (two ROLE=web processes behind
-// node's cluster module, round-robin, and one ROLE=worker), against one process;
-// with BENCH_CHAT_AFFINE=1 each chat's updates go to one web process instead, as
-// a balancer routing by chat would (each web process on a port of its own).
+// same Telegram load to the service scaled out (two ROLE=web processes and one
+// ROLE=worker), against one process, behind each balancer of BENCH_SPLIT:
+// node's cluster module (round-robin over connections), deploy/nginx's nginx
+// (each chat to one web process), or `chat`: each web process on a port of its
+// own, the load generator sending each chat's updates to one (an ideal balancer
+// routing by chat, at no cost).
 // Each server first takes BENCH_WARMUP respondents unmeasured (its code compiled,
 // their records written), and every server runs with the service's Node.js flags.
 // Each server runs BENCH_ROUNDS times per size, the servers taking turns; the
 // tables show each server's median round (this VM's figures vary by about 10 %
 // from run to run).
 //
-//   npm run bench    (env: BENCH_SIZES=300,800 BENCH_LATENCY_MS=50 BENCH_THINK_MS=0 BENCH_ZALO=1 BENCH_SPLIT=1
-//                     BENCH_WARMUP=100 BENCH_WEB_PROCESSES=2 BENCH_CHAT_AFFINE=0 BENCH_ROUNDS=3)
+//   npm run bench    (env: BENCH_SIZES=300,800 BENCH_LATENCY_MS=50 BENCH_THINK_MS=0 BENCH_ZALO=1
+//                     BENCH_SPLIT=cluster,nginx (or chat; 0: none) BENCH_WARMUP=100 BENCH_WEB_PROCESSES=2 BENCH_ROUNDS=3)
 //   BENCH_PROFILE=<dir>: each server writes a CPU profile (node --cpu-prof) there, and mark-<kind>-<pid>.txt, the
 //   measured run's start on the profile's clock (microseconds), to cut the profile to the run or its opening burst.
 
@@ -41,11 +43,13 @@ const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 50);
 const THINK = Number(process.env.BENCH_THINK_MS ?? 0);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 40);
 const ZALO = process.env.BENCH_ZALO !== '0';
-const SPLIT = process.env.BENCH_SPLIT !== '0';
+/** The balancers the scaled-out service runs behind (BENCH_SPLIT; the bench/target.ts child gets each as BENCH_BALANCER). */
+const BALANCERS = { cluster: "node's cluster module, round-robin", nginx: 'nginx by chat (deploy/nginx)', chat: 'each chat to one process' } as const;
+type Balancer = keyof typeof BALANCERS;
+const SPLITS = (process.env.BENCH_SPLIT === '0' ? [] : (process.env.BENCH_SPLIT ?? 'cluster,nginx').split(',')) as Balancer[];
+for (const b of SPLITS) if (!(b in BALANCERS)) throw new Error(`BENCH_SPLIT: unknown balancer ${b} (${Object.keys(BALANCERS).join(', ')})`);
 /** ROLE=web processes when scaled out (BENCH_WEB_PROCESSES; the bench/target.ts child reads the same variable). */
 const WEB_PROCESSES = Number(process.env.BENCH_WEB_PROCESSES ?? 2);
-/** Scaled out, each chat's updates to one web process (BENCH_CHAT_AFFINE; the bench/target.ts child reads it too). */
-const CHAT_AFFINE = process.env.BENCH_CHAT_AFFINE === '1';
 /** Respondents run through each server before it is measured (BENCH_WARMUP). */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 100);
 /** Runs of each server per size (BENCH_ROUNDS), taking turns. */
@@ -88,6 +92,7 @@ interface Sample {
 
 const REDIS_PROCESSES = ['redis-server'];
 const DATABASE_PROCESSES = ['ferretdb', 'postgres'];
+const BALANCER_PROCESSES = ['nginx'];
 
 function poster(agent: Agent) {
   return (url: string, headers: Record<string, string>, body: string) =>
@@ -258,11 +263,13 @@ interface Platforms {
   zalo: ZaloEmulator;
 }
 
-type Kind = 'ours' | 'baseline' | 'zalo' | 'split';
+/** A server under test; `split-<balancer>`, the service scaled out behind that balancer. */
+type Kind = 'ours' | 'baseline' | 'zalo' | `split-${Balancer}`;
 
 async function run(kind: Kind, round: number, users: number, emus: Platforms, urls: { redis: string; mongo: string }, redis: Redis): Promise<Sample> {
   const zaloConfig = kind === 'zalo' ? { BENCH_ZALO_ENV: JSON.stringify({ ...zaloEnv(emus.zalo, emus.zalo.issuePair()), ZALO_SEND_RATE: '100000' }) } : {};
-  const child = fork(join(projectRoot, 'dist/bench/target.js'), [kind], {
+  const balancer = kind.startsWith('split-') ? (kind.slice('split-'.length) as Balancer) : undefined;
+  const child = fork(join(projectRoot, 'dist/bench/target.js'), [balancer ? 'split' : kind], {
     // Every server (the baseline too) with the service's Node.js flags: a flag is not what sets them apart.
     execArgv: ['--expose-gc', ...SERVICE_NODE_FLAGS, ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [])],
     env: {
@@ -271,6 +278,7 @@ async function run(kind: Kind, round: number, users: number, emus: Platforms, ur
       BENCH_API_ROOT: emus.telegram.apiRoot,
       BENCH_REDIS_URL: urls.redis,
       BENCH_MONGO_URL: urls.mongo,
+      ...(balancer ? { BENCH_BALANCER: balancer } : {}),
       ...zaloConfig,
     },
   });
@@ -279,7 +287,7 @@ async function run(kind: Kind, round: number, users: number, emus: Platforms, ur
     child.once('message', (m) => resolve(m as TargetReady));
     child.once('exit', (code) => reject(new Error(`${kind} target exited with ${code}`)));
   });
-  // Where each respondent's updates go: the server, or with BENCH_CHAT_AFFINE the web process of its chat.
+  // Where each respondent's updates go: the server (or its balancer), or behind `chat` the web process of its chat.
   const ports = ready.webPorts ?? [ready.port];
   const urlOf = (i: number) => `http://127.0.0.1:${ports[i % ports.length]}/webhooks/${kind === 'zalo' ? 'zalo' : 'telegram'}`;
   /** The 40 connections, shared among the ports. */
@@ -287,7 +295,10 @@ async function run(kind: Kind, round: number, users: number, emus: Platforms, ur
   const s = emptySample();
   if (ready.createMs) s.createMs = ready.createMs;
   // Chat ids of their own per server, size and round (the emulator keeps each chat's messages).
-  const base = { ours: 1_000_000, baseline: 2_000_000, zalo: 3_000_000, split: 4_000_000 }[kind] + round * 100_000 + users * 10;
+  const base =
+    { ours: 1_000_000, baseline: 2_000_000, zalo: 3_000_000, 'split-cluster': 4_000_000, 'split-nginx': 5_000_000, 'split-chat': 6_000_000 }[kind] +
+    round * 100_000 +
+    users * 10;
   const respondent = (i: number, pools: Agent[]) => {
     const [url, post] = [urlOf(i), poster(pools[i % ports.length]!)];
     return kind === 'zalo' ? zaloUser(emus.zalo, url, post, `900719925474${base + i}`) : telegramUser(emus.telegram, { url, secret: SECRET, post }, base + i);
@@ -307,6 +318,7 @@ async function run(kind: Kind, round: number, users: number, emus: Platforms, ur
   const cpu0 = process.cpuUsage();
   const redisCpu0 = processCpuMs(REDIS_PROCESSES);
   const databaseCpu0 = processCpuMs(DATABASE_PROCESSES);
+  const balancerCpu0 = processCpuMs(BALANCER_PROCESSES);
   const t0 = performance.now();
   await Promise.all(ready.starts.slice(WARMUP).map((start, i) => survey(respondent(WARMUP + i, pools), start, s)));
   s.wallMs = performance.now() - t0;
@@ -314,25 +326,28 @@ async function run(kind: Kind, round: number, users: number, emus: Platforms, ur
   s.generatorCpu = ((cpu.user + cpu.system) / 1000 / s.wallMs) * 100;
   s.redisCpuMs = processCpuMs(REDIS_PROCESSES) - redisCpu0;
   s.databaseCpuMs = processCpuMs(DATABASE_PROCESSES) - databaseCpu0;
+  // nginx is part of the scaled-out service: its CPU counts with the service's (as the cluster primary's does).
+  const balancerCpuMs = processCpuMs(BALANCER_PROCESSES) - balancerCpu0;
   await new Promise((r) => setTimeout(r, 500)); // trailing edits and jobs
   s.redisCommands = (await commandsProcessed(redis)) - c0;
   child.send('report');
   const report = await new Promise<Record<string, number>>((resolve) => child.once('message', (m) => resolve(m as Record<string, number>)));
   Object.assign(s, {
     rssMb: report.rssMb!,
-    cpuMs: report.cpuMs!,
+    cpuMs: report.cpuMs! + balancerCpuMs,
     redisCalls: report.redisCalls!,
     drainMs: report.drainMs ?? 0,
     decidedAgain: report.decidedAgain ?? 0,
     switchesVoluntary: report.switchesVoluntary ?? 0,
     switchesInvoluntary: report.switchesInvoluntary ?? 0,
   });
-  if (kind === 'split') {
+  if (balancer) {
     s.cpuSplit = Object.fromEntries(
       Object.entries(report)
         .filter(([k]) => /^(primary|web\d+|worker)CpuMs$/.test(k))
         .map(([k, ms]) => [k.replace('CpuMs', ''), (ms / s.wallMs) * 100]),
     );
+    if (balancer === 'nginx') s.cpuSplit.nginx = (balancerCpuMs / s.wallMs) * 100;
   }
   await new Promise((r) => child.once('exit', r));
   // The run's chats are done with: the load generator's heap stays as small in the last run as in the first.
@@ -403,15 +418,15 @@ async function main() {
     }
   };
 
-  const kinds: Kind[] = ['baseline', 'ours', ...(ZALO ? (['zalo'] as const) : []), ...(SPLIT ? (['split'] as const) : [])];
+  const kinds: Kind[] = ['baseline', 'ours', ...(ZALO ? (['zalo'] as const) : []), ...SPLITS.map((b) => `split-${b}` as const)];
   for (const users of SIZES) {
     const rounds = new Map<Kind, Sample[]>(kinds.map((k) => [k, []]));
     for (let round = 0; round < ROUNDS; round++) for (const kind of kinds) rounds.get(kind)!.push(await run(kind, round, users, emus, urls, redis));
     const median = (kind: Kind) => (rounds.has(kind) ? medianRound(rounds.get(kind)!) : undefined);
-    const [baseline, ours, zalo, split] = [median('baseline')!, median('ours')!, median('zalo'), median('split')];
+    const [baseline, ours, zalo] = [median('baseline')!, median('ours')!, median('zalo')];
     say();
     say(`updates per second by round, ${users} respondents (tables: each server's median round)`);
-    for (const [kind, samples] of rounds) say(`  ${kind.padEnd(10)}${samples.map((x) => updatesPerSecond(x).toFixed(0).padStart(7)).join('')}`);
+    for (const [kind, samples] of rounds) say(`  ${kind.padEnd(14)}${samples.map((x) => updatesPerSecond(x).toFixed(0).padStart(7)).join('')}`);
     table(`closed loop, ${users} respondents at once`, baseline, ours, ROWS);
     say(`responses all in MongoDB (ours) ${((ours.drainMs ?? 0) / 1000).toFixed(1)} s after the last answer`);
     if (ours.createMs?.length)
@@ -431,11 +446,11 @@ async function main() {
         ['telegram', 'zalo'],
       );
     }
-    if (split) {
-      table(`scaled out: ${WEB_PROCESSES} web + 1 worker processes${CHAT_AFFINE ? ', by chat' : ''}, ${users}`, ours, split, ROWS, [
-        '1 process',
-        `${WEB_PROCESSES}web+1wk`,
-      ]);
+    for (const balancer of SPLITS) {
+      const split = median(`split-${balancer}`)!;
+      say();
+      say(`scaled out: ${WEB_PROCESSES} web + 1 worker processes behind ${BALANCERS[balancer]}, ${users} respondents`);
+      table('', ours, split, ROWS, ['1 process', `${WEB_PROCESSES}web+1wk`]);
       say(`responses all in MongoDB (scaled out) ${((split.drainMs ?? 0) / 1000).toFixed(1)} s after the last answer`);
       say(
         `CPU split during the run (% of one core): ${Object.entries(split.cpuSplit ?? {})
@@ -446,7 +461,8 @@ async function main() {
   }
   say();
   say('ratio > 1: ours (or, in the Zalo tables, Zalo; in the scaled-out tables, the three processes) is better by that factor.');
-  say('Scaled out, CPU, Redis calls and RSS are the sums over the processes (the cluster primary that hands out connections included).');
+  say('Scaled out, CPU, Redis calls and RSS are the sums over the processes (the cluster primary that hands out connections, and');
+  say('nginx, included).');
   say('Ours against the baseline: the baseline answers the webhook before it has saved the session; ours answers after the');
   say('compare-and-set save, and also writes responses and counters to MongoDB (through jobs) and schedules reminders. Client calls are');
   say('the commands the server process sends (a Lua script is one); server commands also count those run inside scripts and BullMQ.');

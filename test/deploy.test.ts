@@ -10,7 +10,7 @@ describe('deployment files', () => {
   it('compose.yaml parses and runs MongoDB 7+, Redis 7+ with noeviction and AOF, a web and a worker role', () => {
     const compose = parse(readFileSync(join(projectRoot, 'compose.yaml'), 'utf8'));
     const s = compose.services;
-    expect(Object.keys(s).sort()).toEqual(['mongo', 'redis', 'web', 'worker']);
+    expect(Object.keys(s).sort()).toEqual(['balancer', 'mongo', 'redis', 'web', 'worker']);
     expect(Number(/^mongo:(\d+)/.exec(s.mongo.image)![1])).toBeGreaterThanOrEqual(7);
     expect(Number(/^redis:(\d+)/.exec(s.redis.image)![1])).toBeGreaterThanOrEqual(7);
     expect(s.redis.command.join(' ')).toMatch(/--maxmemory-policy noeviction/);
@@ -21,6 +21,26 @@ describe('deployment files', () => {
       expect(role.environment.REDIS_URL).toMatch(/^redis:\/\/redis:/);
       expect(role.environment.MONGODB_URI).toMatch(/^mongodb:\/\/mongo:/);
     }
+  });
+
+  it('compose.yaml puts the shipped nginx configuration (routing by chat) in front of the web processes, and nothing else', () => {
+    const s = parse(readFileSync(join(projectRoot, 'compose.yaml'), 'utf8')).services;
+    // The version that looks the web replicas up again (`server ... resolve`).
+    const [major, minor] = /^nginx:(\d+)\.(\d+)/.exec(s.balancer.image)!.slice(1).map(Number) as [number, number];
+    expect(major * 100 + minor).toBeGreaterThanOrEqual(128);
+    expect(s.balancer.volumes).toEqual([
+      './deploy/nginx/nginx.conf:/etc/nginx/nginx.conf:ro',
+      './deploy/nginx/chat-routing.conf:/etc/nginx/chat-routing.conf:ro',
+    ]);
+    expect(s.balancer.ports).toEqual(['3000:3000']);
+    expect(s.web.ports).toBeUndefined();
+    expect(s.web.deploy.replicas).toBeGreaterThanOrEqual(2);
+    // The balancer's X-Forwarded-For is believed, for the per-address limits.
+    expect(s.web.environment.TRUST_PROXY).toBe('uniquelocal');
+    const conf = readFileSync(join(projectRoot, 'deploy/nginx/nginx.conf'), 'utf8');
+    expect(conf).toContain('include /etc/nginx/chat-routing.conf;');
+    expect(conf).toMatch(/hash \$tthc_chat consistent;\s+#[^\n]*\n\s+server web:3000 resolve;/);
+    expect(conf).toMatch(/^\s*access_log off;/m);
   });
 
   it('the Dockerfile is multi-stage and runs as a non-root user', () => {

@@ -95,11 +95,22 @@ export async function stopPid(pidFile: string, timeoutMs = 5000): Promise<boolea
 export function aptInstall(pkg: string, say: Say): void {
   say(`${pkg} not found: installing the Debian package with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  try {
-    execFileSync('apt-get', ['install', '-y', '-q', pkg], { stdio: 'ignore', env });
-  } catch {
-    execFileSync('apt-get', ['update', '-q'], { stdio: 'ignore', env });
-    execFileSync('apt-get', ['install', '-y', '-q', pkg], { stdio: 'ignore', env });
+  // Test files run in parallel and may install at the same moment (nginx, Chromium): wait for dpkg's lock, and try
+  // again a few times (the package lists' lock is not waited for).
+  const apt = (...args: string[]) => execFileSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', ...args], { stdio: 'ignore', env });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      try {
+        apt('install', '-y', '-q', pkg);
+      } catch {
+        apt('update', '-q');
+        apt('install', '-y', '-q', pkg);
+      }
+      return;
+    } catch (err) {
+      if (attempt === 5) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5_000);
+    }
   }
 }
 

@@ -1,11 +1,11 @@
 // Debian's Chromium driven by playwright-core (no browser download). Installed
 // with apt-get when missing and we are root, like redis-server.
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 import { projectRoot } from '../../src/local/paths.js';
+import { aptInstall } from '../../src/local/processes.js';
 import { startTestService, type TestService, type TestServiceOptions } from './context.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -13,13 +13,7 @@ const CHROMIUM = '/usr/bin/chromium';
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
     if (process.getuid?.() !== 0) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (sudo apt-get install -y chromium)`);
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    try {
-      execFileSync('apt-get', ['install', '-y', '-q', 'chromium'], { stdio: 'ignore', env });
-    } catch {
-      execFileSync('apt-get', ['update', '-q'], { stdio: 'ignore', env });
-      execFileSync('apt-get', ['install', '-y', '-q', 'chromium'], { stdio: 'ignore', env });
-    }
+    aptInstall('chromium', () => {});
   }
   return chromium.launch({
     executablePath: CHROMIUM,

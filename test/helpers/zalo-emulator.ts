@@ -211,7 +211,7 @@ export class ZaloUser {
   private seq = 0;
   constructor(
     private readonly emu: ZaloEmulator,
-    private readonly webhookUrl: string,
+    readonly webhookUrl: string,
     readonly userId: string,
   ) {}
 
