@@ -86,6 +86,9 @@ export class ConflictError extends Error {
 
 const DUPLICATE: HandleResult = { duplicate: true, outputs: [], events: [] };
 
+/** How long after a survey ended a message in its chat queues its ballot again (longer than a restart and the recovery's wait). */
+const REQUEUE_BALLOT_WITHIN_MS = 10 * 60_000;
+
 export class ConversationRunner {
   private readonly serial = new KeyedSerializer();
   /** Saves refused because another process wrote first (each was recomputed). */
@@ -115,8 +118,10 @@ export class ConversationRunner {
     const { store, effects, flows } = this.deps;
     let opening: OpenResult | undefined;
     let opened = false;
+    let decidedOn: Conversation | undefined;
     const savedAt = this.now();
     const result = await this.saveLoop(key, ev.eventId, savedAt, async (conv) => {
+      decidedOn = conv;
       if (!opened) {
         const by = this.invitationNamed(ev, conv);
         // Opening counts wrong codes and claims the invitation before the save: a redelivery must not count again.
@@ -133,10 +138,19 @@ export class ConversationRunner {
     // The save's mark goes once the reply is out and, when the survey ended, its ballot is queued, and when it opened
     // an invitation, its opening is: one that could not be queued (the queue's Redis node lost, the process killed) is
     // queued again by the recovery (recoverUnsent). The webhook does not wait for the opening (queued in batches).
-    let outstanding = 1 + (completed ? 1 : 0) + (d.opened ? 1 : 0);
+    // A survey that ended moments before may have lost its ballot's queueing with its process (killed after the save):
+    // this save's settlement clears the mark the recovery would have found it by, so the ballot is queued again here
+    // (a ballot already queued or recorded is not queued twice: its job id, its unique response).
+    const ended = decidedOn?.s;
+    const requeued =
+      ended?.status === 'completed' && ended.completedAt && savedAt - ended.completedAt < REQUEUE_BALLOT_WITHIN_MS && !(completed && s.ref === ended.ref)
+        ? ended
+        : undefined;
+    let outstanding = 1 + (completed ? 1 : 0) + (d.opened ? 1 : 0) + (requeued ? 1 : 0);
     const settled = () => void (--outstanding === 0 && store.replySettled(key, savedAt).catch(() => {}));
     const after: Promise<void>[] = [effects.deliver(ev, d.outputs, { reply: true, replyTo: ev.replyTo, settled, ...(heldBehind ? { heldBehind } : {}) })];
     if (completed) after.push(effects.completed(completionOf(s, ev)).then(settled));
+    if (requeued) after.push(effects.completed(completionOf(requeued, ev)).then(settled));
     if (d.opened) effects.opened(d.opened, { channel: ev.channel, userKey: ev.userKey }, savedAt).then(settled, () => {});
     await Promise.all(after);
     return { duplicate: false, outputs: d.outputs, events: d.events };
