@@ -86,6 +86,9 @@ export class ConflictError extends Error {
 
 const DUPLICATE: HandleResult = { duplicate: true, outputs: [], events: [] };
 
+/** A reply-owed mark older than this when a later save replaces it was left by a process that died or stalled. */
+const TAKE_OVER_MARK_AFTER_MS = 5_000;
+
 /** How long after a survey ended a message in its chat queues its ballot again (longer than a restart and the recovery's wait). */
 const REQUEUE_BALLOT_WITHIN_MS = 10 * 60_000;
 
@@ -132,7 +135,7 @@ export class ConversationRunner {
       return decide(flows, conv, ev, opening, this.now());
     });
     if (!result) return DUPLICATE;
-    const { decision: d, heldBehind } = result;
+    const { decision: d, heldBehind, owedSince } = result;
     const s = d.conversation.s;
     const completed = s && d.events.some((e) => e.type === 'completed');
     // The save's mark goes once the reply is out and, when the survey ended, its ballot is queued, and when it opened
@@ -146,12 +149,17 @@ export class ConversationRunner {
       ended?.status === 'completed' && ended.completedAt && savedAt - ended.completedAt < REQUEUE_BALLOT_WITHIN_MS && !(completed && s.ref === ended.ref)
         ? ended
         : undefined;
-    let outstanding = 1 + (completed ? 1 : 0) + (d.opened ? 1 : 0) + (requeued ? 1 : 0);
+    // Likewise the opening of a survey in progress, when this save replaced a mark an earlier save left unsettled for
+    // longer than a live process takes (it died, or stalled): that save's opening may never have been queued. Not on
+    // every answer: an opening queued again costs a database write.
+    const reopened = owedSince !== undefined && savedAt - owedSince >= TAKE_OVER_MARK_AFTER_MS && ended?.status === 'active' ? ended : undefined;
+    let outstanding = 1 + (completed ? 1 : 0) + (d.opened ? 1 : 0) + (requeued ? 1 : 0) + (reopened ? 1 : 0);
     const settled = () => void (--outstanding === 0 && store.replySettled(key, savedAt).catch(() => {}));
     const after: Promise<void>[] = [effects.deliver(ev, d.outputs, { reply: true, replyTo: ev.replyTo, settled, ...(heldBehind ? { heldBehind } : {}) })];
     if (completed) after.push(effects.completed(completionOf(s, ev)).then(settled));
     if (requeued) after.push(effects.completed(completionOf(requeued, ev)).then(settled));
     if (d.opened) effects.opened(d.opened, { channel: ev.channel, userKey: ev.userKey }, savedAt).then(settled, () => {});
+    if (reopened) effects.opened(reopened.ref, { channel: ev.channel, userKey: ev.userKey }, reopened.startedAt).then(settled, () => {});
     await Promise.all(after);
     return { duplicate: false, outputs: d.outputs, events: d.events };
   }
@@ -273,14 +281,14 @@ export class ConversationRunner {
     eventId: string | undefined,
     owesReplyAt: number | undefined,
     decideOn: (conv: Conversation) => Promise<Decision | undefined>,
-  ): Promise<{ decision: Decision; heldBehind?: string } | undefined> {
+  ): Promise<{ decision: Decision; heldBehind?: string; owedSince?: number } | undefined> {
     const { store } = this.deps;
     let cur = await store.read(key);
     for (let attempt = 0; attempt < (this.deps.maxAttempts ?? 20); attempt++) {
       const decision = await decideOn(cur.conversation);
       if (!decision) return undefined;
       const saved = await store.save(key, cur.version, decision.conversation, eventId, decision.outputs.length ? owesReplyAt : undefined);
-      if (saved.ok) return { decision, ...(saved.heldBehind ? { heldBehind: saved.heldBehind } : {}) };
+      if (saved.ok) return { decision, heldBehind: saved.heldBehind, owedSince: saved.owedSince };
       if (saved.duplicate) return undefined;
       // Another process wrote first: recompute on its state (the decision is pure). At once the first time: that is
       // nearly always this process's cached copy being behind (the chat's last update went to another web process),

@@ -15,7 +15,8 @@ local r = redis.call('HMGET', KEYS[1], 'v', 'd')
 return {tonumber(r[1] or '0'), r[2]}
 `;
 
-// KEYS[3]: the set of replies saved but not yet sent ('' when the save owes no reply).
+// KEYS[3]: the set of replies saved but not yet sent ('' when the save owes no reply); the mark this save replaces, if
+// any, is returned (an earlier save's, not yet settled).
 // KEYS[4]: the chat's held-replies mark, returned so that the reply queues behind them.
 const SAVE = `
 if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then return {-2} end
@@ -25,8 +26,12 @@ if v ~= tonumber(ARGV[1]) then return {-1, v, r[2]} end
 redis.call('HSET', KEYS[1], 'v', v + 1, 'd', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if KEYS[2] ~= '' then redis.call('SET', KEYS[2], '1', 'PX', ARGV[4]) end
-if KEYS[3] ~= '' then redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6]) end
-return {v + 1, redis.call('GET', KEYS[4])}
+local owed = false
+if KEYS[3] ~= '' then
+  owed = redis.call('ZSCORE', KEYS[3], ARGV[6])
+  redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
+end
+return {v + 1, redis.call('GET', KEYS[4]), owed}
 `;
 
 // Settles replies: KEYS[i] owes ARGV[2i-1] (a conversation) saved at ARGV[2i]; each mark goes unless a newer save owes
@@ -61,8 +66,11 @@ export interface Versioned {
 }
 
 export type SaveResult =
-  /** `heldBehind`: the chat's last reply job waiting in the outbound queue, if any (a reply must not overtake it). */
-  { ok: true; version: number; heldBehind?: string } | { ok: false; duplicate: true } | { ok: false; duplicate: false; current: Versioned };
+  /**
+   * `heldBehind`: the chat's last reply job waiting in the outbound queue, if any (a reply must not overtake it).
+   * `owedSince`: when the earlier save whose reply-owed mark this save replaced was made (its effects not yet settled).
+   */
+  { ok: true; version: number; heldBehind?: string; owedSince?: number } | { ok: false; duplicate: true } | { ok: false; duplicate: false; current: Versioned };
 
 export interface StoreOptions {
   /** Key prefix, e.g. "tthc:" (tests use one per file). */
@@ -209,7 +217,12 @@ export class ConversationStore {
       return { ok: false, duplicate: false, current };
     }
     this.remember(conv, { version: code, conversation });
-    return { ok: true, version: code, ...(typeof version === 'string' ? { heldBehind: version } : {}) };
+    return {
+      ok: true,
+      version: code,
+      ...(typeof version === 'string' ? { heldBehind: version } : {}),
+      ...(typeof data === 'string' ? { owedSince: Number(data) } : {}),
+    };
   }
 
   /**
