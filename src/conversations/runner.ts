@@ -89,9 +89,6 @@ const DUPLICATE: HandleResult = { duplicate: true, outputs: [], events: [] };
 /** A reply-owed mark older than this when a later save replaces it was left by a process that died or stalled. */
 const TAKE_OVER_MARK_AFTER_MS = 5_000;
 
-/** How long after a survey ended a message in its chat queues its ballot again (longer than a restart and the recovery's wait). */
-const REQUEUE_BALLOT_WITHIN_MS = 10 * 60_000;
-
 export class ConversationRunner {
   private readonly serial = new KeyedSerializer();
   /** Saves refused because another process wrote first (each was recomputed). */
@@ -141,18 +138,13 @@ export class ConversationRunner {
     // The save's mark goes once the reply is out and, when the survey ended, its ballot is queued, and when it opened
     // an invitation, its opening is: one that could not be queued (the queue's Redis node lost, the process killed) is
     // queued again by the recovery (recoverUnsent). The webhook does not wait for the opening (queued in batches).
-    // A survey that ended moments before may have lost its ballot's queueing with its process (killed after the save):
-    // this save's settlement clears the mark the recovery would have found it by, so the ballot is queued again here
-    // (a ballot already queued or recorded is not queued twice: its job id, its unique response).
-    const ended = decidedOn?.s;
-    const requeued =
-      ended?.status === 'completed' && ended.completedAt && savedAt - ended.completedAt < REQUEUE_BALLOT_WITHIN_MS && !(completed && s.ref === ended.ref)
-        ? ended
-        : undefined;
-    // Likewise the opening of a survey in progress, when this save replaced a mark an earlier save left unsettled for
-    // longer than a live process takes (it died, or stalled): that save's opening may never have been queued. Not on
-    // every answer: an opening queued again costs a database write.
-    const reopened = owedSince !== undefined && savedAt - owedSince >= TAKE_OVER_MARK_AFTER_MS && ended?.status === 'active' ? ended : undefined;
+    // This save replaced the mark of an earlier one not yet settled (its process may have died before queueing): this
+    // settlement clears that mark, so this save takes over what the recovery would have done with it. The ballot of a
+    // survey that ended: queued again (at most once recorded: its job id, its unique response). The opening of one in
+    // progress: only when the mark is older than a live process leaves one (queued again, it costs a database write).
+    const inherited = owedSince === undefined ? undefined : decidedOn?.s;
+    const requeued = inherited?.status === 'completed' && inherited.completedAt && !(completed && s.ref === inherited.ref) ? inherited : undefined;
+    const reopened = inherited?.status === 'active' && savedAt - owedSince! >= TAKE_OVER_MARK_AFTER_MS ? inherited : undefined;
     let outstanding = 1 + (completed ? 1 : 0) + (d.opened ? 1 : 0) + (requeued ? 1 : 0) + (reopened ? 1 : 0);
     const settled = () => void (--outstanding === 0 && store.replySettled(key, savedAt).catch(() => {}));
     const after: Promise<void>[] = [effects.deliver(ev, d.outputs, { reply: true, replyTo: ev.replyTo, settled, ...(heldBehind ? { heldBehind } : {}) })];
