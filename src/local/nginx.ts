@@ -48,7 +48,6 @@ export function localNginxConf(o: { port: number; upstreams: number[]; workers?:
 
 export interface NginxHandle {
   url: string;
-  pid: number;
   stop(): Promise<void>;
 }
 
@@ -73,7 +72,6 @@ export async function startNginx(o: Parameters<typeof localNginxConf>[0] & { dir
   await waitFor(() => portInUse(o.port), 10_000, `nginx on port ${o.port}`, errorLog);
   return {
     url: `http://127.0.0.1:${o.port}`,
-    pid: child.pid,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);

@@ -1,16 +1,16 @@
 // This checkout's PostgreSQL under FerretDB: Debian's server binaries, run as
 // the `postgres` system user when we are root (PostgreSQL refuses root), with
 // its data under .data/ or, when that user cannot reach the checkout, under
-// /var/tmp (see postgresDir).
+// /var/tmp (see postgresHome).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from './paths.js';
-import { aptInstall, exists, isRoot, onPath, ours, portInUse, readPid, refuseForeign, type Say } from './processes.js';
+import { alive, aptInstall, isRoot, onPath, ours, portInUse, readPid, refuseForeign, type Say } from './processes.js';
 
 /** The newest PostgreSQL server binaries (Debian keeps them in /usr/lib/postgresql/<version>/bin). */
-export function postgresBin(): string | undefined {
+function postgresBin(): string | undefined {
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return undefined;
   const versions = readdirSync(root)
@@ -20,24 +20,19 @@ export function postgresBin(): string | undefined {
 }
 
 /** PostgreSQL refuses to run as root: then its commands run as the `postgres` system user. */
-export function asPostgresUser(bin: string, args: string[], opts: { stdio?: 'ignore' | 'pipe' } = {}) {
+function asPostgresUser(bin: string, args: string[], opts: { stdio?: 'ignore' | 'pipe' } = {}) {
   const [cmd, argv] = isRoot() ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
   return execFileSync(cmd as string, argv as string[], { stdio: ['ignore', opts.stdio ?? 'pipe', 'pipe'], encoding: 'utf8' });
 }
 
-/** A folder the postgres user can write (under .data/ when it can reach it; a checkout in a private folder cannot be reached). */
-export function postgresDir(dir: string): string {
+/** Where PostgreSQL's files go: `dir` (under .data/) when the postgres user can reach it; a checkout in a private folder cannot be reached. */
+function postgresHome(dir: string): string {
   if (!isRoot()) return dir;
-  mkdirSync(dir, { recursive: true });
   try {
     execFileSync('runuser', ['-u', 'postgres', '--', 'test', '-x', dir], { stdio: 'ignore' });
     return dir;
   } catch {
-    removeOrphanedPostgresDirs(POSTGRES_ELSEWHERE, projectRoot);
-    const elsewhere = join(POSTGRES_ELSEWHERE, `tthc-postgres-${createHash('sha256').update(projectRoot).digest('hex').slice(0, 12)}`);
-    mkdirSync(elsewhere, { recursive: true });
-    writeFileSync(join(elsewhere, CHECKOUT_FILE), projectRoot);
-    return elsewhere;
+    return join(POSTGRES_ELSEWHERE, `tthc-postgres-${createHash('sha256').update(projectRoot).digest('hex').slice(0, 12)}`);
   }
 }
 
@@ -62,7 +57,7 @@ export function removeOrphanedPostgresDirs(parent: string, self: string): string
     const checkout = readFileSync(marker, 'utf8').trim();
     if (checkout === self || existsSync(checkout)) continue;
     const pid = readPid(join(dir, 'data', 'postmaster.pid'));
-    if (pid && exists(pid)) continue;
+    if (pid && alive(pid, true)) continue;
     rmSync(dir, { recursive: true, force: true });
     removed.push(dir);
   }
@@ -81,7 +76,13 @@ export async function startPostgres(port: number, dir: string, say: Say): Promis
     bin = postgresBin();
   }
   if (!bin || (isRoot() && !onPath('runuser'))) return undefined;
-  const home = postgresDir(dir);
+  mkdirSync(dir, { recursive: true });
+  const home = postgresHome(dir);
+  if (home !== dir) {
+    removeOrphanedPostgresDirs(POSTGRES_ELSEWHERE, projectRoot);
+    mkdirSync(home, { recursive: true });
+    writeFileSync(join(home, CHECKOUT_FILE), projectRoot);
+  }
   const data = join(home, 'data');
   const pidFile = join(data, 'postmaster.pid');
   const logFile = join(home, 'postgres.log');
@@ -122,10 +123,10 @@ export async function startPostgres(port: number, dir: string, say: Say): Promis
   }
 }
 
-/** Stops this checkout's PostgreSQL when its pid file names a live server (its data under `dir`, or where postgresDir put it). */
+/** Stops this checkout's PostgreSQL when its pid file names a live server (its data under `dir`, or where postgresHome put it). */
 export function stopPostgres(dir: string): boolean {
   const bin = postgresBin();
-  for (const home of [dir, postgresDir(dir)]) {
+  for (const home of [dir, postgresHome(dir)]) {
     const data = join(home, 'data');
     if (bin && ours(join(data, 'postmaster.pid'))) {
       asPostgresUser(join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop'], { stdio: 'ignore' });

@@ -27,22 +27,13 @@ export function readPid(pidFile: string): number | undefined {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Whether a process runs under `pid`, whoever's it is (EPERM: it runs as another user). */
-export function exists(pid: number): boolean {
+/** Whether a process runs under `pid`: one we may signal, or with `anyUser` one of another user too (EPERM). */
+export function alive(pid: number, anyUser = false): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    return anyUser && (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type NginxHandle, startNginx } from '../../src/local/nginx.js';
-import { startTestService, TEST_SECRET, type TestService } from '../helpers/context.js';
+import { eventually, startTestService, TEST_SECRET, type TestService } from '../helpers/context.js';
 import { freePort } from '../helpers/ports.js';
 import { TelegramEmulator, TelegramUser } from '../helpers/telegram-emulator.js';
 import { ZaloEmulator, type ZaloMessage, ZaloUser } from '../helpers/zalo-emulator.js';
@@ -33,16 +33,6 @@ class RoutedZaloUser extends ZaloUser {
     return res.status;
   }
 }
-
-const until = async <T>(find: () => T | undefined, what: string): Promise<T> => {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const found = find();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 describe('nginx routing by chat (deploy/nginx)', () => {
   it('sends every update of a chat to one web process, Telegram, Zalo and the browser alike, and spreads the rest', async () => {
@@ -82,7 +72,10 @@ describe('nginx routing by chat (deploy/nginx)', () => {
       let mark = u.mark();
       expect((await u.send(`/start ${(await invitation(i)).token}`)).status).toBe(200);
       for (let step = 0; step < 30; step++) {
-        const m = await until(() => u.since(mark).findLast((x) => x.buttons.length > 0 || x.text.includes('cảm ơn')), `chat ${chat}'s next question`);
+        const m = await eventually(
+          async () => u.since(mark).findLast((x) => x.buttons.length > 0 || x.text.includes('cảm ơn')),
+          `chat ${chat}'s next question`,
+        );
         if (m.text.includes('cảm ơn')) return true;
         mark = u.mark();
         expect((await u.tap(m.buttons.length >= 4 ? 4 : 1, { ...m, buttons: [...m.buttons] })).status).toBe(200);
@@ -96,8 +89,8 @@ describe('nginx routing by chat (deploy/nginx)', () => {
       let seen = 0;
       expect(await u.send((await invitation(100 + i)).code)).toBe(200);
       for (let step = 0; step < 30; step++) {
-        const m: ZaloMessage = await until(
-          () =>
+        const m: ZaloMessage = await eventually(
+          async () =>
             u
               .messages()
               .slice(seen)
