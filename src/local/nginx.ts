@@ -16,11 +16,7 @@ function nginxBinary(say: Say): string {
   const found = onPath('nginx') ?? (existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : undefined);
   if (found) return found;
   if (!isRoot()) throw new LocalServiceError('nginx is not installed: install it (sudo apt-get install -y nginx-light)');
-  try {
-    aptInstall('nginx-light', say);
-  } catch {
-    aptInstall('nginx', say); // Debian releases without the light build
-  }
+  aptInstall(['nginx-light', 'nginx'], say); // Debian releases without the light build have the full one
   if (!existsSync('/usr/sbin/nginx')) throw new LocalServiceError('apt-get did not install /usr/sbin/nginx');
   return '/usr/sbin/nginx';
 }

@@ -83,14 +83,34 @@ export async function stopPid(pidFile: string, timeoutMs = 5000): Promise<boolea
   return true;
 }
 
-export function aptInstall(pkg: string, say: Say): void {
-  say(`${pkg} not found: installing the Debian package with apt-get`);
+/** The first of `pkgs` that `apt-cache policy` output offers a version of (its "Candidate:" line), or undefined. */
+export function firstCandidate(policy: string, pkgs: string[]): string | undefined {
+  const offered = new Set<string>();
+  let pkg: string | undefined;
+  for (const line of policy.split('\n')) {
+    const head = /^(\S+):$/.exec(line);
+    if (head) pkg = head[1];
+    else if (pkg && /^\s+Candidate: (?!\(none\))/.test(line)) offered.add(pkg);
+  }
+  return pkgs.find((p) => offered.has(p));
+}
+
+/** Installs the first of `pkgs` (alternatives, e.g. a light build some releases lack) that apt can install. */
+export function aptInstall(pkgs: string | string[], say: Say): void {
+  const wanted = typeof pkgs === 'string' ? [pkgs] : pkgs;
+  say(`${wanted[0]} not found: installing the Debian package with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   // Test files run in parallel and may install at the same moment (nginx, Chromium): wait for dpkg's lock, and try
   // again a few times (the package lists' lock is not waited for).
   const apt = (...args: string[]) => execFileSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', ...args], { stdio: 'ignore', env });
+  const candidate = () => firstCandidate(execFileSync('apt-cache', ['policy', ...wanted], { encoding: 'utf8', env }), wanted);
   for (let attempt = 1; ; attempt++) {
     try {
+      let pkg = candidate();
+      if (!pkg) {
+        apt('update', '-q'); // no package lists yet, or stale ones
+        pkg = candidate() ?? wanted[0]!;
+      }
       try {
         apt('install', '-y', '-q', pkg);
       } catch {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { removeOrphanedPostgresDirs } from '../../src/local/postgres.js';
+import { firstCandidate } from '../../src/local/processes.js';
 import { LocalServiceError, redisAnswers, redisState, startRedis } from '../../src/local/servers.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -61,5 +62,17 @@ describe('local servers', () => {
     expect(existsSync(gone)).toBe(false);
     for (const kept of [goneButRunning, present, mine, unmarked]) expect(existsSync(kept)).toBe(true);
     expect(removeOrphanedPostgresDirs(join(parent, 'none'), self)).toEqual([]);
+  });
+
+  it('install the first alternative apt offers a version of (nginx where a release has no nginx-light)', () => {
+    // apt-cache policy's output: a package apt knows without a version to install, and one it offers.
+    const policy = (light: string) =>
+      `nginx-light:\n  Installed: (none)\n  Candidate: ${light}\n  Version table:\n` +
+      'nginx:\n  Installed: (none)\n  Candidate: 1.22.1-9+deb12u11\n  Version table:\n     1.22.1-9+deb12u11 500\n';
+    expect(firstCandidate(policy('1.22.1-9+deb12u11'), ['nginx-light', 'nginx'])).toBe('nginx-light');
+    expect(firstCandidate(policy('(none)'), ['nginx-light', 'nginx'])).toBe('nginx');
+    // Unknown to apt (no package lists yet): nothing, so that the lists are fetched first.
+    expect(firstCandidate('', ['nginx-light', 'nginx'])).toBeUndefined();
+    expect(firstCandidate(policy('(none)'), ['nginx-light'])).toBeUndefined();
   });
 });
