@@ -149,6 +149,19 @@ export interface Config {
   zalo: Omit<Pick<Env, `ZALO_${string}` & keyof Env>, 'ZALO_SEND_RATE'>;
 }
 
+/**
+ * What the image (NODE_ENV=production) cannot do without, and why: the defaults and local fallbacks are for a
+ * development machine (it starts no local servers; keys made by each process would give one respondent other
+ * pseudonyms in each, and leave what one process sealed unreadable to the rest).
+ */
+const REQUIRED_IN_PRODUCTION = {
+  PUBLIC_BASE_URL: 'the links and QR codes on the slips would point at localhost',
+  REDIS_URL: 'no local Redis is started in production',
+  MONGODB_URI: 'no local database is started in production',
+  PSEUDONYM_KEY: 'every process must pseudonymize with the same key',
+  DATA_ENCRYPTION_KEY: 'every process must seal and open data with the same key',
+} as const;
+
 /** Parses the environment once. Throws ConfigError naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
@@ -164,6 +177,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
+  if (env.NODE_ENV === 'production') {
+    const missing = (Object.keys(REQUIRED_IN_PRODUCTION) as (keyof typeof REQUIRED_IN_PRODUCTION)[]).filter((k) => !env[k]?.trim());
+    if (missing.length) throw new ConfigError(missing.map((k) => `${k}: must be set when NODE_ENV=production (${REQUIRED_IN_PRODUCTION[k]})`));
+  }
   const tgMissing = (['TELEGRAM_BOT_TOKEN', 'TELEGRAM_WEBHOOK_SECRET'] as const).filter((k) => !e[k]);
   return {
     port: e.PORT,

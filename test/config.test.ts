@@ -47,6 +47,28 @@ describe('configuration', () => {
     expect(msg).not.toContain('short');
   });
 
+  it('in production (the image sets NODE_ENV) wants its public address, the servers and the shared keys, each named', () => {
+    const all = {
+      NODE_ENV: 'production',
+      PUBLIC_BASE_URL: 'https://khaosat.congan.example.vn',
+      REDIS_URL: 'redis://redis:6379',
+      MONGODB_URI: 'mongodb://mongo:27017/tthc',
+      PSEUDONYM_KEY: 'a-long-enough-pseudonym-key',
+      DATA_ENCRYPTION_KEY: 'ab'.repeat(32),
+    };
+    expect(loadConfig(all)).toMatchObject({ redisUrl: 'redis://redis:6379', mongodbUri: 'mongodb://mongo:27017/tthc' });
+    const { PSEUDONYM_KEY: _p, DATA_ENCRYPTION_KEY: _d, MONGODB_URI: _m, PUBLIC_BASE_URL: _u, ...some } = all;
+    const refused = () => loadConfig(some);
+    expect(refused).toThrow(ConfigError);
+    expect(refused).toThrow(/MONGODB_URI: must be set when NODE_ENV=production/);
+    expect(refused).toThrow(/PSEUDONYM_KEY: must be set when NODE_ENV=production \(every process must pseudonymize with the same key\)/);
+    expect(refused).toThrow(/DATA_ENCRYPTION_KEY: must be set when NODE_ENV=production/);
+    expect(refused).toThrow(/PUBLIC_BASE_URL: must be set when NODE_ENV=production \(the links and QR codes/);
+    expect(refused).not.toThrow(/REDIS_URL/);
+    // Outside production every one of them stays optional (local servers, local keys).
+    expect(() => loadConfig({ NODE_ENV: 'test' })).not.toThrow();
+  });
+
   it('takes a Redis Cluster as redis-cluster://host:port,host:port, and refuses a malformed one', () => {
     expect(loadConfig({ REDIS_URL: 'redis-cluster://10.0.0.1:6379,10.0.0.2:6380' }).redisUrl).toBe('redis-cluster://10.0.0.1:6379,10.0.0.2:6380');
     expect(clusterTarget('rediss-cluster://app:p%40ss@a.example:7000,[::1]:7001')).toEqual({

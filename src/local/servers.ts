@@ -246,10 +246,12 @@ export const localMongoUri = (mongo: ServiceHandle) => `${mongo.url}/tthc`;
 
 /** The default local services of `npm start` / `npm test`, under .data/. */
 export async function ensureLocalServices(need: { redis: boolean; mongo: boolean }, say: Say = () => {}) {
+  const result: { redis?: ServiceHandle; mongo?: ServiceHandle } = {};
+  // Both given (as in the image, whose working folder its user cannot write): nothing local, no folder.
+  if (!need.redis && !need.mongo) return result;
   mkdirSync(dataDir, { recursive: true });
   // The data folder is this checkout's; make it reachable (not writable) by the postgres user.
   if (isRoot() && (statSync(dataDir).mode & 0o005) !== 0o005) chmodSync(dataDir, 0o755);
-  const result: { redis?: ServiceHandle; mongo?: ServiceHandle } = {};
   if (need.redis) result.redis = await startRedis({ port: DEFAULT_REDIS_PORT, dir: join(dataDir, 'redis'), say });
   if (need.mongo) result.mongo = await startMongo({ port: DEFAULT_MONGO_PORT, dir: join(dataDir, 'mongo'), say, postgres: LOCAL_POSTGRES });
   return result;

@@ -1,0 +1,112 @@
+// The production image, as far as it can be checked without a Docker engine:
+// the Dockerfile's stages run here (test/helpers/dockerfile.ts), then the image's
+// command starts as its non-root user in a folder that user cannot write, with
+// only the image's environment and what compose gives it. Node.js is this
+// machine's (20), not the image's (24; see the README).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { projectRoot } from '../src/local/paths.js';
+import { isolation } from './helpers/context.js';
+import { buildStages, type Stage } from './helpers/dockerfile.js';
+import { freePort } from './helpers/ports.js';
+
+const root = mkdtempSync(join(tmpdir(), 'tthc-image-'));
+const asRoot = process.getuid?.() === 0;
+/** The image's user `node` (its files given to it by --chown) stands as nobody here. */
+const owner = asRoot ? { uid: 65534, gid: 65534 } : undefined;
+let image: Stage | undefined;
+afterAll(() => {
+  if (image && !asRoot) chmodSync(image.dir, 0o755);
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** What compose gives the web service (.env and its environment), on the test's servers; Redis in a database of its own. */
+function composeEnv(port: number): Record<string, string> {
+  const redis = new URL(inject('redisUrl'));
+  redis.pathname = '/9'; // its workers must not take the other test files' jobs
+  return {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    PUBLIC_BASE_URL: 'https://khaosat.congan.example.vn',
+    REDIS_URL: redis.toString(),
+    MONGODB_URI: `${inject('mongoUrl')}/${isolation('image').dbName}`,
+    PSEUDONYM_KEY: randomBytes(24).toString('base64url'),
+    DATA_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+  };
+}
+
+/** Runs a command in the image: its folder, its user, its environment only (as in a container), plus `env`. */
+function inImage(cmd: string[], env: Record<string, string>) {
+  return spawn(cmd[0]!, cmd.slice(1), {
+    cwd: image!.dir,
+    env: { PATH: process.env.PATH!, HOME: '/nonexistent', ...image!.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(owner ?? {}),
+  });
+}
+
+function finished(child: ChildProcess): Promise<{ code: number | null; output: string }> {
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
+}
+
+describe('the production image, without Docker', () => {
+  it('builds from what its Dockerfile copies, with production dependencies only', () => {
+    chmodSync(root, 0o755); // the image's user must reach its folder
+    const stages = buildStages(readFileSync(join(projectRoot, 'Dockerfile'), 'utf8'), { context: projectRoot, root, ...(owner ? { owner } : {}) });
+    image = stages.at(-1)!;
+    expect(image.user).toBe('node');
+    expect(existsSync(join(image.dir, 'dist/src/main.js'))).toBe(true);
+    expect(existsSync(join(image.dir, 'node_modules/vitest'))).toBe(false);
+    // The folder stays the root's, as WORKDIR leaves it: the service must not need to write there.
+    if (!asRoot) chmodSync(image.dir, 0o555);
+  }, 300_000);
+
+  it('refuses to start without the shared keys, naming them, and writes nothing', async () => {
+    const { PSEUDONYM_KEY: _p, DATA_ENCRYPTION_KEY: _d, ...withoutKeys } = composeEnv(await freePort());
+    const { code, output } = await finished(inImage(image!.cmd!, withoutKeys));
+    expect(code).toBe(2);
+    expect(output).toMatch(/PSEUDONYM_KEY: must be set when NODE_ENV=production/);
+    expect(output).toMatch(/DATA_ENCRYPTION_KEY: must be set when NODE_ENV=production/);
+    expect(existsSync(join(image!.dir, '.data'))).toBe(false);
+  });
+
+  it('starts as its user, passes its health check, runs an admin command, and stops on SIGTERM', async () => {
+    const env = composeEnv(await freePort());
+    const service = inImage(image!.cmd!, env);
+    const exit = finished(service);
+    let log = '';
+    service.stdout!.on('data', (d) => (log += d));
+    service.stderr!.on('data', (d) => (log += d));
+    const deadline = Date.now() + 60_000;
+    const ready = () =>
+      fetch(`http://127.0.0.1:${env.PORT}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+    while (!(await ready())) {
+      if (service.exitCode !== null || Date.now() > deadline) throw new Error(`the image's service is not ready (exit code ${service.exitCode}):\n${log}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    try {
+      const health = await finished(inImage(['sh', '-c', image!.healthcheck!], env));
+      expect(health.code, health.output).toBe(0);
+      // As the README says to run it: `docker compose exec web node dist/scripts/admin.js keys:create ...`.
+      const admin = await finished(inImage(['node', 'dist/scripts/admin.js', 'keys:create', '--role', 'officer', '--unit', 'PC06'], env));
+      expect(admin.code, admin.output).toBe(0);
+      expect(admin.output).toMatch(/created officer key \S+ for unit PC06/);
+    } finally {
+      service.kill('SIGTERM');
+    }
+    const { code } = await exit;
+    expect(code, log).toBe(0);
+    expect(log).not.toMatch(/EACCES|"level":(50|60)/);
+    expect(existsSync(join(image!.dir, '.data'))).toBe(false);
+  }, 120_000);
+});
