@@ -17,7 +17,7 @@ import { ConversationStore } from './conversations/store.js';
 import { encrypt, pseudonym } from './crypto.js';
 import { type Database, openDatabase } from './db.js';
 import { type FlowRegistry, loadFlows } from './engine/load.js';
-import { createHttp } from './http/server.js';
+import { createHealthHttp, createHttp } from './http/server.js';
 import { AgencyBallots } from './invitations/agency-ballots.js';
 import { periodOver } from './invitations/campaign.js';
 import { InvitationCopies } from './invitations/copies.js';
@@ -394,7 +394,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     background,
     pressure,
     () => startWorkers(workerDeps),
-    http.listener,
+    config.role === 'worker' ? createHealthHttp({ checks, metrics, log }) : http.listener,
     log,
   );
 }

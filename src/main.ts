@@ -74,8 +74,9 @@ async function main() {
   await step('loading the running campaign', mongoHint, app.applyCampaign());
 
   if (config.role !== 'web') app.startWorkers();
+  // Every role listens: a worker answers its health checks and metrics only.
+  const addr = await app.listen(config.port, config.host);
   if (config.role !== 'worker') {
-    const addr = await app.listen(config.port, config.host);
     log.info({ role: config.role, port: addr.port, publicBaseUrl: config.publicBaseUrl }, `listening on ${addr.address}:${addr.port}`);
     const channels = app.channels.map((c) => c.name);
     log.info(
@@ -84,7 +85,7 @@ async function main() {
         `Chat channels on: ${channels.length ? channels.join(', ') : 'none (set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET, see the README)'}`,
     );
   } else {
-    log.info({ role: config.role }, 'workers running');
+    log.info({ role: config.role, port: addr.port }, `workers running; health and metrics on ${addr.address}:${addr.port}`);
   }
 
   const shutdown = (signal: string) => {

@@ -9,6 +9,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { parse } from 'yaml';
 import { projectRoot } from '../src/local/paths.js';
 import { isolation } from './helpers/context.js';
 import { buildStages, type Stage } from './helpers/dockerfile.js';
@@ -24,18 +25,22 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-/** What compose gives the web service (.env and its environment), on the test's servers; Redis in a database of its own. */
-function composeEnv(port: number): Record<string, string> {
+/**
+ * What .env gives a service, its servers the test's (Redis in a database of its own: the worker must not take the other
+ * test files' jobs), on `port`. `shared`: another service's environment, whose database and keys this one shares.
+ */
+function composeEnv(port: number, shared?: Record<string, string>): Record<string, string> {
   const redis = new URL(inject('redisUrl'));
-  redis.pathname = '/9'; // its workers must not take the other test files' jobs
+  redis.pathname = '/9';
   return {
-    PORT: String(port),
-    HOST: '127.0.0.1',
     PUBLIC_BASE_URL: 'https://khaosat.congan.example.vn',
     REDIS_URL: redis.toString(),
     MONGODB_URI: `${inject('mongoUrl')}/${isolation('image').dbName}`,
     PSEUDONYM_KEY: randomBytes(24).toString('base64url'),
     DATA_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    ...(shared ?? {}),
+    PORT: String(port),
+    HOST: '127.0.0.1',
   };
 }
 
@@ -49,11 +54,33 @@ function inImage(cmd: string[], env: Record<string, string>) {
   });
 }
 
-function finished(child: ChildProcess): Promise<{ code: number | null; output: string }> {
+/** The child's output so far, and its exit code with all its output. */
+function watched(child: ChildProcess) {
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
+  const exit = new Promise<{ code: number | null; output: string }>((resolve) => child.once('exit', (code) => resolve({ code, output })));
+  return { output: () => output, exit };
+}
+
+const finished = (child: ChildProcess) => watched(child).exit;
+
+/** The image's command, ready (its /readyz answers 200), or an error with its output when it exits or stays unready. */
+async function startInImage(env: Record<string, string>) {
+  const service = inImage(image!.cmd!, env);
+  const { output, exit } = watched(service);
+  const deadline = Date.now() + 60_000;
+  const ready = () =>
+    fetch(`http://127.0.0.1:${env.PORT}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+  while (!(await ready())) {
+    if (service.exitCode !== null || Date.now() > deadline)
+      throw new Error(`the image's ${env.ROLE} is not ready (exit code ${service.exitCode}):\n${output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { process: service, env, exit };
 }
 
 describe('the production image, without Docker', () => {
@@ -77,36 +104,28 @@ describe('the production image, without Docker', () => {
     expect(existsSync(join(image!.dir, '.data'))).toBe(false);
   });
 
-  it('starts as its user, passes its health check, runs an admin command, and stops on SIGTERM', async () => {
-    const env = composeEnv(await freePort());
-    const service = inImage(image!.cmd!, env);
-    const exit = finished(service);
-    let log = '';
-    service.stdout!.on('data', (d) => (log += d));
-    service.stderr!.on('data', (d) => (log += d));
-    const deadline = Date.now() + 60_000;
-    const ready = () =>
-      fetch(`http://127.0.0.1:${env.PORT}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-    while (!(await ready())) {
-      if (service.exitCode !== null || Date.now() > deadline) throw new Error(`the image's service is not ready (exit code ${service.exitCode}):\n${log}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  it("runs compose's worker and web as its user: both pass the health check, an admin command works, SIGTERM stops them", async () => {
+    const services = parse(readFileSync(join(projectRoot, 'compose.yaml'), 'utf8')).services;
+    // The worker first, as compose starts both at once and the first one seeds the empty database.
+    const worker = await startInImage({ ...services.worker.environment, ...composeEnv(await freePort()) });
+    const web = await startInImage({ ...services.web.environment, ...composeEnv(await freePort(), worker.env) });
     try {
-      const health = await finished(inImage(['sh', '-c', image!.healthcheck!], env));
-      expect(health.code, health.output).toBe(0);
+      for (const s of [worker, web]) {
+        const health = await finished(inImage(['sh', '-c', image!.healthcheck!], s.env));
+        expect(health.code, `${s.env.ROLE}: ${health.output}`).toBe(0);
+      }
       // As the README says to run it: `docker compose exec web node dist/scripts/admin.js keys:create ...`.
-      const admin = await finished(inImage(['node', 'dist/scripts/admin.js', 'keys:create', '--role', 'officer', '--unit', 'PC06'], env));
+      const admin = await finished(inImage(['node', 'dist/scripts/admin.js', 'keys:create', '--role', 'officer', '--unit', 'PC06'], web.env));
       expect(admin.code, admin.output).toBe(0);
       expect(admin.output).toMatch(/created officer key \S+ for unit PC06/);
     } finally {
-      service.kill('SIGTERM');
+      for (const s of [web, worker]) s.process.kill('SIGTERM');
     }
-    const { code } = await exit;
-    expect(code, log).toBe(0);
-    expect(log).not.toMatch(/EACCES|"level":(50|60)/);
+    for (const s of [web, worker]) {
+      const { code, output } = await s.exit;
+      expect(code, output).toBe(0);
+      expect(output).not.toMatch(/EACCES|"level":(50|60)/);
+    }
     expect(existsSync(join(image!.dir, '.data'))).toBe(false);
   }, 120_000);
 });

@@ -72,6 +72,18 @@ export interface HttpDeps {
   log: Logger;
 }
 
+/** A ROLE=worker process's HTTP: its health and metrics only (probes, the image's HEALTHCHECK, Prometheus). */
+export function createHealthHttp(d: Pick<HttpDeps, 'checks' | 'metrics' | 'log'>): RequestListener {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(securityHeaders, healthRoutes(d.checks, d.metrics.registry));
+  app.use(() => {
+    throw new HttpError(404, 'not_found', 'a worker process serves /healthz, /readyz and /metrics only');
+  });
+  app.use(errorHandler(d.log));
+  return app;
+}
+
 export function createHttp(d: HttpDeps): { app: Express; listener: RequestListener } {
   const app = express();
   app.disable('x-powered-by');

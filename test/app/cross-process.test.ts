@@ -22,7 +22,13 @@ describe('two web processes and a worker', () => {
       ...childEnv(dbName, emu.apiRoot),
     };
     // The worker first: it creates the indexes and seeds the campaigns.
-    const worker = await startService(await freePort(), { ...env, ROLE: 'worker', LOG_LEVEL: 'info' }, /workers running/);
+    const workerPort = await freePort();
+    const worker = await startService(workerPort, { ...env, ROLE: 'worker', LOG_LEVEL: 'info' });
+    // A worker serves its health checks and metrics, and nothing of the web's.
+    expect((await fetch(`http://127.0.0.1:${workerPort}/metrics`)).status).toBe(200);
+    const page = await fetch(`http://127.0.0.1:${workerPort}/officer`);
+    expect(page.status).toBe(404);
+    expect(await page.json()).toMatchObject({ error: { code: 'not_found' } });
     const ports = [await freePort(), await freePort()];
     await Promise.all(ports.map((port) => startService(port, { ...env, ROLE: 'web' })));
     const db = await openDatabase(`${inject('mongoUrl')}/${dbName}`);

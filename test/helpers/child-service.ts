@@ -26,8 +26,8 @@ export function childEnv(dbName: string, telegramApiRoot: string): Record<string
 /** The child, and what it has logged so far (for a failure's message). */
 export type ServiceProcess = ChildProcess & { output(): string };
 
-/** Ready when /readyz answers 200, or (a ROLE=worker process serves no HTTP) when its log says `readyLog`. */
-export async function startService(port: number, env: Record<string, string>, readyLog?: RegExp): Promise<ServiceProcess> {
+/** Ready when /readyz answers 200 (a ROLE=worker process answers its health checks too). */
+export async function startService(port: number, env: Record<string, string>): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(projectRoot, 'dist/src/main.js')], {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -38,12 +38,10 @@ export async function startService(port: number, env: Record<string, string>, re
   child.stderr!.on('data', (d) => (log += d));
   await eventually(
     async () =>
-      readyLog
-        ? readyLog.test(log)
-        : (await fetch(`http://127.0.0.1:${port}/readyz`).then(
-            (r) => r.status,
-            () => 0,
-          )) === 200,
+      (await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.status,
+        () => 0,
+      )) === 200,
     `the service ready: ${log}`,
     30_000,
   );
