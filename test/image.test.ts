@@ -1,8 +1,8 @@
 // The production image, as far as it can be checked without a Docker engine:
 // the Dockerfile's stages run here (test/helpers/dockerfile.ts), then the image's
 // command starts as its non-root user in a folder that user cannot write, with
-// only the image's environment and what compose gives it. Node.js is this
-// machine's (20), not the image's (24; see the README).
+// only the image's environment and what compose gives it, on the image's
+// Node.js major.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -48,7 +48,7 @@ function composeEnv(port: number, shared?: Record<string, string>): Record<strin
 function inImage(cmd: string[], env: Record<string, string>) {
   return spawn(cmd[0]!, cmd.slice(1), {
     cwd: image!.dir,
-    env: { PATH: process.env.PATH!, HOME: '/nonexistent', ...image!.env, ...env },
+    env: { PATH: `${image!.nodeBin}:${process.env.PATH}`, HOME: '/nonexistent', ...image!.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(owner ?? {}),
   });
@@ -94,6 +94,11 @@ describe('the production image, without Docker', () => {
     // The folder stays the root's, as WORKDIR leaves it: the service must not need to write there.
     if (!asRoot) chmodSync(image.dir, 0o555);
   }, 300_000);
+
+  it("runs on its base image's Node.js major", async () => {
+    const major = /^node:(\d+)/.exec(image!.base)![1];
+    expect((await finished(inImage(['node', '-p', 'process.versions.node'], {}))).output).toMatch(new RegExp(`^${major}\\.`));
+  });
 
   it('refuses to start without the shared keys, naming them, and writes nothing', async () => {
     const { PSEUDONYM_KEY: _p, DATA_ENCRYPTION_KEY: _d, ...withoutKeys } = composeEnv(await freePort());

