@@ -12,7 +12,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, st
 import { join } from 'node:path';
 import mongoose from 'mongoose';
 import { dataDir, projectRoot } from './paths.js';
-import { startPostgres, stopPostgres } from './postgres.js';
+import { indexFerretTables, startPostgres, stopPostgres } from './postgres.js';
 import { aptInstall, isRoot, LocalServiceError, onPath, ours, refuseForeign, type Say, stopPid, tcpProbe, waitFor } from './processes.js';
 
 export { LocalServiceError };
@@ -174,6 +174,7 @@ export interface MongoOptions extends StartOptions {
 
 /** The kind of the local fallback database server, when PostgreSQL cannot be had. */
 export const FERRETDB_ON_SQLITE = 'ferretdb on sqlite';
+const FERRETDB_ON_POSTGRESQL = 'ferretdb on postgresql';
 
 /** The checkout's PostgreSQL under FerretDB; a test's private FerretDB may share it (its own databases, its own outages). */
 export const LOCAL_POSTGRES = { port: DEFAULT_POSTGRES_PORT, dir: join(dataDir, 'mongo', 'postgres') };
@@ -196,7 +197,11 @@ export async function startMongo({ port, dir, say = () => {}, postgres: storage 
   const recorded = () => (existsSync(kindFile) ? JSON.parse(readFileSync(kindFile, 'utf8')) : { kind: 'unknown', data: dir });
   let how: ServiceHandle['how'] = 'started';
   if (ours(pidFile)) {
-    if (await mongoAnswers(port)) return handle('reused', recorded().kind, recorded().data);
+    if (await mongoAnswers(port)) {
+      const { kind, data } = recorded();
+      if (kind === FERRETDB_ON_POSTGRESQL && storage) indexFerretTables(storage.port, say); // data of an earlier version
+      return handle('reused', kind, data);
+    }
     say(`the local database server (pid file ${pidFile}) does not answer ping within 3 s: it is hung; restarting it`);
     await stopPid(pidFile, 2_000);
     how = 'restarted';
@@ -218,7 +223,7 @@ export async function startMongo({ port, dir, say = () => {}, postgres: storage 
     [cmd, args, kind] = [
       ensureFerretBinary(say),
       ['-listen-addr', `127.0.0.1:${port}`, '-handler', 'postgresql', '-postgresql-url', postgres.url, '-log-level', 'warn'],
-      'ferretdb on postgresql',
+      FERRETDB_ON_POSTGRESQL,
     ];
   } else {
     data = join(dir, 'ferretdb');

@@ -4,10 +4,12 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { removeOrphanedPostgresDirs } from '../../src/local/postgres.js';
+import mongoose from 'mongoose';
+import { describe, expect, inject, it } from 'vitest';
+import { psql, removeOrphanedPostgresDirs } from '../../src/local/postgres.js';
 import { firstCandidate } from '../../src/local/processes.js';
-import { LocalServiceError, redisAnswers, redisState, startRedis } from '../../src/local/servers.js';
+import { LOCAL_POSTGRES, LocalServiceError, redisAnswers, redisState, startRedis } from '../../src/local/servers.js';
+import { eventually, isolation } from '../helpers/context.js';
 import { freePort } from '../helpers/ports.js';
 
 describe('local servers', () => {
@@ -74,5 +76,35 @@ describe('local servers', () => {
     // Unknown to apt (no package lists yet): nothing, so that the lists are fetched first.
     expect(firstCandidate('', ['nginx-light', 'nginx'])).toBeUndefined();
     expect(firstCandidate(policy('(none)'), ['nginx-light'])).toBeUndefined();
+  });
+
+  it("serve FerretDB's lookups from an index on PostgreSQL, also once its statements have run many times", async (ctx) => {
+    const { dbName } = isolation('ferret_gin');
+    const conn = await mongoose.createConnection(`${inject('mongoUrl')}/${dbName}`).asPromise();
+    try {
+      const col = conn.db!.collection('counts');
+      await col.createIndex({ unit: 1, day: 1 });
+      await col.insertMany(Array.from({ length: 3000 }, (_, i) => ({ unit: `U${Math.floor(i / 50)}`, day: i % 50, n: i })));
+      const explained = await conn.db!.command({ explain: { find: 'counts', filter: { unit: 'U7', day: 7 } } });
+      // Another server (MongoDB, FerretDB on SQLite) plans its own way.
+      if (process.env.MONGODB_URI || !explained.queryPlanner?.Plan) return ctx.skip();
+      expect(JSON.stringify(explained.queryPlanner.Plan)).toMatch(/"Index Name":"[^"]+_gin"/);
+      // FerretDB prepares each statement once: run past the five runs after which PostgreSQL may plan without the values.
+      const ids = (await col.find({ unit: 'U1' }).limit(20).toArray()).map((d) => d._id);
+      for (const _id of ids) expect(await col.findOne({ _id })).not.toBeNull();
+      for (let day = 0; day < 20; day++) expect(await col.findOne({ unit: 'U2', day })).toBeTruthy();
+      const scans = () =>
+        Number(
+          psql(
+            LOCAL_POSTGRES.port,
+            `SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes WHERE schemaname = '${dbName}' AND indexrelname LIKE '%\\_gin'`,
+            'ferretdb',
+          ),
+        );
+      await eventually(async () => scans() >= 40, "40 lookups through FerretDB's GIN twins");
+    } finally {
+      await conn.dropDatabase();
+      await conn.close();
+    }
   });
 });
