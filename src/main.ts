@@ -73,9 +73,13 @@ async function main() {
   }
   await step('loading the running campaign', mongoHint, app.applyCampaign());
 
+  // Every role listens (a worker answers its health checks and metrics only), before any job starts.
+  const addr = await step(
+    `listening on ${config.host}:${config.port}`,
+    'Another process may hold the port: give each process on one host its own PORT.',
+    app.listen(config.port, config.host),
+  );
   if (config.role !== 'web') app.startWorkers();
-  // Every role listens: a worker answers its health checks and metrics only.
-  const addr = await app.listen(config.port, config.host);
   if (config.role !== 'worker') {
     log.info({ role: config.role, port: addr.port, publicBaseUrl: config.publicBaseUrl }, `listening on ${addr.address}:${addr.port}`);
     const channels = app.channels.map((c) => c.name);
