@@ -283,6 +283,19 @@ export class TelegramUser {
     return this.messages().at(-1);
   }
 
+  /** Answers whatever the survey asks until it thanks: the first button of each question, a typed answer where there is none. */
+  async finishSurvey(typed = 'Cán bộ làm việc nhanh'): Promise<void> {
+    const current = () => this.messages().reduce((x, y) => (y.rev > x.rev ? y : x));
+    for (let steps = 0; !current().text.includes('Xin chân thành cảm ơn'); steps++) {
+      if (steps === 40) throw new Error(`chat ${this.chatId}: no thanks after 40 answers`);
+      const question = current();
+      const mark = this.mark();
+      const { status } = await (question.buttons.length ? this.tap(1, question) : this.send(typed));
+      if (status !== 200) throw new Error(`chat ${this.chatId}: the webhook answered ${status}`);
+      await this.waitFor(() => this.since(mark).length > 0, 'the next message');
+    }
+  }
+
   /** Waits until the chat's messages satisfy `pred` (outbound sends are asynchronous). */
   async waitFor(pred: (msgs: StoredMessage[]) => boolean, what = 'condition', timeoutMs = 10_000): Promise<StoredMessage[]> {
     const deadline = Date.now() + timeoutMs;
