@@ -31,7 +31,10 @@ beforeAll(async () => {
 /** The image's user `node` (its files given to it by --chown) stands as nobody here. */
 const owner = asRoot ? { uid: 65534, gid: 65534 } : undefined;
 let image: Stage | undefined;
+/** Every process started in the image: none outlives the file, whatever failed. */
+const started: ChildProcess[] = [];
 afterAll(() => {
+  for (const p of started) if (p.exitCode === null) p.kill('SIGKILL');
   if (image && !asRoot) chmodSync(image.dir, 0o755);
   rmSync(root, { recursive: true, force: true });
 });
@@ -62,12 +65,14 @@ function composeEnv(service: 'web' | 'worker', port: number, extra: Record<strin
 
 /** Runs a command in the image: its folder, its user, its environment only (as in a container), plus `env`. */
 function inImage(cmd: string[], env: Record<string, string>) {
-  return spawn(cmd[0]!, cmd.slice(1), {
+  const child = spawn(cmd[0]!, cmd.slice(1), {
     cwd: image!.dir,
     env: { PATH: `${image!.nodeBin}:${process.env.PATH}`, HOME: '/nonexistent', ...image!.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(owner ?? {}),
   });
+  started.push(child);
+  return child;
 }
 
 /** The child's output so far, and its exit code with all its output. */
