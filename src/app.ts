@@ -334,29 +334,32 @@ export async function createApp(o: AppOptions): Promise<App> {
     await outlets.get(channel as ChannelName)?.limiter.markUnreachable(userKey);
   };
   const delivered = async (trackingId: string) => void (await queues.addZnsDelivered(trackingId));
-  const http = createHttp({
-    channels,
-    handle,
-    unreachable,
-    delivered,
-    checks,
-    metrics,
-    models: db.models,
-    flows,
-    invitations,
-    agencyBallots: new AgencyBallots(invitations, db.models, o.encryptionKey),
-    audits,
-    reporting: { reports, progress, alerts },
-    runner,
-    tryIt: tryItOn(config, channels) ? { redis, prefix } : undefined,
-    redis,
-    prefix,
-    csrfSecret: o.pseudonymKey,
-    trustProxy: config.trustProxy,
-    codeAttempt: (address) => guessLimiter.attemptFrom(address),
-    publicBaseUrl: config.publicBaseUrl,
-    log,
-  });
+  const http =
+    config.role === 'worker'
+      ? createHealthHttp({ checks, metrics, log })
+      : createHttp({
+          channels,
+          handle,
+          unreachable,
+          delivered,
+          checks,
+          metrics,
+          models: db.models,
+          flows,
+          invitations,
+          agencyBallots: new AgencyBallots(invitations, db.models, o.encryptionKey),
+          audits,
+          reporting: { reports, progress, alerts },
+          runner,
+          tryIt: tryItOn(config, channels) ? { redis, prefix } : undefined,
+          redis,
+          prefix,
+          csrfSecret: o.pseudonymKey,
+          trustProxy: config.trustProxy,
+          codeAttempt: (address) => guessLimiter.attemptFrom(address),
+          publicBaseUrl: config.publicBaseUrl,
+          log,
+        });
 
   const workerDeps = {
     redisUrl: o.redisUrl,
@@ -394,7 +397,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     background,
     pressure,
     () => startWorkers(workerDeps),
-    config.role === 'worker' ? createHealthHttp({ checks, metrics, log }) : http.listener,
+    http.listener,
     log,
   );
 }

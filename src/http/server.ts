@@ -72,65 +72,70 @@ export interface HttpDeps {
   log: Logger;
 }
 
-/** A ROLE=worker process's HTTP: its health and metrics only (probes, the image's HEALTHCHECK, Prometheus). */
-export function createHealthHttp(d: Pick<HttpDeps, 'checks' | 'metrics' | 'log'>): RequestListener {
+/** An express app: what every answer carries, the routes `mount` adds, then a 404 saying `notFound`, errors mapped. */
+function edgeApp(log: Logger, notFound: string, mount: (app: Express) => void): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use(securityHeaders, healthRoutes(d.checks, d.metrics.registry));
+  app.use(securityHeaders);
+  mount(app);
   app.use(() => {
-    throw new HttpError(404, 'not_found', 'a worker process serves /healthz, /readyz and /metrics only');
+    throw new HttpError(404, 'not_found', notFound);
   });
-  app.use(errorHandler(d.log));
+  app.use(errorHandler(log));
   return app;
 }
 
+/** A ROLE=worker process's HTTP: its health and metrics only (probes, the image's HEALTHCHECK, Prometheus). */
+export function createHealthHttp(d: Pick<HttpDeps, 'checks' | 'metrics' | 'log'>): { app: Express; listener: RequestListener } {
+  const app = edgeApp(d.log, 'a worker process serves /healthz, /readyz and /metrics only', (a) => a.use(healthRoutes(d.checks, d.metrics.registry)));
+  return { app, listener: app };
+}
+
 export function createHttp(d: HttpDeps): { app: Express; listener: RequestListener } {
-  const app = express();
-  app.disable('x-powered-by');
-  // A number of hops, true/false, or addresses and names ("loopback, 10.0.0.0/8").
-  app.set('trust proxy', /^\d+$/.test(d.trustProxy) ? Number(d.trustProxy) : d.trustProxy === 'true' ? true : d.trustProxy === 'false' ? false : d.trustProxy);
-  app.use(securityHeaders);
-  // A newcomer at the root lands on the officer page (the only page without a token).
-  app.get('/', (_req, res) => res.redirect(302, '/officer'));
-  const warnings = d.channels.filter((c) => c.trouble).map((c) => ({ name: c.name, check: () => c.trouble!() }));
-  app.use(healthRoutes(d.checks, d.metrics.registry, warnings));
-  app.use('/webhooks/:channel', () => {
-    throw new HttpError(404, 'channel_disabled', 'this channel is not configured on this server');
+  const app = edgeApp(d.log, 'no such route', (app) => {
+    // A number of hops, true/false, or addresses and names ("loopback, 10.0.0.0/8").
+    app.set(
+      'trust proxy',
+      /^\d+$/.test(d.trustProxy) ? Number(d.trustProxy) : d.trustProxy === 'true' ? true : d.trustProxy === 'false' ? false : d.trustProxy,
+    );
+    // A newcomer at the root lands on the officer page (the only page without a token).
+    app.get('/', (_req, res) => res.redirect(302, '/officer'));
+    const warnings = d.channels.filter((c) => c.trouble).map((c) => ({ name: c.name, check: () => c.trouble!() }));
+    app.use(healthRoutes(d.checks, d.metrics.registry, warnings));
+    app.use('/webhooks/:channel', () => {
+      throw new HttpError(404, 'channel_disabled', 'this channel is not configured on this server');
+    });
+    const auth = authenticator(d.models, { redis: d.redis, prefix: d.prefix });
+    app.use('/api/admin', express.json({ limit: '1mb' }), adminRoutes({ models: d.models, flows: d.flows, invitations: d.invitations, auth }));
+    app.use('/api/audits', express.json({ limit: '100kb' }), auditRoutes({ audits: d.audits, models: d.models, auth }));
+    app.use(auditPageRoutes());
+    app.use(
+      dashboardRoutes({
+        invitations: d.invitations,
+        reporting: d.reporting,
+        audits: d.audits,
+        auth,
+        now: () => d.invitations.now(),
+      }),
+    );
+    app.use(
+      '/api',
+      express.json({ limit: '100kb' }),
+      reportRoutes({
+        models: d.models,
+        invitations: d.invitations,
+        reporting: d.reporting,
+        auth,
+        now: () => d.invitations.now(),
+      }),
+    );
+    app.use('/api', express.json({ limit: '100kb' }), apiRoutes({ invitations: d.invitations, agencyBallots: d.agencyBallots, models: d.models, auth }));
+    // The browser channel's cookie is Secure when the public URL is https.
+    const web = webSession(d.csrfSecret, d.publicBaseUrl.startsWith('https://'));
+    app.use(surveyRoutes({ runner: d.runner, flows: d.flows, codeAttempt: d.codeAttempt }, web));
+    if (d.tryIt) app.use(tryRoutes({ runner: d.runner, invitations: d.invitations, ...d.tryIt }, web));
+    app.use(landingRoutes(d.invitations, web), officerRoutes(), resultsRoutes(d.models));
   });
-  const auth = authenticator(d.models, { redis: d.redis, prefix: d.prefix });
-  app.use('/api/admin', express.json({ limit: '1mb' }), adminRoutes({ models: d.models, flows: d.flows, invitations: d.invitations, auth }));
-  app.use('/api/audits', express.json({ limit: '100kb' }), auditRoutes({ audits: d.audits, models: d.models, auth }));
-  app.use(auditPageRoutes());
-  app.use(
-    dashboardRoutes({
-      invitations: d.invitations,
-      reporting: d.reporting,
-      audits: d.audits,
-      auth,
-      now: () => d.invitations.now(),
-    }),
-  );
-  app.use(
-    '/api',
-    express.json({ limit: '100kb' }),
-    reportRoutes({
-      models: d.models,
-      invitations: d.invitations,
-      reporting: d.reporting,
-      auth,
-      now: () => d.invitations.now(),
-    }),
-  );
-  app.use('/api', express.json({ limit: '100kb' }), apiRoutes({ invitations: d.invitations, agencyBallots: d.agencyBallots, models: d.models, auth }));
-  // The browser channel's cookie is Secure when the public URL is https.
-  const web = webSession(d.csrfSecret, d.publicBaseUrl.startsWith('https://'));
-  app.use(surveyRoutes({ runner: d.runner, flows: d.flows, codeAttempt: d.codeAttempt }, web));
-  if (d.tryIt) app.use(tryRoutes({ runner: d.runner, invitations: d.invitations, ...d.tryIt }, web));
-  app.use(landingRoutes(d.invitations, web), officerRoutes(), resultsRoutes(d.models));
-  app.use(() => {
-    throw new HttpError(404, 'not_found', 'no such route');
-  });
-  app.use(errorHandler(d.log));
 
   const webhooks = new Map(
     d.channels.map((c) => [
