@@ -3,7 +3,7 @@
 // command starts as its non-root user in a folder that user cannot write, with
 // only the image's environment and what compose gives it, on the image's
 // Node.js major.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { openDatabase } from '../src/db.js';
 import { projectRoot } from '../src/local/paths.js';
+import { untilReady, watched } from './helpers/child-service.js';
 import { api, eventually, isolation, TEST_SECRET, TEST_TOKEN } from './helpers/context.js';
 import { buildStages, type Stage } from './helpers/dockerfile.js';
 import { freePort } from './helpers/ports.js';
@@ -31,10 +32,7 @@ beforeAll(async () => {
 /** The image's user `node` (its files given to it by --chown) stands as nobody here. */
 const owner = asRoot ? { uid: 65534, gid: 65534 } : undefined;
 let image: Stage | undefined;
-/** Every process started in the image: none outlives the file, whatever failed. */
-const started: ChildProcess[] = [];
 afterAll(() => {
-  for (const p of started) if (p.exitCode === null) p.kill('SIGKILL');
   if (image && !asRoot) chmodSync(image.dir, 0o755);
   rmSync(root, { recursive: true, force: true });
 });
@@ -65,44 +63,20 @@ function composeEnv(service: 'web' | 'worker', port: number, extra: Record<strin
 
 /** Runs a command in the image: its folder, its user, its environment only (as in a container), plus `env`. */
 function inImage(cmd: string[], env: Record<string, string>) {
-  const child = spawn(cmd[0]!, cmd.slice(1), {
-    cwd: image!.dir,
-    env: { PATH: `${image!.nodeBin}:${process.env.PATH}`, HOME: '/nonexistent', ...image!.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(owner ?? {}),
-  });
-  started.push(child);
-  return child;
+  return watched(
+    spawn(cmd[0]!, cmd.slice(1), {
+      cwd: image!.dir,
+      env: { PATH: `${image!.nodeBin}:${process.env.PATH}`, HOME: '/nonexistent', ...image!.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(owner ?? {}),
+    }),
+  );
 }
 
-/** The child's output so far, and its exit code with all its output. */
-function watched(child: ChildProcess) {
-  let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  const exit = new Promise<{ code: number | null; output: string }>((resolve) => child.once('exit', (code) => resolve({ code, output })));
-  return { output: () => output, exit };
-}
+const finished = (cmd: string[], env: Record<string, string>) => inImage(cmd, env).exited;
 
-const finished = (child: ChildProcess) => watched(child).exit;
-
-/** The image's command, ready (its /readyz answers 200), or an error with its output when it exits or stays unready. */
-async function startInImage(env: Record<string, string>) {
-  const service = inImage(image!.cmd!, env);
-  const { output, exit } = watched(service);
-  const deadline = Date.now() + 60_000;
-  const ready = () =>
-    fetch(`http://127.0.0.1:${env.PORT}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-  while (!(await ready())) {
-    if (service.exitCode !== null || Date.now() > deadline)
-      throw new Error(`the image's ${env.ROLE} is not ready (exit code ${service.exitCode}):\n${output()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { process: service, env, exit };
-}
+/** The image's command, ready (its /readyz answers 200). */
+const startInImage = async (env: Record<string, string>) => ({ env, process: await untilReady(inImage(image!.cmd!, env), env.PORT!, 60_000) });
 
 describe('the production image, without Docker', () => {
   it('builds from what its Dockerfile copies, with production dependencies only', () => {
@@ -118,12 +92,12 @@ describe('the production image, without Docker', () => {
 
   it("runs on its base image's Node.js major", async () => {
     const major = /^node:(\d+)/.exec(image!.base)![1];
-    expect((await finished(inImage(['node', '-p', 'process.versions.node'], {}))).output).toMatch(new RegExp(`^${major}\\.`));
+    expect((await finished(['node', '-p', 'process.versions.node'], {})).output).toMatch(new RegExp(`^${major}\\.`));
   });
 
   it('refuses to start without the shared keys, naming them, and writes nothing', async () => {
     const { PSEUDONYM_KEY: _p, DATA_ENCRYPTION_KEY: _d, ...withoutKeys } = composeEnv('web', await freePort());
-    const { code, output } = await finished(inImage(image!.cmd!, withoutKeys));
+    const { code, output } = await finished(image!.cmd!, withoutKeys);
     expect(code).toBe(2);
     expect(output).toMatch(/PSEUDONYM_KEY: must be set when NODE_ENV=production/);
     expect(output).toMatch(/DATA_ENCRYPTION_KEY: must be set when NODE_ENV=production/);
@@ -146,11 +120,11 @@ describe('the production image, without Docker', () => {
     const db = await openDatabase(worker.env.MONGODB_URI!);
     try {
       for (const s of [worker, web]) {
-        const health = await finished(inImage(['sh', '-c', image!.healthcheck!], s.env));
+        const health = await finished(['sh', '-c', image!.healthcheck!], s.env);
         expect(health.code, `${s.env.ROLE}: ${health.output}`).toBe(0);
       }
       // As the README says to run it: `docker compose exec web node dist/scripts/admin.js keys:create ...`.
-      const admin = await finished(inImage(['node', 'dist/scripts/admin.js', 'keys:create', '--role', 'officer', '--unit', 'PC08'], web.env));
+      const admin = await finished(['node', 'dist/scripts/admin.js', 'keys:create', '--role', 'officer', '--unit', 'PC08'], web.env);
       expect(admin.code, admin.output).toBe(0);
       expect(admin.output).toMatch(/created officer key \S+ for unit PC08/);
       const key = admin.output.trim().split('\n').at(-1)!;
@@ -173,7 +147,7 @@ describe('the production image, without Docker', () => {
       await emu.stop();
     }
     for (const s of [web, worker]) {
-      const { code, output } = await s.exit;
+      const { code, output } = await s.process.exited;
       expect(code, output).toBe(0);
       expect(output).not.toMatch(/EACCES|"level":(50|60)/);
     }
